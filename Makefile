@@ -1,0 +1,62 @@
+# Makefile - thin wrapper over CMake/ctest and the development database.
+# SPDX-License-Identifier: MIT
+#
+#   make run     start a local PostgreSQL 15 and tspool on 127.0.0.1:8080
+#   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
+#   make tsan    the unit tests under ThreadSanitizer
+#   make format  apply clang-format;  make stop  stop the development databases
+
+BUILD      ?= build
+TEST_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+DEVDB_DIR  := $(CURDIR)/.tspool/pg
+TESTDB_DIR := $(CURDIR)/.tspool/test-pg
+SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+
+.PHONY: all build run test unit tsan format format-check stop deps clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh start
+	@scripts/run.sh $(BUILD)/api/tspool $(DEVDB_DIR)
+
+test: deps format-check
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
+	cmake --build $(TEST_BUILD) -j $(JOBS)
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+	@$(MAKE) --no-print-directory tsan
+
+unit: deps
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=thread -DTSPOOL_BUILD_BENCH=OFF $(CMAKE_ARGS) >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -L unit
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run -Werror $(SOURCES)
+
+stop:
+	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD)

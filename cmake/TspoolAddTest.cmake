@@ -1,0 +1,18 @@
+# TspoolAddTest.cmake - tspool_add_test(): one cmocka executable + one ctest entry
+# SPDX-License-Identifier: MIT
+#
+# tspool_add_test(NAME <name> SOURCES <files...> LABELS unit|integration [LINK <libs...>]
+#                 [TIMEOUT <seconds>])
+function(tspool_add_test)
+    cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LABELS;LINK" ${ARGN})
+    add_executable(${T_NAME} ${T_SOURCES})
+    target_link_libraries(${T_NAME} PRIVATE tspool_testsupport ${T_LINK} PkgConfig::CMOCKA)
+    target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/service ${PROJECT_SOURCE_DIR}/api
+                               ${PROJECT_SOURCE_DIR}/tests/support)
+    add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+    if(NOT T_TIMEOUT)
+        set(T_TIMEOUT 300)
+    endif()
+    set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+        ENVIRONMENT "TSPOOL_SOURCE_DIR=${PROJECT_SOURCE_DIR};TSPOOL_BINARY=$<TARGET_FILE:tspool>")
+endfunction()

@@ -1,0 +1,150 @@
+/* config.h - the effective configuration: one table of variables drives loading
+ * (defaults < .env < environment < *_FILE), validation, sources, redaction and help.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSPOOL_CONFIG_H
+#define TSPOOL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "tspool/error.h"
+
+enum tsp_pool_mode {
+    TSP_POOL_MODE_POOLED = 0, /* keep connections (QueuePool) */
+    TSP_POOL_MODE_DIRECT = 1, /* connect per borrow, close on return */
+};
+
+enum tsp_config_source {
+    TSP_CONFIG_SRC_DEFAULT = 0, /* built-in default */
+    TSP_CONFIG_SRC_DOTENV,      /* .env file; where = "path:line" */
+    TSP_CONFIG_SRC_ENV,         /* process environment */
+    TSP_CONFIG_SRC_FILE,        /* *_FILE variant; where = the file path */
+    TSP_CONFIG_SRC_PROFILE,     /* derived: development profile or CELERY_WORKER_RUNNING */
+};
+
+#define TSP_CONFIG_WHERE_MAX 256
+
+/* Where one variable's value came from. */
+struct tsp_config_origin {
+    enum tsp_config_source source;
+    char where[TSP_CONFIG_WHERE_MAX]; /* "path:line", "DB_PASS_FILE=/path", or "" */
+};
+
+/* Every configuration value, after validation. Strings are owned by the struct and freed by
+ * tsp_config_fini(); optional strings are NULL when unset. Durations carry their unit in
+ * the field name. Read-only after tsp_config_load() returns. */
+struct tsp_config {
+    /* connection target */
+    char *db_host; /* may list several hosts separated by commas (libpq multi-host) */
+    char *db_port; /* one port, or one per host, comma separated */
+    char *db_name;
+    char *db_user;
+    char *db_pass; /* secret; NULL when unset */
+    int db_connect_timeout_s;
+    int db_statement_timeout_ms; /* 0 = no limit */
+    char *db_sslmode;
+    char *db_application_name;
+    char *db_target_session_attrs; /* libpq target_session_attrs */
+    char *db_session_settings;     /* "name=value,name=value" applied on every new connection */
+
+    /* pool as configured (the raw variables) */
+    int db_max_conns;
+    int db_max_overflow;
+    int db_max_conns_dev;
+    int db_max_overflow_dev;
+    int db_pool_recycle_s;
+    int db_pool_timeout_s;
+    int db_min_conns;
+    int db_slow_query_ms;
+    int db_leak_detection_ms;
+    int db_preping_idle_ms; /* pre-ping a connection idle longer than this; 0 = always */
+    int db_idle_timeout_s;  /* close idle connections above DB_MIN_CONNS after this */
+    bool celery_worker_running;
+    enum tsp_pool_mode db_pool_mode;
+
+    /* pool as used: the development profile and celery mode applied */
+    int pool_size;
+    int pool_max_overflow;
+    enum tsp_pool_mode pool_mode;
+
+    /* service */
+    char *env;      /* TSPOOL_ENV: "production" or "development" */
+    char *env_file; /* TSPOOL_ENV_FILE, or NULL when none was read */
+    char *listen;   /* TSPOOL_LISTEN "host:port" */
+    char *listen_host;
+    int listen_port;
+    char *admin_token; /* secret; NULL when unset */
+    char *read_token;  /* secret; NULL when unset (reads are then open) */
+    bool public_probes;  /* probes open without a token */
+    bool public_metrics; /* /metrics open without a token */
+    char *log_format;    /* "json" or "text" */
+    char *log_level;     /* "error", "warn", "info", "debug" */
+    int shutdown_delay_s;
+    int shutdown_grace_s;
+    int http_threads;
+    int http_keep_alive_ms;
+    int http_request_timeout_ms;
+    int http_connection_queue;
+    int health_interval_ms;   /* how often the maintenance thread checks the database */
+    int stats_log_interval_s; /* periodic pool stats log line; 0 = off */
+    int ready_max_waiting;    /* readiness fails while more borrowers wait; 0 = off */
+
+    struct tsp_config_origin *origins; /* one per table row, indexed like tsp_config_var_at() */
+};
+
+enum tsp_config_type {
+    TSP_CONFIG_STRING,
+    TSP_CONFIG_INT,
+    TSP_CONFIG_BOOL,
+    TSP_CONFIG_ENUM, /* a string from a fixed list */
+};
+
+/* One row of the configuration table. */
+struct tsp_config_var {
+    const char *name;          /* environment variable, e.g. "DB_MAX_CONNS" */
+    enum tsp_config_type type;
+    const char *default_value; /* as text; NULL = unset */
+    size_t offset;             /* offsetof into struct tsp_config */
+    long min, max;             /* inclusive range for TSP_CONFIG_INT */
+    const char *allowed;       /* "a|b|c" for TSP_CONFIG_ENUM, else NULL */
+    bool secret;               /* redacted in every output; has a *_FILE variant */
+    const char *help;          /* one line for --help, README and /config */
+};
+
+/* Number of rows in the configuration table, and row i (0 <= i < count). Static data. */
+size_t tsp_config_var_count(void);
+const struct tsp_config_var *tsp_config_var_at(size_t i);
+/* Row by variable name, or NULL. */
+const struct tsp_config_var *tsp_config_var_find(const char *name);
+
+/* Load the configuration from defaults, the .env file (TSPOOL_ENV_FILE, else ./.env if it
+ * exists), envp (a NULL-terminated "NAME=value" array, usually `environ`) and *_FILE
+ * variants, then validate. On error, err->detail is one line naming the variable, the bad
+ * value and what is allowed, err->field the variable, and cfg is left zeroed.
+ * cfg is caller-owned; release with tsp_config_fini(). Not thread-safe (call once at start). */
+enum tsp_code tsp_config_load(struct tsp_config *cfg, char *const *envp,
+                              struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Free everything tsp_config_load() allocated; cfg may be NULL or zeroed. */
+void tsp_config_fini(struct tsp_config *cfg);
+
+/* Value of row i as text into buf (always NUL-terminated); secrets become "********" when
+ * set and redact is true; unset optional values are "". Returns buf. */
+const char *tsp_config_format_value(const struct tsp_config *cfg, size_t i, bool redact, char *buf,
+                                    size_t bufsize);
+
+/* "default", ".env", "environment", "file", "profile". Static string. */
+const char *tsp_config_source_name(enum tsp_config_source source);
+
+/* The effective configuration as an aligned table (name, value, source), secrets redacted. */
+void tsp_config_print_table(const struct tsp_config *cfg, FILE *out);
+
+/* The effective configuration as a JSON document written to out, secrets redacted:
+ * {"variables":[{"name","value","source","where","secret","help"}...]}.
+ * Returns TSP_OK or TSP_NO_MEMORY / TSP_IO. */
+enum tsp_code tsp_config_print_json(const struct tsp_config *cfg, FILE *out,
+                                    struct tsp_error *err) TSP_MUSTCHECK;
+
+#endif /* TSPOOL_CONFIG_H */

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian packages tspool needs to build and test, if missing.
+# SPDX-License-Identifier: MIT
+#
+# As root (or with sudo) runs apt-get; otherwise prints the exact command and exits 1.
+set -euo pipefail
+
+packages=(
+    gcc make cmake pkg-config clang-format
+    libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libcmocka-dev
+    postgresql-15 postgresql-client-15
+)
+if [ "${TSPOOL_WITH_VALGRIND:-0}" = 1 ]; then
+    packages+=(valgrind)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    apt_get=(apt-get)
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt_get=(sudo apt-get)
+else
+    echo "tspool needs these Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${apt_get[@]}" update -qq
+"${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
