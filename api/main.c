@@ -1,6 +1,54 @@
-/* main.c - argv -> subcommand table (temporary skeleton) */
+/* main.c - argv -> subcommand table -> tsp_cli_* ; nothing else lives here
+ * (top of the dependency graph).
+ * SPDX-License-Identifier: MIT
+ */
 #include <stdio.h>
-int main(void)
+#include <string.h>
+
+#include "tspool/cli.h"
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+    {"config", tsp_cli_config, "print the effective configuration (--json for JSON)"},
+    {"version", tsp_cli_version, "print the version"},
+};
+
+static void usage(FILE *out)
 {
-    return 0;
+    fprintf(out, "usage: tspool <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+    }
+    fprintf(out, "\nRun 'tspool <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = NULL;
+
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0) {
+        return tsp_cli_version(1, &argv[1]);
+    }
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+        if (strcmp(name, subcommands[i].name) == 0) {
+            return subcommands[i].run(argc - 1, &argv[1]);
+        }
+    }
+    fprintf(stderr, "tspool: unknown command '%s'\n", name);
+    usage(stderr);
+    return 2;
 }
