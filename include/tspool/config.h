@@ -75,8 +75,8 @@ struct tsp_config {
     char *listen;   /* TSPOOL_LISTEN "host:port" */
     char *listen_host;
     int listen_port;
-    char *admin_token; /* secret; NULL when unset */
-    char *read_token;  /* secret; NULL when unset (reads are then open) */
+    char *admin_token;   /* secret; NULL when unset */
+    char *read_token;    /* secret; NULL when unset (reads are then open) */
     bool public_probes;  /* probes open without a token */
     bool public_metrics; /* /metrics open without a token */
     char *log_format;    /* "json" or "text" */
@@ -103,7 +103,7 @@ enum tsp_config_type {
 
 /* One row of the configuration table. */
 struct tsp_config_var {
-    const char *name;          /* environment variable, e.g. "DB_MAX_CONNS" */
+    const char *name; /* environment variable, e.g. "DB_MAX_CONNS" */
     enum tsp_config_type type;
     const char *default_value; /* as text; NULL = unset */
     size_t offset;             /* offsetof into struct tsp_config */
