@@ -1,0 +1,952 @@
+/* pool.c - pool core: per-state lists, FIFO waiters, borrow/return, close batches and the
+ * control operations (pause, resume, recycle-all, resize, shutdown).
+ * SPDX-License-Identifier: MIT
+ */
+#include "pool_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tspool/log.h"
+
+static const char *const close_reason_names[] = {
+#define TSP_XX_NAME(name, text) text,
+    TSP_CLOSE_REASON_MAP(TSP_XX_NAME)
+#undef TSP_XX_NAME
+};
+
+const char *tsp_close_reason_name(enum tsp_close_reason reason)
+{
+    if ((int)reason < 0 || reason >= TSP_CLOSE_REASON_COUNT) {
+        return "unknown";
+    }
+    return close_reason_names[reason];
+}
+
+int64_t tsp_pool_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t tsp_pool_monotonic_ms(void)
+{
+    return tsp_pool_now_ns() / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void copy_label(char *dst, const char *label)
+{
+    size_t n = 0;
+
+    if (label != NULL) {
+        n = strnlen(label, TSP_POOL_LABEL_MAX - 1);
+        memcpy(dst, label, n);
+    }
+    dst[n] = '\0';
+}
+
+/* ---- lists -------------------------------------------------------------------------------- */
+
+static void list_unlink(struct tsp_pool_list *list, struct tsp_pool_conn *conn)
+{
+    if (conn->prev != NULL) {
+        conn->prev->next = conn->next;
+    } else {
+        list->head = conn->next;
+    }
+    if (conn->next != NULL) {
+        conn->next->prev = conn->prev;
+    } else {
+        list->tail = conn->prev;
+    }
+    conn->prev = NULL;
+    conn->next = NULL;
+    list->count--;
+}
+
+static void list_push_head(struct tsp_pool_list *list, struct tsp_pool_conn *conn)
+{
+    conn->prev = NULL;
+    conn->next = list->head;
+    if (list->head != NULL) {
+        list->head->prev = conn;
+    } else {
+        list->tail = conn;
+    }
+    list->head = conn;
+    list->count++;
+}
+
+void tsp_pool_change_state(struct tsp_pool *pool, struct tsp_pool_conn *conn,
+                           enum tsp_pool_conn_state state, int64_t now_ms, bool fresh)
+{
+    if (!fresh) {
+        list_unlink(&pool->lists[conn->state], conn);
+        if (conn->state == TSP_POOL_CONN_IDLE) {
+            conn->idle_for_ms = now_ms - conn->state_ms;
+        }
+    }
+    /* idle is LIFO: the most recently used connection is lent first, so surplus ones age out
+     * at the tail and the idle timeout can close them */
+    list_push_head(&pool->lists[state], conn);
+    conn->state = state;
+    conn->state_ms = now_ms;
+}
+
+int tsp_pool_total(const struct tsp_pool *pool)
+{
+    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
+           pool->lists[TSP_POOL_CONN_CONNECTING].count + pool->lists[TSP_POOL_CONN_CLOSING].count;
+}
+
+/* Connections kept or being opened (what the `size` rule compares against). */
+static int pool_open_or_opening(const struct tsp_pool *pool)
+{
+    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
+           pool->lists[TSP_POOL_CONN_CONNECTING].count;
+}
+
+static bool has_capacity(const struct tsp_pool *pool)
+{
+    return tsp_pool_total(pool) < pool->opts.size + pool->opts.max_overflow;
+}
+
+static uint32_t next_random(struct tsp_pool *pool)
+{
+    uint32_t x = pool->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    pool->rng = x;
+    return x;
+}
+
+static void stamp_recycle(struct tsp_pool *pool, struct tsp_pool_conn *conn, int64_t now_ms)
+{
+    long jitter_range = pool->opts.recycle_ms / 10;
+
+    conn->recycle_at_ms = 0;
+    if (pool->opts.recycle_ms > 0) {
+        conn->recycle_at_ms = now_ms + pool->opts.recycle_ms;
+        if (jitter_range > 0) {
+            conn->recycle_at_ms += (int64_t)(next_random(pool) % ((uint32_t)jitter_range + 1));
+        }
+    }
+}
+
+struct tsp_pool_conn *tsp_pool_reserve(struct tsp_pool *pool, int64_t now_ms)
+{
+    struct tsp_pool_conn *conn = calloc(1, sizeof(*conn));
+
+    if (conn == NULL) {
+        return NULL;
+    }
+    conn->id = ++pool->next_id;
+    conn->generation = pool->generation;
+    conn->created_ms = now_ms;
+    conn->overflow = pool_open_or_opening(pool) >= pool->opts.size;
+    conn->lease.pool = pool;
+    conn->lease.conn = conn;
+    tsp_pool_change_state(pool, conn, TSP_POOL_CONN_CONNECTING, now_ms, true);
+    return conn;
+}
+
+void tsp_pool_connected(struct tsp_pool *pool, struct tsp_pool_conn *conn, void *handle, int pid,
+                        enum tsp_pool_conn_state state, int64_t now_ms)
+{
+    conn->handle = handle;
+    conn->backend_pid = pid;
+    conn->created_ms = now_ms;
+    stamp_recycle(pool, conn, now_ms);
+    pool->counters.connects++;
+    tsp_pool_change_state(pool, conn, state, now_ms, false);
+}
+
+static void conn_destroy(struct tsp_pool *pool, struct tsp_pool_conn *conn)
+{
+    list_unlink(&pool->lists[conn->state], conn);
+    free(conn);
+}
+
+void tsp_pool_connect_failed(struct tsp_pool *pool, struct tsp_pool_conn *conn, int64_t now_ms)
+{
+    pool->counters.connect_failures++;
+    conn_destroy(pool, conn);
+    if (pool->shutting_down) {
+        pthread_cond_broadcast(&pool->drained);
+    }
+    tsp_pool_dispatch(pool, now_ms);
+}
+
+/* ---- waiters ------------------------------------------------------------------------------ */
+
+static void waiter_enqueue(struct tsp_pool *pool, struct tsp_pool_waiter *w, bool front)
+{
+    if (front) {
+        w->prev = NULL;
+        w->next = pool->wait_head;
+        if (pool->wait_head != NULL) {
+            pool->wait_head->prev = w;
+        } else {
+            pool->wait_tail = w;
+        }
+        pool->wait_head = w;
+    } else {
+        w->next = NULL;
+        w->prev = pool->wait_tail;
+        if (pool->wait_tail != NULL) {
+            pool->wait_tail->next = w;
+        } else {
+            pool->wait_head = w;
+        }
+        pool->wait_tail = w;
+    }
+    pool->waiting++;
+}
+
+static void waiter_dequeue(struct tsp_pool *pool, struct tsp_pool_waiter *w)
+{
+    if (w->prev != NULL) {
+        w->prev->next = w->next;
+    } else {
+        pool->wait_head = w->next;
+    }
+    if (w->next != NULL) {
+        w->next->prev = w->prev;
+    } else {
+        pool->wait_tail = w->prev;
+    }
+    w->prev = NULL;
+    w->next = NULL;
+    pool->waiting--;
+}
+
+/* Lend conn (already taken off the idle list) to whoever `label` is. */
+static void lend(struct tsp_pool *pool, struct tsp_pool_conn *conn, const char *label,
+                 int64_t now_ms)
+{
+    tsp_pool_change_state(pool, conn, TSP_POOL_CONN_IN_USE, now_ms, false);
+    copy_label(conn->holder, label);
+    conn->leak_reported = false;
+}
+
+void tsp_pool_dispatch(struct tsp_pool *pool, int64_t now_ms)
+{
+    struct tsp_pool_waiter *w = NULL;
+    struct tsp_pool_conn *conn = NULL;
+    struct tsp_pool_list *idle = &pool->lists[TSP_POOL_CONN_IDLE];
+
+    while (pool->wait_head != NULL && !pool->paused && !pool->shutting_down) {
+        w = pool->wait_head;
+        if (idle->head != NULL && pool->opts.mode == TSP_POOL_MODE_POOLED) {
+            conn = idle->head;
+            lend(pool, conn, w->label, now_ms);
+            w->grant = TSP_POOL_GRANT_CONN;
+        } else if (has_capacity(pool)) {
+            conn = tsp_pool_reserve(pool, now_ms);
+            if (conn == NULL) {
+                return;
+            }
+            copy_label(conn->holder, w->label);
+            w->grant = TSP_POOL_GRANT_SLOT;
+        } else {
+            return;
+        }
+        w->conn = conn;
+        waiter_dequeue(pool, w);
+        pthread_cond_signal(&w->cond);
+    }
+}
+
+static void wake_all_shutdown(struct tsp_pool *pool)
+{
+    struct tsp_pool_waiter *w = NULL;
+
+    while (pool->wait_head != NULL) {
+        w = pool->wait_head;
+        w->grant = TSP_POOL_GRANT_SHUTDOWN;
+        waiter_dequeue(pool, w);
+        pthread_cond_signal(&w->cond);
+    }
+}
+
+/* ---- closing ------------------------------------------------------------------------------ */
+
+void tsp_pool_close_begin(struct tsp_pool *pool, struct tsp_pool_conn *conn,
+                          enum tsp_close_reason reason, int64_t now_ms,
+                          struct tsp_pool_conn **batch)
+{
+    conn->close_reason = reason;
+    tsp_pool_change_state(pool, conn, TSP_POOL_CONN_CLOSING, now_ms, false);
+    conn->batch_next = *batch;
+    *batch = conn;
+}
+
+void tsp_pool_close_batch(struct tsp_pool *pool, struct tsp_pool_conn *batch, bool dispatch)
+{
+    struct tsp_pool_conn *conn = NULL;
+    struct tsp_pool_conn *next = NULL;
+    struct tsp_log_ctx ctx = {.event = "pool.close", .conn_id = -1};
+
+    if (batch == NULL) {
+        return;
+    }
+    for (conn = batch; conn != NULL; conn = conn->batch_next) {
+        if (conn->handle != NULL) {
+            pool->connector.close(pool->connector.ctx, conn->handle);
+            conn->handle = NULL;
+        }
+        ctx.conn_id = conn->id;
+        TSP_LOG_DEBUG(&ctx, "closed connection %lld (%s)", conn->id,
+                      tsp_close_reason_name(conn->close_reason));
+    }
+    pthread_mutex_lock(&pool->lock);
+    for (conn = batch; conn != NULL; conn = next) {
+        next = conn->batch_next;
+        pool->counters.closes[conn->close_reason]++;
+        conn_destroy(pool, conn);
+    }
+    if (pool->shutting_down) {
+        pthread_cond_broadcast(&pool->drained);
+    }
+    if (dispatch) {
+        tsp_pool_dispatch(pool, tsp_pool_monotonic_ms());
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* Why a connection must not go back to the idle list, or TSP_CLOSE_REASON_COUNT if it may. */
+static enum tsp_close_reason close_reason_for(const struct tsp_pool *pool,
+                                              const struct tsp_pool_conn *conn, int64_t now_ms)
+{
+    if (pool->opts.mode == TSP_POOL_MODE_DIRECT) {
+        return TSP_CLOSE_DIRECT;
+    }
+    if (pool->shutting_down) {
+        return TSP_CLOSE_SHUTDOWN;
+    }
+    if (conn->doomed) {
+        return conn->close_reason;
+    }
+    if (conn->generation < pool->generation) {
+        return TSP_CLOSE_FAILOVER;
+    }
+    if (conn->recycle_at_ms != 0 && now_ms >= conn->recycle_at_ms) {
+        return TSP_CLOSE_RECYCLE;
+    }
+    return TSP_CLOSE_REASON_COUNT;
+}
+
+void tsp_pool_release(struct tsp_pool *pool, struct tsp_pool_conn *conn,
+                      enum tsp_conn_status status, int64_t now_ms, struct tsp_pool_conn **batch)
+{
+    enum tsp_close_reason reason = close_reason_for(pool, conn, now_ms);
+    struct tsp_pool_waiter *w = pool->wait_head;
+
+    conn->holder[0] = '\0';
+    if (reason == TSP_CLOSE_REASON_COUNT && status == TSP_CONN_BAD) {
+        reason = TSP_CLOSE_BROKEN;
+    }
+    if (reason != TSP_CLOSE_REASON_COUNT) {
+        tsp_pool_close_begin(pool, conn, reason, now_ms, batch);
+    } else if (w != NULL && !pool->paused) {
+        /* direct hand-off keeps FIFO order: a returning thread cannot barge in front */
+        tsp_pool_change_state(pool, conn, TSP_POOL_CONN_IN_USE, now_ms, false);
+        copy_label(conn->holder, w->label);
+        conn->leak_reported = false;
+        conn->idle_for_ms = 0;
+        w->grant = TSP_POOL_GRANT_CONN;
+        w->conn = conn;
+        waiter_dequeue(pool, w);
+        pthread_cond_signal(&w->cond);
+    } else if (pool_open_or_opening(pool) > pool->opts.size) {
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_OVERFLOW, now_ms, batch);
+    } else {
+        tsp_pool_change_state(pool, conn, TSP_POOL_CONN_IDLE, now_ms, false);
+    }
+    if (pool->shutting_down) {
+        pthread_cond_broadcast(&pool->drained);
+    }
+}
+
+/* ---- create / free ------------------------------------------------------------------------ */
+
+static enum tsp_code check_options(const struct tsp_pool_options *o, struct tsp_error *err)
+{
+    if (o->size < 1) {
+        return tsp_error_set(err, TSP_INVALID, "size", "pool size must be at least 1, got %d",
+                             o->size);
+    }
+    if (o->max_overflow < 0) {
+        return tsp_error_set(err, TSP_INVALID, "max_overflow",
+                             "max_overflow must be 0 or more, got %d", o->max_overflow);
+    }
+    if (o->min_idle < 0 || o->min_idle > o->size) {
+        return tsp_error_set(err, TSP_INVALID, "min_idle",
+                             "min_idle must be between 0 and size (%d), got %d", o->size,
+                             o->min_idle);
+    }
+    if (o->timeout_ms < 1) {
+        return tsp_error_set(err, TSP_INVALID, "timeout_ms",
+                             "timeout_ms must be at least 1, got %ld", o->timeout_ms);
+    }
+    return TSP_OK;
+}
+
+enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
+                           const struct tsp_connector *connector, struct tsp_pool **out,
+                           struct tsp_error *err)
+{
+    struct tsp_pool *pool = NULL;
+    enum tsp_code code = check_options(opts, err);
+    bool lock_ok = false, attr_ok = false, drained_ok = false, wake_ok = false;
+
+    if (code != TSP_OK) {
+        goto done;
+    }
+    pool = calloc(1, sizeof(*pool));
+    if (pool == NULL) {
+        code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory creating the pool");
+        goto done;
+    }
+    pool->opts = *opts;
+    if (pool->opts.maintenance_interval_ms <= 0) {
+        pool->opts.maintenance_interval_ms = 250;
+    }
+    if (pool->opts.health_interval_ms <= 0) {
+        pool->opts.health_interval_ms = 5000;
+    }
+    pool->connector = *connector;
+    pool->started_ms = tsp_pool_monotonic_ms();
+    pool->started_wall_ms = wall_ms();
+    pool->rng = (uint32_t)tsp_pool_now_ns() | 1u;
+    pool->health.heartbeat_ms = pool->started_ms;
+    lock_ok = pthread_mutex_init(&pool->lock, NULL) == 0;
+    attr_ok = lock_ok && pthread_condattr_init(&pool->cond_attr) == 0;
+    if (attr_ok && pthread_condattr_setclock(&pool->cond_attr, CLOCK_MONOTONIC) != 0) {
+        code = tsp_error_set(err, TSP_INTERNAL, NULL, "CLOCK_MONOTONIC condition variables");
+        goto done;
+    }
+    drained_ok = attr_ok && pthread_cond_init(&pool->drained, &pool->cond_attr) == 0;
+    wake_ok = drained_ok && pthread_cond_init(&pool->maint_wake, &pool->cond_attr) == 0;
+    if (!wake_ok) {
+        code = tsp_error_set(err, TSP_INTERNAL, NULL, "cannot initialise pool locks");
+        goto done;
+    }
+    code = tsp_pool_maint_start(pool, err);
+    if (code != TSP_OK) {
+        goto done;
+    }
+    *out = pool;
+    pool = NULL;
+done:
+    if (pool != NULL) {
+        if (drained_ok) {
+            pthread_cond_destroy(&pool->drained);
+        }
+        if (wake_ok) {
+            pthread_cond_destroy(&pool->maint_wake);
+        }
+        if (attr_ok) {
+            pthread_condattr_destroy(&pool->cond_attr);
+        }
+        if (lock_ok) {
+            pthread_mutex_destroy(&pool->lock);
+        }
+        free(pool);
+    }
+    return code;
+}
+
+void tsp_pool_free(struct tsp_pool *pool)
+{
+    struct tsp_pool_conn *conn = NULL;
+
+    if (pool == NULL) {
+        return;
+    }
+    (void)tsp_pool_shutdown(pool, 0);
+    if (pool->maint_started) {
+        pthread_join(pool->maint_thread, NULL);
+    }
+    /* the contract says every lease is back; anything left is released without ceremony */
+    for (int s = 0; s <= TSP_POOL_CONN_CLOSING; s++) {
+        while ((conn = pool->lists[s].head) != NULL) {
+            if (conn->handle != NULL) {
+                pool->connector.close(pool->connector.ctx, conn->handle);
+            }
+            conn_destroy(pool, conn);
+        }
+    }
+    pthread_cond_destroy(&pool->drained);
+    pthread_cond_destroy(&pool->maint_wake);
+    pthread_condattr_destroy(&pool->cond_attr);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool);
+}
+
+/* ---- borrow ------------------------------------------------------------------------------- */
+
+static struct timespec abs_deadline(int64_t deadline_ns)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(deadline_ns / 1000000000);
+    ts.tv_nsec = (long)(deadline_ns % 1000000000);
+    return ts;
+}
+
+/* Wait in the FIFO queue until granted or the deadline. Lock held. */
+static enum tsp_pool_grant wait_turn(struct tsp_pool *pool, const char *label, bool front,
+                                     int64_t deadline_ns, struct tsp_pool_conn **conn,
+                                     int *waiting_at_timeout)
+{
+    struct tsp_pool_waiter w;
+    struct timespec ts = abs_deadline(deadline_ns);
+    int rc = 0;
+
+    memset(&w, 0, sizeof(w));
+    w.label = label;
+    pthread_cond_init(&w.cond, &pool->cond_attr);
+    waiter_enqueue(pool, &w, front);
+    while (w.grant == TSP_POOL_GRANT_NONE && rc != ETIMEDOUT) {
+        rc = pthread_cond_timedwait(&w.cond, &pool->lock, &ts);
+    }
+    if (w.grant == TSP_POOL_GRANT_NONE) {
+        *waiting_at_timeout = pool->waiting;
+        waiter_dequeue(pool, &w);
+    }
+    pthread_cond_destroy(&w.cond);
+    *conn = w.conn;
+    return w.grant;
+}
+
+/* 0 = ping every time (hand-offs included), > 0 = after that long idle, < 0 = never. */
+static bool needs_preping(const struct tsp_pool *pool, const struct tsp_pool_conn *conn)
+{
+    long limit = pool->opts.preping_idle_ms;
+    return limit == 0 || (limit > 0 && conn->idle_for_ms >= limit);
+}
+
+/* Borrow succeeded: account and arm the lease. Lock held. */
+static void borrow_done(struct tsp_pool *pool, struct tsp_pool_conn *conn, int64_t start_ns,
+                        bool waited, struct tsp_lease **out)
+{
+    int64_t now_ns = tsp_pool_now_ns();
+    uint64_t wait_ns = now_ns > start_ns ? (uint64_t)(now_ns - start_ns) : 0;
+
+    conn->uses++;
+    conn->lease.wait_ns = wait_ns;
+    conn->lease.active = true;
+    pool->last_borrow_ok_ms = now_ns / 1000000;
+    tsp_pool_stats_borrow(pool, wait_ns, waited);
+    *out = &conn->lease;
+}
+
+static enum tsp_code exhausted(struct tsp_pool *pool, long timeout_ms, int waiting,
+                               struct tsp_error *err)
+{
+    pool->counters.borrow_timeouts++;
+    return tsp_error_set(err, TSP_POOL_EXHAUSTED, NULL,
+                         "no connection available within %ld ms (size %d, overflow %d, in use %d, "
+                         "waiting %d)",
+                         timeout_ms, pool->opts.size, pool->opts.max_overflow,
+                         pool->lists[TSP_POOL_CONN_IN_USE].count, waiting);
+}
+
+/* Connect a reserved slot outside the lock. Lock held on entry and on return. */
+static enum tsp_code connect_slot(struct tsp_pool *pool, struct tsp_pool_conn *conn,
+                                  struct tsp_error *err)
+{
+    void *handle = NULL;
+    int pid = 0;
+    enum tsp_code code = TSP_OK;
+    struct tsp_error cerr;
+    struct tsp_pool_conn *batch = NULL;
+    struct tsp_log_ctx ctx = {.event = "pool.connect_failed", .conn_id = conn->id};
+
+    tsp_error_init(&cerr);
+    pthread_mutex_unlock(&pool->lock);
+    code = pool->connector.connect(pool->connector.ctx, &handle, &cerr);
+    if (code == TSP_OK) {
+        pid = pool->connector.backend_pid(pool->connector.ctx, handle);
+    } else {
+        ctx.label = conn->holder;
+        TSP_LOG_WARN(&ctx, "connect failed: %s", cerr.detail);
+    }
+    pthread_mutex_lock(&pool->lock);
+    if (code != TSP_OK) {
+        tsp_pool_connect_failed(pool, conn, tsp_pool_monotonic_ms());
+        (void)tsp_error_set(err, code, cerr.field, "%s", cerr.detail);
+        tsp_error_set_sqlstate(err, cerr.sqlstate);
+        return code;
+    }
+    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_monotonic_ms());
+    if (pool->shutting_down) {
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_pool_monotonic_ms(), &batch);
+        pthread_mutex_unlock(&pool->lock);
+        tsp_pool_close_batch(pool, batch, false);
+        pthread_mutex_lock(&pool->lock);
+        return tsp_error_set(err, TSP_SHUTTING_DOWN, NULL, "the pool is shutting down");
+    }
+    return TSP_OK;
+}
+
+/* Close one connection the borrower itself took and found unusable. The freed capacity is
+ * not dispatched: the borrower keeps its turn. Lock held on entry and on return. */
+static void discard(struct tsp_pool *pool, struct tsp_pool_conn *conn, enum tsp_close_reason reason)
+{
+    struct tsp_pool_conn *batch = NULL;
+
+    conn->holder[0] = '\0';
+    tsp_pool_close_begin(pool, conn, reason, tsp_pool_monotonic_ms(), &batch);
+    pthread_mutex_unlock(&pool->lock);
+    tsp_pool_close_batch(pool, batch, false);
+    pthread_mutex_lock(&pool->lock);
+}
+
+enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long timeout_ms,
+                              struct tsp_lease **out, struct tsp_error *err)
+{
+    int64_t start_ns = tsp_pool_now_ns();
+    int64_t deadline_ns = 0;
+    struct tsp_pool_conn *conn = NULL;
+    struct tsp_pool_list *idle = &pool->lists[TSP_POOL_CONN_IDLE];
+    enum tsp_pool_grant grant = TSP_POOL_GRANT_NONE;
+    enum tsp_close_reason reason = TSP_CLOSE_REASON_COUNT;
+    enum tsp_code code = TSP_OK;
+    struct tsp_error perr;
+    bool front = false; /* keeps its turn after discarding a dead connection */
+    bool waited = false;
+    int waiting = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    if (timeout_ms < 0) {
+        timeout_ms = pool->opts.timeout_ms;
+    }
+    deadline_ns = start_ns + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        grant = TSP_POOL_GRANT_NONE;
+        conn = NULL;
+        if (pool->shutting_down) {
+            grant = TSP_POOL_GRANT_SHUTDOWN;
+        } else if (!pool->paused && (front || pool->wait_head == NULL)) {
+            if (idle->head != NULL && pool->opts.mode == TSP_POOL_MODE_POOLED) {
+                conn = idle->head;
+                lend(pool, conn, label, start_ns / 1000000);
+                grant = TSP_POOL_GRANT_CONN;
+            } else if (has_capacity(pool)) {
+                conn = tsp_pool_reserve(pool, start_ns / 1000000);
+                if (conn == NULL) {
+                    code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+                    pool->counters.borrow_failures++;
+                    goto done;
+                }
+                copy_label(conn->holder, label);
+                grant = TSP_POOL_GRANT_SLOT;
+            }
+        }
+        if (grant == TSP_POOL_GRANT_NONE) {
+            waited = true;
+            grant = wait_turn(pool, label, front, deadline_ns, &conn, &waiting);
+        }
+        if (grant == TSP_POOL_GRANT_NONE) {
+            code = exhausted(pool, timeout_ms, waiting, err);
+            goto done;
+        }
+        if (grant == TSP_POOL_GRANT_SHUTDOWN) {
+            pool->counters.borrow_failures++;
+            code = tsp_error_set(err, TSP_SHUTTING_DOWN, NULL, "the pool is shutting down");
+            goto done;
+        }
+        if (grant == TSP_POOL_GRANT_SLOT) {
+            code = connect_slot(pool, conn, err);
+            if (code != TSP_OK) {
+                pool->counters.borrow_failures++;
+                goto done;
+            }
+            borrow_done(pool, conn, start_ns, waited, out);
+            goto done;
+        }
+        /* an idle connection: check what can be checked without I/O, then pre-ping */
+        reason = close_reason_for(pool, conn, tsp_pool_monotonic_ms());
+        if (reason != TSP_CLOSE_REASON_COUNT) {
+            front = true;
+            discard(pool, conn, reason);
+            continue;
+        }
+        if (!needs_preping(pool, conn)) {
+            borrow_done(pool, conn, start_ns, waited, out);
+            goto done;
+        }
+        pthread_mutex_unlock(&pool->lock);
+        tsp_error_init(&perr);
+        code = pool->connector.ping(pool->connector.ctx, conn->handle, &perr);
+        pthread_mutex_lock(&pool->lock);
+        if (code == TSP_OK) {
+            borrow_done(pool, conn, start_ns, waited, out);
+            goto done;
+        }
+        code = TSP_OK;
+        pool->counters.preping_failures++;
+        front = true;
+        discard(pool, conn, TSP_CLOSE_BROKEN);
+    }
+done:
+    if (front) {
+        /* capacity freed by a discard and not taken here belongs to the queue */
+        tsp_pool_dispatch(pool, tsp_pool_monotonic_ms());
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return code;
+}
+
+/* ---- return and lease reports ------------------------------------------------------------- */
+
+void tsp_pool_return(struct tsp_lease *lease)
+{
+    struct tsp_pool *pool = NULL;
+    struct tsp_pool_conn *conn = NULL;
+    struct tsp_pool_conn *batch = NULL;
+    enum tsp_conn_status status = TSP_CONN_BAD;
+    bool rolled_back = false;
+    struct tsp_error rerr;
+
+    if (lease == NULL || !lease->active) {
+        return;
+    }
+    pool = lease->pool;
+    conn = lease->conn;
+    lease->active = false;
+    if (pool->opts.mode == TSP_POOL_MODE_POOLED) {
+        status = pool->connector.status(pool->connector.ctx, conn->handle);
+    }
+    if (status == TSP_CONN_IN_TRANSACTION) {
+        tsp_error_init(&rerr);
+        rolled_back = pool->connector.rollback(pool->connector.ctx, conn->handle, &rerr) == TSP_OK;
+        status =
+            rolled_back ? pool->connector.status(pool->connector.ctx, conn->handle) : TSP_CONN_BAD;
+        if (status != TSP_CONN_IDLE) {
+            status = TSP_CONN_BAD;
+        }
+    }
+    pthread_mutex_lock(&pool->lock);
+    if (rolled_back) {
+        pool->counters.rollbacks++;
+    }
+    tsp_pool_release(pool, conn, status, tsp_pool_monotonic_ms(), &batch);
+    pthread_mutex_unlock(&pool->lock);
+    tsp_pool_close_batch(pool, batch, true);
+}
+
+void *tsp_lease_handle(const struct tsp_lease *lease)
+{
+    return lease->conn->handle;
+}
+
+long long tsp_lease_conn_id(const struct tsp_lease *lease)
+{
+    return lease->conn->id;
+}
+
+const char *tsp_lease_label(const struct tsp_lease *lease)
+{
+    return lease->conn->holder;
+}
+
+uint64_t tsp_lease_wait_ns(const struct tsp_lease *lease)
+{
+    return lease->wait_ns;
+}
+
+/* 25006 read-only transaction (failover), class 08 connection exceptions, 57P01-57P03. */
+static bool is_failover_state(const char *s)
+{
+    if (s == NULL || strlen(s) != 5) {
+        return false;
+    }
+    return strcmp(s, "25006") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+           strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0;
+}
+
+void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate)
+{
+    struct tsp_pool *pool = lease->pool;
+    struct tsp_pool_conn *conn = lease->conn;
+    bool invalidated = false;
+    struct tsp_log_field fields[] = {{.key = "sqlstate", .str = sqlstate}};
+    struct tsp_log_ctx ctx = {.event = "pool.failover",
+                              .conn_id = conn->id,
+                              .label = conn->holder,
+                              .fields = fields,
+                              .nfields = 1};
+
+    if (!is_failover_state(sqlstate)) {
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    conn->doomed = true;
+    conn->close_reason = strcmp(sqlstate, "25006") == 0 ? TSP_CLOSE_FAILOVER : TSP_CLOSE_BROKEN;
+    /* a report from an already invalidated connection teaches nothing new: without this check
+     * every stale connection failing after a restart would invalidate the fresh ones too */
+    if (conn->generation == pool->generation) {
+        pool->generation++;
+        pool->counters.failover_invalidations++;
+        invalidated = true;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (invalidated) {
+        TSP_LOG_WARN(&ctx, "SQLSTATE %s: invalidating every connection opened before now",
+                     sqlstate);
+    }
+}
+
+void tsp_lease_report_duration(struct tsp_lease *lease, const char *operation, double duration_ms)
+{
+    struct tsp_pool *pool = lease->pool;
+    struct tsp_pool_conn *conn = lease->conn;
+    struct tsp_log_field fields[] = {
+        {.key = "operation", .str = operation != NULL ? operation : ""},
+        {.key = "duration_ms", .num = (long long)duration_ms}};
+    struct tsp_log_ctx ctx = {.event = "pool.slow_query",
+                              .conn_id = conn->id,
+                              .label = conn->holder,
+                              .fields = fields,
+                              .nfields = 2};
+
+    if (pool->opts.slow_ms <= 0 || duration_ms <= (double)pool->opts.slow_ms) {
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    tsp_pool_stats_slow(pool, conn->holder);
+    pthread_mutex_unlock(&pool->lock);
+    TSP_LOG_WARN(&ctx, "slow operation %s took %.1f ms (limit %ld ms)",
+                 operation != NULL ? operation : conn->holder, duration_ms, pool->opts.slow_ms);
+}
+
+/* ---- control ------------------------------------------------------------------------------ */
+
+void tsp_pool_pause(struct tsp_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->paused = true;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void tsp_pool_resume(struct tsp_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->paused = false;
+    tsp_pool_dispatch(pool, tsp_pool_monotonic_ms());
+    pthread_mutex_unlock(&pool->lock);
+}
+
+int tsp_pool_recycle_all(struct tsp_pool *pool)
+{
+    struct tsp_pool_conn *conn = NULL;
+    struct tsp_pool_conn *batch = NULL;
+    int64_t now_ms = tsp_pool_monotonic_ms();
+    int marked = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    for (conn = pool->lists[TSP_POOL_CONN_IN_USE].head; conn != NULL; conn = conn->next) {
+        if (!conn->doomed) {
+            conn->doomed = true;
+            conn->close_reason = TSP_CLOSE_RECYCLE;
+            marked++;
+        }
+    }
+    for (conn = pool->lists[TSP_POOL_CONN_CONNECTING].head; conn != NULL; conn = conn->next) {
+        if (!conn->doomed) {
+            conn->doomed = true;
+            conn->close_reason = TSP_CLOSE_RECYCLE;
+            marked++;
+        }
+    }
+    while ((conn = pool->lists[TSP_POOL_CONN_IDLE].head) != NULL) {
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_RECYCLE, now_ms, &batch);
+        marked++;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    tsp_pool_close_batch(pool, batch, true);
+    return marked;
+}
+
+enum tsp_code tsp_pool_resize(struct tsp_pool *pool, int size, int max_overflow, long timeout_ms,
+                              struct tsp_error *err)
+{
+    struct tsp_pool_conn *batch = NULL;
+    struct tsp_pool_conn *conn = NULL;
+    int64_t now_ms = tsp_pool_monotonic_ms();
+    enum tsp_code code = TSP_OK;
+
+    pthread_mutex_lock(&pool->lock);
+    if (size == 0 || (size > 0 && size < pool->opts.min_idle)) {
+        code = tsp_error_set(err, TSP_INVALID, "size",
+                             "size must be at least 1 and at least min_idle (%d), got %d",
+                             pool->opts.min_idle, size);
+        goto done;
+    }
+    if (timeout_ms == 0) {
+        code = tsp_error_set(err, TSP_INVALID, "timeout_ms", "timeout_ms must be at least 1");
+        goto done;
+    }
+    if (size > 0) {
+        pool->opts.size = size;
+    }
+    if (max_overflow >= 0) {
+        pool->opts.max_overflow = max_overflow;
+    }
+    if (timeout_ms > 0) {
+        pool->opts.timeout_ms = timeout_ms;
+    }
+    /* surplus idle connections go now (oldest first); borrowed ones are closed on return by
+     * the overflow rule */
+    while (pool_open_or_opening(pool) > pool->opts.size &&
+           (conn = pool->lists[TSP_POOL_CONN_IDLE].tail) != NULL) {
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_RESIZE, now_ms, &batch);
+    }
+    tsp_pool_dispatch(pool, now_ms);
+done:
+    pthread_mutex_unlock(&pool->lock);
+    tsp_pool_close_batch(pool, batch, true);
+    return code;
+}
+
+int tsp_pool_shutdown(struct tsp_pool *pool, long deadline_ms)
+{
+    struct tsp_pool_conn *batch = NULL;
+    struct tsp_pool_conn *conn = NULL;
+    int64_t now_ms = tsp_pool_monotonic_ms();
+    struct timespec ts = abs_deadline(tsp_pool_now_ns() + (int64_t)deadline_ms * 1000000);
+    int out = 0;
+    int rc = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    pool->shutting_down = true;
+    pool->maint_stop = true;
+    pthread_cond_signal(&pool->maint_wake);
+    wake_all_shutdown(pool);
+    while (rc != ETIMEDOUT &&
+           pool->lists[TSP_POOL_CONN_IN_USE].count + pool->lists[TSP_POOL_CONN_CONNECTING].count >
+               0) {
+        rc = pthread_cond_timedwait(&pool->drained, &pool->lock, &ts);
+    }
+    while ((conn = pool->lists[TSP_POOL_CONN_IDLE].head) != NULL) {
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, now_ms, &batch);
+    }
+    out = pool->lists[TSP_POOL_CONN_IN_USE].count + pool->lists[TSP_POOL_CONN_CONNECTING].count;
+    pthread_mutex_unlock(&pool->lock);
+    tsp_pool_close_batch(pool, batch, false);
+    return out;
+}
