@@ -424,7 +424,7 @@ enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
     if (pool->opts.maintenance_interval_ms <= 0) {
         pool->opts.maintenance_interval_ms = 250;
     }
-    if (pool->opts.health_interval_ms <= 0) {
+    if (pool->opts.health_interval_ms == 0) {
         pool->opts.health_interval_ms = 5000;
     }
     pool->connector = *connector;

@@ -292,7 +292,7 @@ static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
         pthread_mutex_lock(&pool->lock);
     }
     fill_min_idle(pool, ms, now_ms);
-    if (!pool->maint_stop && now_ms >= ms->next_health_ms) {
+    if (!pool->maint_stop && pool->opts.health_interval_ms > 0 && now_ms >= ms->next_health_ms) {
         health_check(pool, now_ms);
         ms->next_health_ms = now_ms + pool->opts.health_interval_ms;
     }

@@ -72,12 +72,14 @@ struct tsp_pool_options {
     int min_idle;         /* kept open and filled at start (<= size) */
     long timeout_ms;      /* default borrow deadline */
     long recycle_ms;      /* replace connections older than this (+ up to 10% jitter); 0 = never */
-    long preping_idle_ms; /* ping before lending a connection idle longer than this */
+    long preping_idle_ms; /* ping before lending a connection idle at least this long;
+                             0 = every time (hand-offs included), negative = never */
     long idle_timeout_ms; /* close idle connections above min_idle after this; 0 = never */
     long leak_ms;         /* report a lease held longer than this; 0 = off */
     long slow_ms;         /* report operations slower than this; 0 = off */
-    long health_interval_ms;      /* database health check period of the maintenance thread */
-    long maintenance_interval_ms; /* maintenance tick (default 250) */
+    long health_interval_ms;      /* database health check period of the maintenance thread;
+                                     the first check runs at start. 0 = 5000, negative = none */
+    long maintenance_interval_ms; /* maintenance tick (<= 0: 250) */
     long stats_log_interval_ms;   /* periodic stats log line; 0 = off */
 };
 
