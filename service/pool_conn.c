@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/log.h"
+
 #define MASK "********"
 
 void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_options *opts)
@@ -217,6 +219,23 @@ done:
     return code;
 }
 
+/* Server notices (and a FATAL that arrives while idle, such as a terminate) go to the log,
+ * not to libpq's default stderr printer. */
+static void pg_notice(void *arg, const char *message)
+{
+    char text[TSP_ERROR_DETAIL_MAX];
+    const struct tsp_config *cfg = arg;
+    struct tsp_log_ctx ctx = {.event = "db.notice", .conn_id = -1};
+
+    if (!tsp_log_enabled(TSP_LOG_LEVEL_DEBUG)) {
+        return;
+    }
+    snprintf(text, sizeof(text), "%s", message);
+    one_line(text);
+    scrub(text, sizeof(text), cfg->db_pass);
+    TSP_LOG_DEBUG(&ctx, "server notice: %s", text);
+}
+
 static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx;
@@ -254,6 +273,7 @@ static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *er
         code = conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "connect failed", err);
         goto done;
     }
+    PQsetNoticeProcessor(conn, pg_notice, ctx);
     code = init_session(cfg, conn, err);
     if (code != TSP_OK) {
         goto done;

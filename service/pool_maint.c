@@ -209,7 +209,7 @@ static void fill_min_idle(struct tsp_pool *pool, struct maint_state *ms, int64_t
 
 /* Check the database: ping an idle connection, else open one if there is room, else trust a
  * recent successful borrow. Lock held on entry and on return, never across I/O. */
-static void health_check(struct tsp_pool *pool, int64_t now_ms)
+static void health_check(struct tsp_pool *pool, struct maint_state *ms, int64_t now_ms)
 {
     struct tsp_pool_conn *conn = pool->lists[TSP_POOL_CONN_IDLE].head;
     struct tsp_pool_conn *batch = NULL;
@@ -244,6 +244,11 @@ static void health_check(struct tsp_pool *pool, int64_t now_ms)
     if (!pool->shutting_down && tsp_pool_total(pool) < pool->opts.size + pool->opts.max_overflow) {
         code = open_one(pool, &latency_ms, &err);
         health_record(pool, code == TSP_OK, latency_ms, &err);
+        if (code == TSP_OK) {
+            /* the server is back: fill the warm pool now rather than after the backoff */
+            ms->fill_backoff_ms = 0;
+            ms->next_fill_ms = 0;
+        }
         return;
     }
     if (pool->last_borrow_ok_ms >= now_ms - pool->opts.health_interval_ms) {
@@ -293,7 +298,7 @@ static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
     }
     fill_min_idle(pool, ms, now_ms);
     if (!pool->maint_stop && pool->opts.health_interval_ms > 0 && now_ms >= ms->next_health_ms) {
-        health_check(pool, now_ms);
+        health_check(pool, ms, now_ms);
         ms->next_health_ms = now_ms + pool->opts.health_interval_ms;
     }
     pool->health.heartbeat_ms = tsp_pool_monotonic_ms();
