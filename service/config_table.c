@@ -13,9 +13,9 @@
     {                                                                                              \
         n, TSP_CONFIG_STRING, def, FIELD(f), 0, 0, NULL, false, help, chk                          \
     }
-#define ROW_SECRET(n, f, help)                                                                     \
+#define ROW_SECRET(n, f, help, chk)                                                                \
     {                                                                                              \
-        n, TSP_CONFIG_STRING, NULL, FIELD(f), 0, 0, NULL, true, help, NULL                         \
+        n, TSP_CONFIG_STRING, NULL, FIELD(f), 0, 0, NULL, true, help, chk                          \
     }
 #define ROW_INT(n, def, f, lo, hi, help)                                                           \
     {                                                                                              \
@@ -42,6 +42,8 @@ static enum tsp_code check_session_settings(const struct tsp_config_var *var, co
                                             struct tsp_error *err);
 static enum tsp_code check_listen(const struct tsp_config_var *var, const char *value,
                                   struct tsp_error *err);
+static enum tsp_code check_token(const struct tsp_config_var *var, const char *value,
+                                 struct tsp_error *err);
 
 /* Order matters only for output and for which error is reported first. */
 const struct tsp_config_var tsp_config_vars[] = {
@@ -54,7 +56,7 @@ const struct tsp_config_var tsp_config_vars[] = {
             check_ports),
     ROW_STR("DB_NAME", "postgres", db_name, "database name", check_nonempty),
     ROW_STR("DB_USER", "postgres", db_user, "database user", check_nonempty),
-    ROW_SECRET("DB_PASS", db_pass, "database password (secret; or DB_PASS_FILE)"),
+    ROW_SECRET("DB_PASS", db_pass, "database password (secret; or DB_PASS_FILE)", NULL),
     ROW_INT("DB_CONNECT_TIMEOUT", "5", db_connect_timeout_s, 1, 3600,
             "seconds to wait for a new database connection (libpq connect_timeout)"),
     ROW_INT("DB_STATEMENT_TIMEOUT_MS", "0", db_statement_timeout_ms, 0, 86400000,
@@ -105,10 +107,12 @@ const struct tsp_config_var tsp_config_vars[] = {
     ROW_STR("TSPOOL_LISTEN", "0.0.0.0:8080", listen, "HTTP listen address host:port or [ipv6]:port",
             check_listen),
     ROW_SECRET("TSPOOL_ADMIN_TOKEN", admin_token,
-               "bearer token for changes and /config (secret; or TSPOOL_ADMIN_TOKEN_FILE)"),
+               "bearer token for changes and /config (secret; or TSPOOL_ADMIN_TOKEN_FILE)",
+               check_token),
     ROW_SECRET("TSPOOL_READ_TOKEN", read_token,
                "bearer token for reads; unset = reads are open (secret; or "
-               "TSPOOL_READ_TOKEN_FILE)"),
+               "TSPOOL_READ_TOKEN_FILE)",
+               check_token),
     ROW_BOOL("TSPOOL_PUBLIC_PROBES", "true", public_probes,
              "health probes are served without a token"),
     ROW_BOOL("TSPOOL_PUBLIC_METRICS", "true", public_metrics, "/metrics is served without a token"),
@@ -478,5 +482,18 @@ static enum tsp_code check_listen(const struct tsp_config_var *var, const char *
                                   "expected host:port or [ipv6]:port with a port from 1 to 65535");
     }
     free(host);
+    return TSP_OK;
+}
+
+/* A bearer token travels in an HTTP header: visible ASCII only (RFC 6750 b64token and more). */
+static enum tsp_code check_token(const struct tsp_config_var *var, const char *value,
+                                 struct tsp_error *err)
+{
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p <= 0x20 || *p >= 0x7f) {
+            return tsp_config_invalid(err, var, value,
+                                      "expected visible ASCII characters without spaces");
+        }
+    }
     return TSP_OK;
 }

@@ -97,7 +97,8 @@ struct tsp_config {
     int stats_log_interval_s; /* periodic pool stats log line; 0 = off */
     int ready_max_waiting;    /* readiness fails while more borrowers wait; 0 = off */
 
-    struct tsp_config_origin *origins; /* one per table row, indexed like tsp_config_var_at() */
+    /* one per table row, indexed like tsp_config_var_at(); never TSP_CONFIG_SRC_PROFILE */
+    struct tsp_config_origin *origins;
 
     /* Non-fatal findings of the load, one line each ("path:3: unknown variable
      * TSPOOL_LSTEN ignored"): unknown TSPOOL_* / DB_* names in the .env file or the environment.
@@ -152,7 +153,7 @@ const struct tsp_config_var *tsp_config_var_find(const char *name);
  * empty boolean, secret, NAME_FILE or TSPOOL_ENV_FILE counts as unset.
  * On error, err->detail is one line naming the variable, the bad value (never a secret) and
  * what is allowed, err->field the variable (TSPOOL_ENV_FILE for .env syntax errors, which
- * read "path:line: ..."), and cfg is left zeroed.
+ * read "path:line: ..."), and cfg is not written.
  * cfg is caller-owned; release with tsp_config_fini(). Not thread-safe (call once at start). */
 enum tsp_code tsp_config_load(struct tsp_config *cfg, char *const *envp,
                               struct tsp_error *err) TSP_MUSTCHECK;

@@ -322,9 +322,9 @@ static void test_tsp_config_load_secret_file_newlines(void **state)
         memset(&cfg, 0, sizeof(cfg));
         tsp_error_init(&err);
         data_path(cases[i].file, path, sizeof(path));
-        snprintf(var, sizeof(var), "TSPOOL_READ_TOKEN_FILE=%s", path);
+        snprintf(var, sizeof(var), "DB_PASS_FILE=%s", path);
         assert_int_equal(tsp_config_load_with_default_env(&cfg, envp, NULL, &err), TSP_OK);
-        assert_string_equal(cfg.read_token, cases[i].value);
+        assert_string_equal(cfg.db_pass, cases[i].value);
         tsp_config_fini(&cfg);
     }
 }
