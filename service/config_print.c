@@ -160,8 +160,23 @@ void tsp_config_print_table(const struct tsp_config *cfg, FILE *out)
     }
 }
 
+/* What a row accepts, for --help and the README: "1..10000", "json|text", "true|false". */
+static const char *accepted(const struct tsp_config_var *var, char *buf, size_t bufsize)
+{
+    buf[0] = '\0';
+    if (var->type == TSP_CONFIG_INT) {
+        snprintf(buf, bufsize, "%ld..%ld", var->min, var->max);
+    } else if (var->type == TSP_CONFIG_BOOL) {
+        snprintf(buf, bufsize, "true|false");
+    } else if (var->allowed != NULL) {
+        snprintf(buf, bufsize, "%s", var->allowed);
+    }
+    return buf;
+}
+
 void tsp_config_print_help(FILE *out)
 {
+    char acc[128];
     int wname = 0;
     int wdef = (int)strlen("DEFAULT");
 
@@ -176,8 +191,8 @@ void tsp_config_print_help(FILE *out)
         const struct tsp_config_var *var = &tsp_config_vars[i];
         fprintf(out, "%-*s  %-*s  %s", wname, var->name, wdef, tsp_config_default_text(var),
                 var->help);
-        if (var->allowed != NULL) {
-            fprintf(out, " (%s)", var->allowed);
+        if (accepted(var, acc, sizeof(acc))[0] != '\0') {
+            fprintf(out, " (%s)", acc);
         }
         fprintf(out, "\n");
         if (var->secret) {
@@ -189,12 +204,22 @@ void tsp_config_print_help(FILE *out)
 
 void tsp_config_print_markdown(FILE *out)
 {
+    char acc[128];
+
     fprintf(out, "| variable | default | meaning |\n|---|---|---|\n");
     for (size_t i = 0; i < tsp_config_nvars; i++) {
         const struct tsp_config_var *var = &tsp_config_vars[i];
         fprintf(out, "| %s | %s | %s", var->name, tsp_config_default_text(var), var->help);
-        if (var->allowed != NULL) {
-            fprintf(out, " (`%s`)", var->allowed);
+        if (accepted(var, acc, sizeof(acc))[0] != '\0') {
+            /* a "|" inside a table cell must be escaped, even in a code span (GFM) */
+            fprintf(out, " (`");
+            for (const char *p = acc; *p != '\0'; p++) {
+                if (*p == '|') {
+                    fputc('\\', out);
+                }
+                fputc(*p, out);
+            }
+            fprintf(out, "`)");
         }
         fprintf(out, " |\n");
         if (var->secret) {
