@@ -192,16 +192,18 @@ enum tsp_code tsp_dotenv_parse(const char *text, size_t len, const char *path,
     }
     while (p < text_end && rc == TSP_OK) {
         const char *nl = memchr(p, '\n', (size_t)(text_end - p));
-        const char *end = nl != NULL ? nl : text_end;
+        size_t line_len = (size_t)((nl != NULL ? nl : text_end) - p);
         const char *next = nl != NULL ? nl + 1 : text_end;
+        const char *end = NULL;
         const char *key = NULL;
         size_t key_len = 0;
 
         line++;
-        if (end > p && end[-1] == '\r') {
-            end--;
+        if (line_len > 0 && p[line_len - 1] == '\r') {
+            line_len--;
         }
-        if (memchr(p, '\0', (size_t)(end - p)) != NULL) {
+        end = p + line_len;
+        if (memchr(p, '\0', line_len) != NULL) {
             problem = "contains a NUL byte";
             break;
         }
