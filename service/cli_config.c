@@ -29,6 +29,7 @@ int tsp_cli_config(int argc, char **argv)
     struct tsp_error err;
     bool json = false;
     int status = 0;
+    enum tsp_code rc = TSP_OK;
 
     memset(&cfg, 0, sizeof(cfg));
     tsp_error_init(&err);
@@ -46,7 +47,8 @@ int tsp_cli_config(int argc, char **argv)
             return 2;
         }
     }
-    if (tsp_config_load(&cfg, environ, &err) != TSP_OK) {
+    rc = tsp_config_load(&cfg, environ, &err);
+    if (rc != TSP_OK) {
         fprintf(stderr, "tspool: %s\n", err.detail);
         return 2;
     }
@@ -54,7 +56,8 @@ int tsp_cli_config(int argc, char **argv)
         fprintf(stderr, "tspool: warning: %s\n", cfg.warnings[i]);
     }
     if (json) {
-        if (tsp_config_print_json(&cfg, stdout, &err) != TSP_OK) {
+        rc = tsp_config_print_json(&cfg, stdout, &err);
+        if (rc != TSP_OK) {
             fprintf(stderr, "tspool: %s\n", err.detail);
             status = 1;
         }
