@@ -38,6 +38,17 @@ int64_t tsp_pool_monotonic_ms(void)
     return tsp_pool_now_ns() / 1000000;
 }
 
+int64_t tsp_pool_stamp_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -321,7 +332,7 @@ void tsp_pool_close_batch(struct tsp_pool *pool, struct tsp_pool_conn *batch, bo
         pthread_cond_broadcast(&pool->drained);
     }
     if (dispatch) {
-        tsp_pool_dispatch(pool, tsp_pool_monotonic_ms());
+        tsp_pool_dispatch(pool, tsp_pool_stamp_ms());
     }
     pthread_mutex_unlock(&pool->lock);
 }
@@ -428,10 +439,10 @@ enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
         pool->opts.health_interval_ms = 5000;
     }
     pool->connector = *connector;
-    pool->started_ms = tsp_pool_monotonic_ms();
+    pool->started_ms = tsp_pool_stamp_ms();
     pool->started_wall_ms = wall_ms();
     pool->rng = (uint32_t)tsp_pool_now_ns() | 1u;
-    pool->health.heartbeat_ms = pool->started_ms;
+    pool->health.heartbeat_ms = tsp_pool_monotonic_ms();
     lock_ok = pthread_mutex_init(&pool->lock, NULL) == 0;
     attr_ok = lock_ok && pthread_condattr_init(&pool->cond_attr) == 0;
     if (attr_ok && pthread_condattr_setclock(&pool->cond_attr, CLOCK_MONOTONIC) != 0) {
@@ -542,13 +553,13 @@ static bool needs_preping(const struct tsp_pool *pool, const struct tsp_pool_con
 static void borrow_done(struct tsp_pool *pool, struct tsp_pool_conn *conn, int64_t start_ns,
                         bool waited, struct tsp_lease **out)
 {
-    int64_t now_ns = tsp_pool_now_ns();
+    int64_t now_ns = start_ns != 0 ? tsp_pool_now_ns() : 0;
     uint64_t wait_ns = now_ns > start_ns ? (uint64_t)(now_ns - start_ns) : 0;
 
     conn->uses++;
     conn->lease.wait_ns = wait_ns;
     conn->lease.active = true;
-    pool->last_borrow_ok_ms = now_ns / 1000000;
+    pool->last_borrow_ok_ms = conn->state_ms;
     tsp_pool_stats_borrow(pool, wait_ns, waited);
     *out = &conn->lease;
 }
@@ -586,14 +597,14 @@ static enum tsp_code connect_slot(struct tsp_pool *pool, struct tsp_pool_conn *c
     }
     pthread_mutex_lock(&pool->lock);
     if (code != TSP_OK) {
-        tsp_pool_connect_failed(pool, conn, tsp_pool_monotonic_ms());
+        tsp_pool_connect_failed(pool, conn, tsp_pool_stamp_ms());
         (void)tsp_error_set(err, code, cerr.field, "%s", cerr.detail);
         tsp_error_set_sqlstate(err, cerr.sqlstate);
         return code;
     }
-    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_monotonic_ms());
+    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_stamp_ms());
     if (pool->shutting_down) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_pool_monotonic_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_pool_stamp_ms(), &batch);
         pthread_mutex_unlock(&pool->lock);
         tsp_pool_close_batch(pool, batch, false);
         pthread_mutex_lock(&pool->lock);
@@ -609,17 +620,29 @@ static void discard(struct tsp_pool *pool, struct tsp_pool_conn *conn, enum tsp_
     struct tsp_pool_conn *batch = NULL;
 
     conn->holder[0] = '\0';
-    tsp_pool_close_begin(pool, conn, reason, tsp_pool_monotonic_ms(), &batch);
+    tsp_pool_close_begin(pool, conn, reason, tsp_pool_stamp_ms(), &batch);
     pthread_mutex_unlock(&pool->lock);
     tsp_pool_close_batch(pool, batch, false);
     pthread_mutex_lock(&pool->lock);
 }
 
+/* The precise clock is read only off the fast path: an idle connection lent at once (the
+ * common case) waited no measurable time and costs one coarse stamp. start_ns is taken the
+ * first time the borrow has to wait, connect or ping, and the deadline counts from there. */
+static void start_clock(int64_t *start_ns, int64_t *deadline_ns, long timeout_ms)
+{
+    if (*start_ns == 0) {
+        *start_ns = tsp_pool_now_ns();
+        *deadline_ns = *start_ns + (int64_t)timeout_ms * 1000000;
+    }
+}
+
 enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long timeout_ms,
                               struct tsp_lease **out, struct tsp_error *err)
 {
-    int64_t start_ns = tsp_pool_now_ns();
+    int64_t start_ns = 0;
     int64_t deadline_ns = 0;
+    int64_t now_ms = 0;
     struct tsp_pool_conn *conn = NULL;
     struct tsp_pool_list *idle = &pool->lists[TSP_POOL_CONN_IDLE];
     enum tsp_pool_grant grant = TSP_POOL_GRANT_NONE;
@@ -634,19 +657,19 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
     if (timeout_ms < 0) {
         timeout_ms = pool->opts.timeout_ms;
     }
-    deadline_ns = start_ns + (int64_t)timeout_ms * 1000000;
     for (;;) {
         grant = TSP_POOL_GRANT_NONE;
         conn = NULL;
+        now_ms = tsp_pool_stamp_ms();
         if (pool->shutting_down) {
             grant = TSP_POOL_GRANT_SHUTDOWN;
         } else if (!pool->paused && (front || pool->wait_head == NULL)) {
             if (idle->head != NULL && pool->opts.mode == TSP_POOL_MODE_POOLED) {
                 conn = idle->head;
-                lend(pool, conn, label, start_ns / 1000000);
+                lend(pool, conn, label, now_ms);
                 grant = TSP_POOL_GRANT_CONN;
             } else if (has_capacity(pool)) {
-                conn = tsp_pool_reserve(pool, start_ns / 1000000);
+                conn = tsp_pool_reserve(pool, now_ms);
                 if (conn == NULL) {
                     code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
                     pool->counters.borrow_failures++;
@@ -658,6 +681,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
         }
         if (grant == TSP_POOL_GRANT_NONE) {
             waited = true;
+            start_clock(&start_ns, &deadline_ns, timeout_ms);
             grant = wait_turn(pool, label, front, deadline_ns, &conn, &waiting);
         }
         if (grant == TSP_POOL_GRANT_NONE) {
@@ -670,6 +694,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
             goto done;
         }
         if (grant == TSP_POOL_GRANT_SLOT) {
+            start_clock(&start_ns, &deadline_ns, timeout_ms);
             code = connect_slot(pool, conn, err);
             if (code != TSP_OK) {
                 pool->counters.borrow_failures++;
@@ -679,8 +704,9 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
             goto done;
         }
         /* an idle connection: check what can be checked without I/O, then pre-ping */
-        reason = close_reason_for(pool, conn, tsp_pool_monotonic_ms());
+        reason = close_reason_for(pool, conn, now_ms);
         if (reason != TSP_CLOSE_REASON_COUNT) {
+            start_clock(&start_ns, &deadline_ns, timeout_ms);
             front = true;
             discard(pool, conn, reason);
             continue;
@@ -689,6 +715,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
             borrow_done(pool, conn, start_ns, waited, out);
             goto done;
         }
+        start_clock(&start_ns, &deadline_ns, timeout_ms);
         pthread_mutex_unlock(&pool->lock);
         tsp_error_init(&perr);
         code = pool->connector.ping(pool->connector.ctx, conn->handle, &perr);
@@ -705,7 +732,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
 done:
     if (front) {
         /* capacity freed by a discard and not taken here belongs to the queue */
-        tsp_pool_dispatch(pool, tsp_pool_monotonic_ms());
+        tsp_pool_dispatch(pool, tsp_pool_stamp_ms());
     }
     pthread_mutex_unlock(&pool->lock);
     return code;
@@ -744,7 +771,7 @@ void tsp_pool_return(struct tsp_lease *lease)
     if (rolled_back) {
         pool->counters.rollbacks++;
     }
-    tsp_pool_release(pool, conn, status, tsp_pool_monotonic_ms(), &batch);
+    tsp_pool_release(pool, conn, status, tsp_pool_stamp_ms(), &batch);
     pthread_mutex_unlock(&pool->lock);
     tsp_pool_close_batch(pool, batch, true);
 }
@@ -847,7 +874,7 @@ void tsp_pool_resume(struct tsp_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
     pool->paused = false;
-    tsp_pool_dispatch(pool, tsp_pool_monotonic_ms());
+    tsp_pool_dispatch(pool, tsp_pool_stamp_ms());
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -855,7 +882,7 @@ int tsp_pool_recycle_all(struct tsp_pool *pool)
 {
     struct tsp_pool_conn *conn = NULL;
     struct tsp_pool_conn *batch = NULL;
-    int64_t now_ms = tsp_pool_monotonic_ms();
+    int64_t now_ms = tsp_pool_stamp_ms();
     int marked = 0;
 
     pthread_mutex_lock(&pool->lock);
@@ -887,7 +914,7 @@ enum tsp_code tsp_pool_resize(struct tsp_pool *pool, int size, int max_overflow,
 {
     struct tsp_pool_conn *batch = NULL;
     struct tsp_pool_conn *conn = NULL;
-    int64_t now_ms = tsp_pool_monotonic_ms();
+    int64_t now_ms = tsp_pool_stamp_ms();
     enum tsp_code code = TSP_OK;
 
     pthread_mutex_lock(&pool->lock);
@@ -927,7 +954,7 @@ int tsp_pool_shutdown(struct tsp_pool *pool, long deadline_ms)
 {
     struct tsp_pool_conn *batch = NULL;
     struct tsp_pool_conn *conn = NULL;
-    int64_t now_ms = tsp_pool_monotonic_ms();
+    int64_t now_ms = tsp_pool_stamp_ms();
     struct timespec ts = abs_deadline(tsp_pool_now_ns() + (int64_t)deadline_ms * 1000000);
     int out = 0;
     int rc = 0;

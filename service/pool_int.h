@@ -28,7 +28,8 @@ struct tsp_pool_conn {
     enum tsp_pool_conn_state state;
     long long id;
     void *handle;          /* connector handle; NULL while connecting */
-    int64_t created_ms;    /* monotonic; connect completion (reservation while connecting) */
+    int64_t created_ms;    /* stamp (tsp_pool_stamp_ms); connect completion (reservation while
+                              connecting) */
     int64_t state_ms;      /* monotonic time it entered its state (idle since, borrowed at) */
     int64_t idle_for_ms;   /* how long it sat idle before its last borrow (pre-ping rule) */
     int64_t recycle_at_ms; /* monotonic; 0 = never. Age limit plus this record's jitter */
@@ -100,13 +101,17 @@ struct tsp_pool {
     uint64_t slow_other;
 
     struct tsp_pool_health health;
-    int64_t last_borrow_ok_ms; /* monotonic time of the last successful borrow */
-    int64_t started_ms;        /* monotonic */
+    int64_t last_borrow_ok_ms; /* stamp of the last successful borrow */
+    int64_t started_ms;        /* stamp */
     int64_t started_wall_ms;
 };
 
-/* Monotonic nanoseconds. */
+/* Monotonic nanoseconds (precise; for waits, deadlines and latencies). */
 int64_t tsp_pool_now_ns(void);
+
+/* Monotonic milliseconds from the coarse clock (a few ms resolution, a third of the cost):
+ * every *_ms stamp of the pool uses it. */
+int64_t tsp_pool_stamp_ms(void);
 
 /* Move conn to the list of `state` (unlinking it from its current one unless `fresh`) and stamp
  * the time. The only place a state changes. Lock held. */

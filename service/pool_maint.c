@@ -125,7 +125,7 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
  * the pool has no use for it) and *latency_ms is the connect time. */
 static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct tsp_error *err)
 {
-    struct tsp_pool_conn *conn = tsp_pool_reserve(pool, tsp_pool_monotonic_ms());
+    struct tsp_pool_conn *conn = tsp_pool_reserve(pool, tsp_pool_stamp_ms());
     struct tsp_pool_conn *batch = NULL;
     void *handle = NULL;
     int pid = 0;
@@ -145,20 +145,20 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
     }
     pthread_mutex_lock(&pool->lock);
     if (code != TSP_OK) {
-        tsp_pool_connect_failed(pool, conn, tsp_pool_monotonic_ms());
+        tsp_pool_connect_failed(pool, conn, tsp_pool_stamp_ms());
         return code;
     }
-    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_monotonic_ms());
+    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_stamp_ms());
     open = pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
            pool->lists[TSP_POOL_CONN_CONNECTING].count;
     if (pool->opts.mode == TSP_POOL_MODE_DIRECT) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_DIRECT, tsp_pool_monotonic_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_DIRECT, tsp_pool_stamp_ms(), &batch);
     } else if (pool->shutting_down) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_pool_monotonic_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_pool_stamp_ms(), &batch);
     } else if (open > pool->opts.size && pool->wait_head == NULL) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_OVERFLOW, tsp_pool_monotonic_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_OVERFLOW, tsp_pool_stamp_ms(), &batch);
     } else {
-        tsp_pool_release(pool, conn, TSP_CONN_IDLE, tsp_pool_monotonic_ms(), &batch);
+        tsp_pool_release(pool, conn, TSP_CONN_IDLE, tsp_pool_stamp_ms(), &batch);
     }
     if (batch != NULL) {
         pthread_mutex_unlock(&pool->lock);
@@ -194,7 +194,7 @@ static void fill_min_idle(struct tsp_pool *pool, struct maint_state *ms, int64_t
             if (ms->fill_backoff_ms > FILL_BACKOFF_MAX_MS) {
                 ms->fill_backoff_ms = FILL_BACKOFF_MAX_MS;
             }
-            ms->next_fill_ms = tsp_pool_monotonic_ms() + ms->fill_backoff_ms;
+            ms->next_fill_ms = tsp_pool_stamp_ms() + ms->fill_backoff_ms;
             pthread_mutex_unlock(&pool->lock);
             TSP_LOG_WARN(&ctx, "cannot open a warm connection (retry in %ld ms): %s",
                          ms->fill_backoff_ms, err.detail);
@@ -228,7 +228,7 @@ static void health_check(struct tsp_pool *pool, struct maint_state *ms, int64_t 
         latency_ms = (double)(tsp_pool_now_ns() - t0) / 1e6;
         pthread_mutex_lock(&pool->lock);
         tsp_pool_release(pool, conn, code == TSP_OK ? TSP_CONN_IDLE : TSP_CONN_BAD,
-                         tsp_pool_monotonic_ms(), &batch);
+                         tsp_pool_stamp_ms(), &batch);
         if (batch != NULL) {
             pthread_mutex_unlock(&pool->lock);
             tsp_pool_close_batch(pool, batch, true);
@@ -282,12 +282,12 @@ static void log_stats(struct tsp_pool *pool, int64_t now_ms)
 /* One pass of periodic work. Lock held on entry and on return. */
 static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
 {
-    int64_t now_ms = tsp_pool_monotonic_ms();
+    int64_t now_ms = tsp_pool_stamp_ms();
     struct tsp_pool_conn *batch = NULL;
     struct leak_report leaks[LEAKS_PER_TICK];
     int nleaks = 0;
 
-    pool->health.heartbeat_ms = now_ms;
+    pool->health.heartbeat_ms = tsp_pool_monotonic_ms();
     collect_idle_expired(pool, now_ms, &batch);
     nleaks = collect_leaks(pool, now_ms, leaks);
     if (batch != NULL || nleaks > 0) {
