@@ -245,6 +245,7 @@ struct result {
     double ns_per_pair;
     uint64_t p50_ns, p99_ns;
     uint64_t errors;
+    double fairness; /* fewest pairs of one thread / most pairs of one thread (1 = even) */
 };
 
 static struct result measure(struct tsp_pool *pool, struct baseline *baseline, int threads,
@@ -258,7 +259,7 @@ static struct result measure(struct tsp_pool *pool, struct baseline *baseline, i
     struct timespec pause = {.tv_sec = duration_ms / 1000,
                              .tv_nsec = (duration_ms % 1000) * 1000000};
     struct result res;
-    uint64_t t0 = 0, t1 = 0, pairs = 0;
+    uint64_t t0 = 0, t1 = 0, pairs = 0, least = UINT64_MAX, most = 0;
 
     memset(&res, 0, sizeof(res));
     if (runs == NULL || tids == NULL || all == NULL) {
@@ -284,6 +285,8 @@ static struct result measure(struct tsp_pool *pool, struct baseline *baseline, i
     for (int i = 0; i < threads; i++) {
         pthread_join(tids[i], NULL);
         pairs += runs[i].pairs;
+        least = runs[i].pairs < least ? runs[i].pairs : least;
+        most = runs[i].pairs > most ? runs[i].pairs : most;
         res.errors += runs[i].errors;
         for (int b = 0; b < HIST_BUCKETS; b++) {
             all->counts[b] += runs[i].wait.counts[b];
@@ -292,6 +295,7 @@ static struct result measure(struct tsp_pool *pool, struct baseline *baseline, i
     }
     res.pairs_per_s = (double)pairs / ((double)(t1 - t0) / 1e9);
     res.ns_per_pair = 1e9 / res.pairs_per_s;
+    res.fairness = most > 0 ? (double)least / (double)most : 0.0;
     res.p50_ns = hist_quantile(all, 0.50);
     res.p99_ns = hist_quantile(all, 0.99);
     free(all);
@@ -306,6 +310,16 @@ static struct result bench(struct tsp_pool *pool, struct baseline *baseline, int
 {
     struct result thr = measure(pool, baseline, threads, duration_ms, false);
     struct result lat = measure(pool, baseline, threads, duration_ms / 2, true);
+    struct result again;
+
+    /* the machine may be shared: keep the best of three throughput runs */
+    for (int i = 0; i < 2; i++) {
+        again = measure(pool, baseline, threads, duration_ms, false);
+        if (again.pairs_per_s > thr.pairs_per_s) {
+            again.errors += thr.errors;
+            thr = again;
+        }
+    }
 
     thr.p50_ns = lat.p50_ns;
     thr.p99_ns = lat.p99_ns;
@@ -315,8 +329,9 @@ static struct result bench(struct tsp_pool *pool, struct baseline *baseline, int
 
 static void print_row(int threads, const char *impl, const struct result *r, const char *ratio)
 {
-    printf("%-8d %-9s %14.0f %10.1f %9llu %10llu %9s\n", threads, impl, r->pairs_per_s,
-           r->ns_per_pair, (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns, ratio);
+    printf("%-8d %-9s %14.0f %10.1f %9llu %10llu %9.3f %9s\n", threads, impl, r->pairs_per_s,
+           r->ns_per_pair, (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns,
+           r->fairness, ratio);
     if (r->errors > 0) {
         printf("  errors: %llu\n", (unsigned long long)r->errors);
     }
@@ -343,7 +358,9 @@ int main(int argc, char **argv)
 {
     static const int thread_counts[] = {1, 2, 8, 64};
     long duration_ms = argc > 1 ? atol(argv[1]) : 1000;
-    int only_threads = argc > 2 ? atoi(argv[2]) : 0; /* run one thread count only */
+    int only_threads = argc > 2 ? atoi(argv[2]) : 0;           /* run one thread count only */
+    bool pool_only = argc > 3 && strcmp(argv[3], "pool") == 0; /* for profiling */
+    struct result none;
     struct tsp_connector connector = {NULL, null_connect, null_ping, null_status,
                                       NULL, null_pid,     null_close};
     struct tsp_pool_options o;
@@ -370,24 +387,27 @@ int main(int argc, char **argv)
     }
     baseline_init(&barging, false);
     baseline_init(&fifo, true);
-    printf("pool_bench: pool of %d, %ld ms per run, no-I/O connector; waits in ns\n", POOL_SIZE,
-           duration_ms);
-    printf("%-8s %-9s %14s %10s %9s %10s %9s\n", "threads", "impl", "pairs/s", "ns/pair",
-           "p50 wait", "p99 wait", "slowdown");
+    printf("pool_bench: pool of %d, %ld ms per run (best of 3), no-I/O connector; waits in ns;\n"
+           "slowdown = baseline pairs/s over pool pairs/s (barging first, then fifo)\n",
+           POOL_SIZE, duration_ms);
+    printf("%-8s %-9s %14s %10s %9s %10s %9s %9s\n", "threads", "impl", "pairs/s", "ns/pair",
+           "p50 wait", "p99 wait", "fairness", "slowdown");
     for (size_t i = 0; i < sizeof(thread_counts) / sizeof(thread_counts[0]); i++) {
         int t = thread_counts[i];
         if (only_threads > 0 && t != only_threads) {
             continue;
         }
-        bb = bench(NULL, &barging, t, duration_ms);
-        bf = bench(NULL, &fifo, t, duration_ms);
+        memset(&none, 0, sizeof(none));
+        bb = pool_only ? none : bench(NULL, &barging, t, duration_ms);
+        bf = pool_only ? none : bench(NULL, &fifo, t, duration_ms);
         p = bench(pool, NULL, t, duration_ms);
         snprintf(ratio_b, sizeof(ratio_b), "%.2fx", bb.pairs_per_s / p.pairs_per_s);
         snprintf(ratio_f, sizeof(ratio_f), "%.2fx", bf.pairs_per_s / p.pairs_per_s);
         print_row(t, "barging", &bb, "");
         print_row(t, "fifo", &bf, "");
         print_row(t, "pool", &p, ratio_b);
-        printf("%-8s %-9s %14s %10s %9s %10s %9s\n", "", "", "", "", "", "vs fifo", ratio_f);
+        printf("%-8s %-9s %14s %10s %9s %10s %9s %9s\n", "", "", "", "", "", "", "vs fifo",
+               ratio_f);
     }
     tsp_pool_free(pool);
     baseline_fini(&barging);

@@ -252,6 +252,38 @@ static void lend(struct tsp_pool *pool, struct tsp_pool_conn *conn, const char *
     conn->leak_reported = false;
 }
 
+static enum tsp_close_reason close_reason_for(const struct tsp_pool *pool,
+                                              const struct tsp_pool_conn *conn, int64_t now_ms);
+static bool needs_preping(const struct tsp_pool *pool, const struct tsp_pool_conn *conn);
+
+/* Hand w its grant and wake it. A connection (already in use on w's behalf) that needs no
+ * check is accounted here as a finished borrow, so w returns without the pool lock. Lock held. */
+static void grant_waiter(struct tsp_pool *pool, struct tsp_pool_waiter *w, enum tsp_pool_grant what,
+                         struct tsp_pool_conn *conn, int64_t now_ms)
+{
+    int64_t now_ns = 0;
+    uint64_t wait_ns = 0;
+
+    waiter_dequeue(pool, w);
+    w->conn = conn;
+    if (what == TSP_POOL_GRANT_CONN &&
+        close_reason_for(pool, conn, now_ms) == TSP_CLOSE_REASON_COUNT &&
+        !needs_preping(pool, conn)) {
+        now_ns = tsp_pool_now_ns();
+        wait_ns = now_ns > w->start_ns ? (uint64_t)(now_ns - w->start_ns) : 0;
+        conn->uses++;
+        conn->lease.wait_ns = wait_ns;
+        conn->lease.active = true;
+        pool->last_borrow_ok_ms = now_ms;
+        tsp_pool_stats_borrow(pool, wait_ns, true);
+        w->ready = true;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->grant = what;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
 void tsp_pool_dispatch(struct tsp_pool *pool, int64_t now_ms)
 {
     struct tsp_pool_waiter *w = NULL;
@@ -263,32 +295,24 @@ void tsp_pool_dispatch(struct tsp_pool *pool, int64_t now_ms)
         if (idle->head != NULL && pool->opts.mode == TSP_POOL_MODE_POOLED) {
             conn = idle->head;
             lend(pool, conn, w->label, now_ms);
-            w->grant = TSP_POOL_GRANT_CONN;
+            grant_waiter(pool, w, TSP_POOL_GRANT_CONN, conn, now_ms);
         } else if (has_capacity(pool)) {
             conn = tsp_pool_reserve(pool, now_ms);
             if (conn == NULL) {
                 return;
             }
             copy_label(conn->holder, w->label);
-            w->grant = TSP_POOL_GRANT_SLOT;
+            grant_waiter(pool, w, TSP_POOL_GRANT_SLOT, conn, now_ms);
         } else {
             return;
         }
-        w->conn = conn;
-        waiter_dequeue(pool, w);
-        pthread_cond_signal(&w->cond);
     }
 }
 
 static void wake_all_shutdown(struct tsp_pool *pool)
 {
-    struct tsp_pool_waiter *w = NULL;
-
     while (pool->wait_head != NULL) {
-        w = pool->wait_head;
-        w->grant = TSP_POOL_GRANT_SHUTDOWN;
-        waiter_dequeue(pool, w);
-        pthread_cond_signal(&w->cond);
+        grant_waiter(pool, pool->wait_head, TSP_POOL_GRANT_SHUTDOWN, NULL, 0);
     }
 }
 
@@ -377,10 +401,7 @@ void tsp_pool_release(struct tsp_pool *pool, struct tsp_pool_conn *conn,
         copy_label(conn->holder, w->label);
         conn->leak_reported = false;
         conn->idle_for_ms = 0;
-        w->grant = TSP_POOL_GRANT_CONN;
-        w->conn = conn;
-        waiter_dequeue(pool, w);
-        pthread_cond_signal(&w->cond);
+        grant_waiter(pool, w, TSP_POOL_GRANT_CONN, conn, now_ms);
     } else if (pool_open_or_opening(pool) > pool->opts.size) {
         tsp_pool_close_begin(pool, conn, TSP_CLOSE_OVERFLOW, now_ms, batch);
     } else {
@@ -517,29 +538,51 @@ static struct timespec abs_deadline(int64_t deadline_ns)
     return ts;
 }
 
-/* Wait in the FIFO queue until granted or the deadline. Lock held. */
+/* Wait in the FIFO queue until granted or the deadline. Pool lock held on entry; held on
+ * return unless *ready (the granter finished the borrow: the lease is ready to use). */
 static enum tsp_pool_grant wait_turn(struct tsp_pool *pool, const char *label, bool front,
-                                     int64_t deadline_ns, struct tsp_pool_conn **conn,
+                                     int64_t start_ns, int64_t deadline_ns,
+                                     struct tsp_pool_conn **conn, bool *ready,
                                      int *waiting_at_timeout)
 {
     struct tsp_pool_waiter w;
     struct timespec ts = abs_deadline(deadline_ns);
+    enum tsp_pool_grant got = TSP_POOL_GRANT_NONE;
     int rc = 0;
 
     memset(&w, 0, sizeof(w));
     w.label = label;
+    w.start_ns = start_ns;
+    pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.cond, &pool->cond_attr);
     waiter_enqueue(pool, &w, front);
+    pthread_mutex_unlock(&pool->lock);
+    pthread_mutex_lock(&w.lock);
     while (w.grant == TSP_POOL_GRANT_NONE && rc != ETIMEDOUT) {
-        rc = pthread_cond_timedwait(&w.cond, &pool->lock, &ts);
+        rc = pthread_cond_timedwait(&w.cond, &w.lock, &ts);
     }
-    if (w.grant == TSP_POOL_GRANT_NONE) {
-        *waiting_at_timeout = pool->waiting;
-        waiter_dequeue(pool, &w);
+    got = w.grant;
+    pthread_mutex_unlock(&w.lock);
+    if (got != TSP_POOL_GRANT_CONN || !w.ready) {
+        pthread_mutex_lock(&pool->lock);
+    }
+    if (got == TSP_POOL_GRANT_NONE) {
+        /* a grant may have raced the timeout: it is final once seen under both locks */
+        pthread_mutex_lock(&w.lock);
+        got = w.grant;
+        pthread_mutex_unlock(&w.lock);
+        if (got == TSP_POOL_GRANT_NONE) {
+            *waiting_at_timeout = pool->waiting;
+            waiter_dequeue(pool, &w);
+        } else if (got == TSP_POOL_GRANT_CONN && w.ready) {
+            pthread_mutex_unlock(&pool->lock);
+        }
     }
     pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
     *conn = w.conn;
-    return w.grant;
+    *ready = got == TSP_POOL_GRANT_CONN && w.ready;
+    return got;
 }
 
 /* 0 = ping every time (hand-offs included), > 0 = after that long idle, < 0 = never. */
@@ -651,6 +694,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
     struct tsp_error perr;
     bool front = false; /* keeps its turn after discarding a dead connection */
     bool waited = false;
+    bool ready = false;
     int waiting = 0;
 
     pthread_mutex_lock(&pool->lock);
@@ -682,7 +726,12 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
         if (grant == TSP_POOL_GRANT_NONE) {
             waited = true;
             start_clock(&start_ns, &deadline_ns, timeout_ms);
-            grant = wait_turn(pool, label, front, deadline_ns, &conn, &waiting);
+            grant = wait_turn(pool, label, front, start_ns, deadline_ns, &conn, &ready, &waiting);
+            if (ready) {
+                /* accounted by the granter; the pool lock is not held */
+                *out = &conn->lease;
+                return TSP_OK;
+            }
         }
         if (grant == TSP_POOL_GRANT_NONE) {
             code = exhausted(pool, timeout_ms, waiting, err);

@@ -56,13 +56,18 @@ enum tsp_pool_grant {
     TSP_POOL_GRANT_SHUTDOWN, /* the pool stopped lending */
 };
 
-/* A borrower waiting in FIFO order; lives on the borrower's stack. Each has its own condition
- * variable, so a hand-off wakes exactly the thread it serves. */
+/* A borrower waiting in FIFO order; lives on the borrower's stack. Each has its own mutex and
+ * condition variable, so a hand-off wakes exactly the thread it serves and that thread need
+ * not retake the contended pool lock when the granter finished the borrow for it (`ready`).
+ * Lock order: pool lock, then waiter lock. */
 struct tsp_pool_waiter {
-    struct tsp_pool_waiter *prev, *next;
+    struct tsp_pool_waiter *prev, *next; /* queue links: pool lock */
+    pthread_mutex_t lock;
     pthread_cond_t cond;
     const char *label;
-    enum tsp_pool_grant grant;
+    int64_t start_ns;          /* when the borrow began waiting */
+    enum tsp_pool_grant grant; /* written under both locks */
+    bool ready;                /* CONN grant fully accounted: lend without further checks */
     struct tsp_pool_conn *conn;
 };
 

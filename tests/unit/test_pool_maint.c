@@ -321,7 +321,11 @@ static void test_tsp_pool_health_dead_idle_then_connect(void **state)
 
     o.health_interval_ms = 30;
     start_pool(&f, &o);
-    warm(f.pool, 1);
+    for (int i = 0; i < 200 && !health_of(f.pool).checked; i++) {
+        tsp_test_sleep_ms(5);
+    }
+    warm(f.pool, 1); /* the connection the first check opened */
+    assert_int_equal(tsp_fake_connects(f.fake), 1);
     tsp_fake_kill_all(f.fake);
     tsp_test_sleep_ms(150);
     assert_true(health_of(f.pool).ok);
