@@ -93,6 +93,8 @@ void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *o
 
 /* Create a pool. Copies opts and *connector. Starts the maintenance thread (min idle fill,
  * recycle, idle close, leak scan, health check, stats log). Does not connect synchronously.
+ * Errors: TSP_INVALID (field "size" < 1, "max_overflow" < 0, "min_idle" outside 0..size,
+ * "timeout_ms" < 1), TSP_NO_MEMORY, TSP_INTERNAL (thread or lock creation).
  * On TSP_OK *out is a new pool to release with tsp_pool_free(). Not thread-safe. */
 enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
                            const struct tsp_connector *connector, struct tsp_pool **out,
@@ -125,7 +127,8 @@ void *tsp_lease_handle(const struct tsp_lease *lease);
 long long tsp_lease_conn_id(const struct tsp_lease *lease);
 /* Label given at borrow time; valid until the lease is returned. */
 const char *tsp_lease_label(const struct tsp_lease *lease);
-/* Nanoseconds the borrower waited for this lease. */
+/* Nanoseconds the borrower waited for this lease (queue, connect and pre-ping included); 0 when
+ * an idle connection was lent at once (that path reads no precise clock). */
 uint64_t tsp_lease_wait_ns(const struct tsp_lease *lease);
 
 /* Tell the pool an operation on the lease failed with `sqlstate` (may be NULL or "" for a
@@ -149,8 +152,8 @@ int tsp_pool_recycle_all(struct tsp_pool *pool);
 
 /* Change size, overflow and default timeout at run time without dropping borrowed
  * connections (excess idle ones closed with reason resize). Negative values keep the current
- * setting. Errors: TSP_INVALID (field names "size", "max_overflow", "timeout_ms"; size < 1,
- * overflow < 0, timeout < 1, size < min_idle). Thread-safe. */
+ * setting. Errors: TSP_INVALID (field "size" for size 0 or size < min_idle,
+ * "timeout_ms" for timeout 0). Thread-safe; closes outside the lock. */
 enum tsp_code tsp_pool_resize(struct tsp_pool *pool, int size, int max_overflow, long timeout_ms,
                               struct tsp_error *err) TSP_MUSTCHECK;
 

@@ -334,6 +334,38 @@ static void test_tsp_pool_health_dead_idle_then_connect(void **state)
     stop_pool(&f);
 }
 
+static void test_tsp_pool_stats_log_line(void **state)
+{
+    struct fixture f = {NULL, NULL};
+    struct tsp_pool_options o = base_options();
+    FILE *log = tmpfile();
+    char line[2048];
+    int stats_lines = 0;
+    bool fields = false;
+    (void)state;
+
+    assert_non_null(log);
+    tsp_log_setup(TSP_LOG_LEVEL_INFO, TSP_LOG_FORMAT_JSON, log);
+    o.stats_log_interval_ms = 30;
+    start_pool(&f, &o);
+    warm(f.pool, 2);
+    tsp_test_sleep_ms(150);
+    stop_pool(&f);
+    tsp_log_setup(TSP_LOG_LEVEL_ERROR, TSP_LOG_FORMAT_TEXT, stderr);
+    rewind(log);
+    while (fgets(line, sizeof(line), log) != NULL) {
+        if (strstr(line, "\"event\":\"pool.stats\"") != NULL) {
+            stats_lines++;
+            fields =
+                strstr(line, "\"msg\":\"pool: 2 open, 2 idle, 0 in use, 0 waiting\"") != NULL &&
+                strstr(line, "\"borrows\":2") != NULL;
+        }
+    }
+    fclose(log);
+    assert_true(stats_lines >= 2);
+    assert_true(fields);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +379,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_pool_health_ok_by_ping),
         cmocka_unit_test(test_tsp_pool_health_misconfigured_vs_down),
         cmocka_unit_test(test_tsp_pool_health_dead_idle_then_connect),
+        cmocka_unit_test(test_tsp_pool_stats_log_line),
     };
 
     tsp_log_setup(TSP_LOG_LEVEL_ERROR, TSP_LOG_FORMAT_TEXT, stderr);
