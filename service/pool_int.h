@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "tspool/pool.h"
 
@@ -126,6 +127,16 @@ void tsp_pool_change_state(struct tsp_pool *pool, struct tsp_pool_conn *conn,
 /* Connections that count against size + overflow (every list, closing included). Lock held. */
 int tsp_pool_total(const struct tsp_pool *pool);
 
+/* Connections kept or being opened: idle + in use + connecting (what `size` limits). Lock
+ * held. */
+int tsp_pool_open_count(const struct tsp_pool *pool);
+
+/* Absolute CLOCK_MONOTONIC time for a condition wait. */
+struct timespec tsp_pool_abs_deadline(int64_t deadline_ns);
+
+/* Fail every waiter with TSP_SHUTTING_DOWN. Lock held. */
+void tsp_pool_wake_all_shutdown(struct tsp_pool *pool);
+
 /* Reserve a connecting slot (new record on the connecting list). NULL when out of memory.
  * Caller checked capacity. Lock held. */
 struct tsp_pool_conn *tsp_pool_reserve(struct tsp_pool *pool, int64_t now_ms);
@@ -136,6 +147,9 @@ void tsp_pool_dispatch(struct tsp_pool *pool, int64_t now_ms);
 /* A connect for `conn` (reserved) succeeded: stamp it and move it to `state`. Lock held. */
 void tsp_pool_connected(struct tsp_pool *pool, struct tsp_pool_conn *conn, void *handle, int pid,
                         enum tsp_pool_conn_state state, int64_t now_ms);
+
+/* Unlink conn from its list and free the record (the handle is already closed). Lock held. */
+void tsp_pool_conn_destroy(struct tsp_pool *pool, struct tsp_pool_conn *conn);
 
 /* Drop a reservation whose connect failed (record freed, slot freed, next waiter served).
  * Lock held. */
