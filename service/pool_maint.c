@@ -114,7 +114,7 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
         h->sqlstate[0] = '\0';
     } else {
         /* the server answered but refused us: not "down" (internal_ping's distinction) */
-        h->misconfigured = err->code == TSP_DB_ERROR;
+        h->misconfigured = err->code == TSP_DB_ERROR || err->code == TSP_INVALID;
         snprintf(h->detail, sizeof(h->detail), "%s", err->detail);
         snprintf(h->sqlstate, sizeof(h->sqlstate), "%s", err->sqlstate);
     }

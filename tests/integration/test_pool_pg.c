@@ -281,6 +281,7 @@ static void test_pool_pg_restart_mid_stream_recovers(void **state)
     struct worker after;
     atomic_int stop = 0;
     int before_ok = 0;
+    struct tsp_pool_stats st;
     (void)state;
 
     config_init(&cfg);
@@ -308,6 +309,9 @@ static void test_pool_pg_restart_mid_stream_recovers(void **state)
     assert_int_equal(after.borrow_errors, 0);
     assert_int_equal(after.query_errors, 0);
     assert_int_equal(after.ok, 50);
+    tsp_pool_stats(pool, &st);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(our_sessions(st.open), st.open);
     tsp_pool_free(pool);
     assert_int_equal(our_sessions(0), 0);
     config_fini(&cfg);
@@ -419,6 +423,49 @@ static void test_pool_pg_connect_errors_classified_and_scrubbed(void **state)
     config_fini(&cfg);
 }
 
+static void test_pool_pg_read_only_error_invalidates_pool(void **state)
+{
+    struct tsp_config cfg;
+    struct tsp_pool_options o = options(3, 0, 0);
+    struct tsp_pool *pool = NULL;
+    struct tsp_lease *l[3];
+    struct tsp_pool_stats st;
+    struct tsp_error err;
+    PGresult *res = NULL;
+    const char *state_text = NULL;
+    (void)state;
+
+    config_init(&cfg);
+    pool = new_pool(&cfg, &o);
+    tsp_error_init(&err);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tsp_pool_borrow(pool, "warm", -1, &l[i], &err), TSP_OK);
+    }
+    tsp_pool_return(l[1]);
+    tsp_pool_return(l[2]);
+    /* what a demoted primary answers: a write fails with 25006 on a healthy connection */
+    res = PQexec(tsp_lease_handle(l[0]), "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+    PQclear(res);
+    res = PQexec(tsp_lease_handle(l[0]), "CREATE TABLE tspool_read_only_probe (x int)");
+    state_text = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    assert_non_null(state_text);
+    assert_string_equal(state_text, "25006");
+    tsp_lease_report_error(l[0], state_text);
+    PQclear(res);
+    tsp_pool_return(l[0]);
+    assert_int_equal(tsp_pool_borrow(pool, "after", -1, &l[0], &err), TSP_OK);
+    assert_true(select_one(l[0]));
+    tsp_pool_return(l[0]);
+    tsp_pool_stats(pool, &st);
+    assert_int_equal(st.failover_invalidations, 1);
+    assert_int_equal(st.closes[TSP_CLOSE_FAILOVER], 3);
+    assert_int_equal(st.open, 1);
+    assert_int_equal(our_sessions(1), 1);
+    tsp_pool_free(pool);
+    assert_int_equal(our_sessions(0), 0);
+    config_fini(&cfg);
+}
+
 static void test_pool_pg_direct_mode_leaves_nothing_open(void **state)
 {
     struct tsp_config cfg;
@@ -449,6 +496,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_pool_pg_restart_mid_stream_recovers),
         cmocka_unit_test(test_pool_pg_server_down_at_start),
         cmocka_unit_test(test_pool_pg_connect_errors_classified_and_scrubbed),
+        cmocka_unit_test(test_pool_pg_read_only_error_invalidates_pool),
         cmocka_unit_test(test_pool_pg_direct_mode_leaves_nothing_open),
     };
 
