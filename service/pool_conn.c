@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,18 @@ static void pg_notice(void *arg, const char *message)
     TSP_LOG_DEBUG(&ctx, "server notice: %s", text);
 }
 
+/* Append key=value to the PQconnectdbParams arrays unless value is NULL (libpq default). */
+static size_t add_param(const char **keys, const char **values, size_t n, const char *key,
+                        const char *value)
+{
+    if (value == NULL) {
+        return n;
+    }
+    keys[n] = key;
+    values[n] = value;
+    return n + 1;
+}
+
 static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx;
@@ -244,29 +257,21 @@ static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *er
     char timeout[16];
     PGconn *conn = NULL;
     enum tsp_code code = TSP_OK;
-    int n = 0;
+    size_t n = 0;
 
     snprintf(timeout, sizeof(timeout), "%d", cfg->db_connect_timeout_s);
-    keys[n] = "host", values[n++] = cfg->db_host;
-    keys[n] = "port", values[n++] = cfg->db_port;
-    keys[n] = "dbname", values[n++] = cfg->db_name;
-    keys[n] = "user", values[n++] = cfg->db_user;
-    if (cfg->db_pass != NULL) {
-        keys[n] = "password", values[n++] = cfg->db_pass;
-    }
-    if (cfg->db_connect_timeout_s > 0) {
-        keys[n] = "connect_timeout", values[n++] = timeout;
-    }
-    if (cfg->db_sslmode != NULL) {
-        keys[n] = "sslmode", values[n++] = cfg->db_sslmode;
-    }
-    if (cfg->db_application_name != NULL) {
-        keys[n] = "application_name", values[n++] = cfg->db_application_name;
-    }
-    if (cfg->db_target_session_attrs != NULL) {
-        keys[n] = "target_session_attrs", values[n++] = cfg->db_target_session_attrs;
-    }
-    keys[n] = NULL, values[n] = NULL;
+    n = add_param(keys, values, n, "host", cfg->db_host);
+    n = add_param(keys, values, n, "port", cfg->db_port);
+    n = add_param(keys, values, n, "dbname", cfg->db_name);
+    n = add_param(keys, values, n, "user", cfg->db_user);
+    n = add_param(keys, values, n, "password", cfg->db_pass);
+    n = add_param(keys, values, n, "connect_timeout",
+                  cfg->db_connect_timeout_s > 0 ? timeout : NULL);
+    n = add_param(keys, values, n, "sslmode", cfg->db_sslmode);
+    n = add_param(keys, values, n, "application_name", cfg->db_application_name);
+    n = add_param(keys, values, n, "target_session_attrs", cfg->db_target_session_attrs);
+    keys[n] = NULL;
+    values[n] = NULL;
 
     conn = PQconnectdbParams(keys, values, 0);
     if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
@@ -351,7 +356,7 @@ void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *o
 {
     memset(out, 0, sizeof(*out));
     /* the connector only reads cfg; the vtable's ctx is not const */
-    memcpy(&out->ctx, &cfg, sizeof(out->ctx));
+    out->ctx = (void *)(uintptr_t)cfg;
     out->connect = pg_connect;
     out->ping = pg_ping;
     out->status = pg_status;

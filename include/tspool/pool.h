@@ -83,7 +83,9 @@ struct tsp_pool_options {
     long stats_log_interval_ms;   /* periodic stats log line; 0 = off */
 };
 
-/* Derive pool options from a loaded configuration (profile and mode already applied). */
+/* Derive pool options from a loaded configuration (profile and mode already applied):
+ * seconds become milliseconds, min_idle is DB_MIN_CONNS clamped to the pool size, the
+ * maintenance tick is 250 ms. Pure. */
 void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_options *opts);
 
 /* The libpq connector for cfg (conninfo built from DB_* with target_session_attrs, connect
