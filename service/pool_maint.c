@@ -203,8 +203,6 @@ static void fill_min_idle(struct tsp_pool *pool, struct maint_state *ms, int64_t
         }
         ms->fill_backoff_ms = 0;
     }
-    open = pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count;
-    pool->health.min_idle_filled = open >= pool->opts.min_idle;
 }
 
 /* Check the database: ping an idle connection, else open one if there is room, else trust a
@@ -297,6 +295,11 @@ static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
         pthread_mutex_lock(&pool->lock);
     }
     fill_min_idle(pool, ms, now_ms);
+    /* direct mode keeps nothing open, so there is no warm pool to wait for */
+    pool->health.min_idle_filled =
+        pool->opts.mode == TSP_POOL_MODE_DIRECT ||
+        pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count >=
+            pool->opts.min_idle;
     if (!pool->maint_stop && pool->opts.health_interval_ms > 0 && now_ms >= ms->next_health_ms) {
         health_check(pool, ms, now_ms);
         ms->next_health_ms = now_ms + pool->opts.health_interval_ms;

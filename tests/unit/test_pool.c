@@ -480,9 +480,11 @@ static void test_tsp_pool_borrow_direct_mode(void **state)
     struct tsp_pool_options o = base_options();
     struct tsp_lease *a = NULL;
     struct tsp_pool_stats st;
+    struct tsp_pool_health h;
     (void)state;
 
     o.mode = TSP_POOL_MODE_DIRECT;
+    o.min_idle = 2;
     start_pool(&f, &o);
     for (int i = 0; i < 3; i++) {
         a = must_borrow(f.pool, "direct");
@@ -496,6 +498,10 @@ static void test_tsp_pool_borrow_direct_mode(void **state)
     assert_int_equal(st.connects, 3);
     assert_int_equal(st.closes[TSP_CLOSE_DIRECT], 3);
     assert_int_equal(st.idle, 0);
+    tsp_test_sleep_ms(60); /* a few maintenance ticks: no warm pool to wait for */
+    tsp_pool_health(f.pool, &h);
+    assert_true(h.min_idle_filled);
+    assert_int_equal(tsp_fake_open(f.fake), 0);
     stop_pool(&f);
 }
 
