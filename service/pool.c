@@ -573,6 +573,8 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
     bool ready = false;
     int waiting = 0;
 
+    /* clocks are read outside the lock: it is held for list surgery only */
+    now_ms = tsp_pool_stamp_ms();
     pthread_mutex_lock(&pool->lock);
     if (timeout_ms < 0) {
         timeout_ms = pool->opts.timeout_ms;
@@ -580,7 +582,9 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
     for (;;) {
         grant = TSP_POOL_GRANT_NONE;
         conn = NULL;
-        now_ms = tsp_pool_stamp_ms();
+        if (start_ns != 0) {
+            now_ms = tsp_pool_stamp_ms(); /* a later round: time has passed */
+        }
         if (pool->shutting_down) {
             grant = TSP_POOL_GRANT_SHUTDOWN;
         } else if (!pool->paused && (front || pool->wait_head == NULL)) {
@@ -608,6 +612,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
                 *out = &conn->lease;
                 return TSP_OK;
             }
+            now_ms = tsp_pool_stamp_ms();
         }
         if (grant == TSP_POOL_GRANT_NONE) {
             code = exhausted(pool, timeout_ms, waiting, err);
@@ -672,6 +677,7 @@ void tsp_pool_return(struct tsp_lease *lease)
     struct tsp_pool_conn *batch = NULL;
     enum tsp_conn_status status = TSP_CONN_BAD;
     bool rolled_back = false;
+    int64_t now_ms = 0;
     struct tsp_error rerr;
 
     if (lease == NULL || !lease->active) {
@@ -692,11 +698,12 @@ void tsp_pool_return(struct tsp_lease *lease)
             status = TSP_CONN_BAD;
         }
     }
+    now_ms = tsp_pool_stamp_ms();
     pthread_mutex_lock(&pool->lock);
     if (rolled_back) {
         pool->counters.rollbacks++;
     }
-    tsp_pool_release(pool, conn, status, tsp_pool_stamp_ms(), &batch);
+    tsp_pool_release(pool, conn, status, now_ms, &batch);
     pthread_mutex_unlock(&pool->lock);
     tsp_pool_close_batch(pool, batch, true);
 }
