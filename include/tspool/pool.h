@@ -106,7 +106,8 @@ enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
  * no-op. Every lease must have been returned. */
 void tsp_pool_free(struct tsp_pool *pool);
 
-/* Borrow a connection for the operation `label` (copied; e.g. "readyz", "hypertables.list").
+/* Borrow a connection for the operation `label` (copied, at most TSP_POOL_LABEL_MAX - 1 bytes;
+ * e.g. "readyz", "hypertables.list").
  * Waits in FIFO order up to timeout_ms (negative = the pool's default timeout). An idle
  * connection that sat longer than preping_idle_ms is pinged first; a dead one is replaced
  * transparently. Errors: TSP_POOL_EXHAUSTED (detail carries size, in use and waiting),
@@ -119,7 +120,8 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
 
 /* Give a lease back. Rolls back a session left in a transaction, closes a bad one, a recycled
  * one, an overflow one above `size` idle ones, or (direct mode) every one; wakes the next
- * waiter. The lease is freed. NULL is a no-op. Thread-safe; may block for a ROLLBACK. */
+ * waiter. The lease must not be used afterwards (it lives in the connection record and is
+ * reused by the next borrower). NULL is a no-op. Thread-safe; may block for a ROLLBACK. */
 void tsp_pool_return(struct tsp_lease *lease);
 
 /* The connector handle of a lease (a PGconn * for the libpq connector), valid until the lease
@@ -133,10 +135,13 @@ const char *tsp_lease_label(const struct tsp_lease *lease);
  * an idle connection was lent at once (that path reads no precise clock). */
 uint64_t tsp_lease_wait_ns(const struct tsp_lease *lease);
 
-/* Tell the pool an operation on the lease failed with `sqlstate` (may be NULL or "" for a
- * client-side failure). A connection-class error (08xxx, 57P01-57P03) or 25006 (read-only
- * transaction: failover) marks this connection bad and invalidates every connection opened
- * before now (closed when idle or on return). Thread-safe, non-blocking. */
+/* Tell the pool an operation on the lease failed with `sqlstate` (NULL or "" for a client-side
+ * failure: nothing to learn; a lost session is found by its status on return). A
+ * connection-class error (08xxx, 57P01-57P03) or 25006 (read-only transaction: failover) marks
+ * this connection for closing on return and invalidates every connection opened before now
+ * (closed when idle, on borrow, or on return; counted once in failover_invalidations). A report
+ * from a connection that was already invalidated changes nothing more. Thread-safe,
+ * non-blocking. */
 void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate);
 
 /* Tell the pool an operation on the lease took `duration_ms`; slower than slow_ms is logged
