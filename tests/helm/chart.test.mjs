@@ -2,12 +2,13 @@
 // manifests; validates every document against the Kubernetes schemas; the connection-budget guard.
 // SPDX-License-Identifier: MIT
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
 import YAML from "yaml";
-import { CHART_DIR, VALUES_DIR, findDoc, render, validateK8s } from "./lib.mjs";
+import { CHART_DIR, VALUES_DIR, findDoc, helmPath, helmTemplate, render, validateK8s } from "./lib.mjs";
 
 const CI_DIR = path.join(CHART_DIR, "ci");
 const ciFiles = fs.readdirSync(CI_DIR).filter((f) => f.endsWith(".yaml")).sort();
@@ -69,6 +70,12 @@ describe("deployment", () => {
         assert.equal(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold, 300);
         assert.equal(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold, 30);
         assert.equal(c.readinessProbe.failureThreshold, 2);
+    });
+
+    test("the container runs the image's ENTRYPOINT (tspool serve): no command or args", () => {
+        assert.equal(c.command, undefined);
+        assert.equal(c.args, undefined);
+        assert.equal(c.image, "tspool:0.1.0");
     });
 
     test("listen address in the ConfigMap matches the container port", () => {
@@ -396,5 +403,31 @@ describe("NOTES.txt", () => {
         assert.ok(r.ok, r.stderr);
         assert.match(r.stdout, /-o jsonpath='\{\.data\.read-token\}'/);
         assert.match(r.stdout, /curl -s -H "Authorization: Bearer \$TOKEN" http:\/\/127\.0\.0\.1:8080\/pool\/status/);
+    });
+});
+
+describe("a real helm, where one is on PATH", { skip: helmPath() ? false : "no helm binary on PATH" }, () => {
+    const helm = helmPath();
+    const key = (d) => `${d.kind}/${d.metadata.name}`;
+    const cases = [["default values", {}], ...ciFiles.map((f) => [f, { values: [path.join(CI_DIR, f)], kubeVersion: KUBE_FOR[f] }])];
+    test("helm lint --strict passes", () => {
+        const res = spawnSync(helm, ["lint", "--strict", CHART_DIR], { encoding: "utf8" });
+        assert.equal(res.status, 0, res.stdout + res.stderr);
+    });
+    for (const [name, opts] of cases) {
+        test(`${name}: helm template equals the test renderer, document by document`, () => {
+            const ours = mustRender(opts).docs;
+            const theirs = helmTemplate(helm, opts);
+            assert.ok(theirs.ok, theirs.stderr);
+            assert.deepEqual(theirs.docs.map(key).sort(), ours.map(key).sort());
+            for (const d of ours) {
+                assert.deepEqual(theirs.docs.find((t) => key(t) === key(d)), d, key(d));
+            }
+        });
+    }
+    test("helm template fails over budget with the same message", () => {
+        const res = helmTemplate(helm, { values: [{ replicaCount: 4 }] });
+        assert.equal(res.ok, false);
+        assert.match(res.stderr, /connection budget exceeded: 5 pods x 30 connections/);
     });
 });
