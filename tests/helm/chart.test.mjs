@@ -129,6 +129,20 @@ describe("deployment", () => {
         assert.ok(!Object.keys(data).some((k) => /PASS|TOKEN/.test(k)), "a secret name in the ConfigMap");
     });
 
+    test("nullable values removed altogether (a user's null) still render in strict mode", () => {
+        const nulls = {
+            database: { targetSessionAttrs: null, sessionSettings: null },
+            pool: { idleTimeoutSeconds: null, prepingIdleMs: null },
+            server: { httpThreads: null, healthIntervalMs: null, readyMaxWaiting: null, statsLogIntervalSeconds: null },
+            shutdown: { terminationGracePeriodSeconds: null },
+            autoscaling: { enabled: true, maxReplicas: 2, targetMemoryUtilizationPercentage: null },
+        };
+        const n = mustRender({ values: [nulls] });
+        assert.equal("TSPOOL_HTTP_THREADS" in cmData(n.docs), false);
+        assert.equal(findDoc(n.docs, "Deployment").spec.template.spec.terminationGracePeriodSeconds, 35);
+        assert.equal(findDoc(n.docs, "HorizontalPodAutoscaler").spec.metrics.length, 1);
+    });
+
     test("large numbers are rendered as integers, not in exponent form", () => {
         const big = mustRender({ values: [{ pool: { leakDetectionMs: 3600000 }, database: { statementTimeoutMs: 1200000 } }] });
         assert.equal(cmData(big.docs).DB_LEAK_DETECTION_MS, "3600000");

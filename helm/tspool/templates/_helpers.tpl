@@ -119,14 +119,16 @@ surge, because old and new pods hold connections side by side during a rollout. 
 
 {{- define "tspool.terminationGracePeriodSeconds" -}}
 {{- $sd := .Values.shutdown }}
-{{- if kindIs "invalid" $sd.terminationGracePeriodSeconds }}
+{{- $explicit := index $sd "terminationGracePeriodSeconds" }}
+{{- if kindIs "invalid" $explicit }}
 {{- add $sd.delaySeconds $sd.graceSeconds $sd.extraGraceSeconds }}
 {{- else }}
-{{- int $sd.terminationGracePeriodSeconds }}
+{{- int $explicit }}
 {{- end }}
 {{- end }}
 
-{{/* The ConfigMap's variables as a dict; null values are left out (the service default applies). */}}
+{{/* The ConfigMap's variables as a dict; null values are left out (the service default applies).
+Nullable values are read with index: Helm versions differ in whether a null default survives. */}}
 {{- define "tspool.env" -}}
 {{- $d := .Values.database }}
 {{- $p := .Values.pool }}
@@ -139,20 +141,20 @@ surge, because old and new pods hold connections side by side during a rollout. 
   "DB_HOST" $d.host "DB_PORT" $d.port "DB_NAME" $d.name "DB_USER" $d.user
   "DB_CONNECT_TIMEOUT" $d.connectTimeout "DB_STATEMENT_TIMEOUT_MS" $d.statementTimeoutMs
   "DB_SSLMODE" $d.sslmode "DB_APPLICATION_NAME" $d.applicationName
-  "DB_TARGET_SESSION_ATTRS" $d.targetSessionAttrs "DB_SESSION_SETTINGS" $d.sessionSettings
+  "DB_TARGET_SESSION_ATTRS" (index $d "targetSessionAttrs") "DB_SESSION_SETTINGS" (index $d "sessionSettings")
   "DB_POOL_MODE" $p.mode "DB_MAX_CONNS" $p.maxConns "DB_MAX_OVERFLOW" $p.maxOverflow
   "DB_MAX_CONNS_DEV" $p.maxConnsDev "DB_MAX_OVERFLOW_DEV" $p.maxOverflowDev
   "DB_MIN_CONNS" $p.minConns "DB_POOL_RECYCLE" $p.recycleSeconds "DB_POOL_TIMEOUT" $p.timeoutSeconds
-  "DB_IDLE_TIMEOUT" $p.idleTimeoutSeconds "DB_SLOW_QUERY_MS" $p.slowQueryMs
-  "DB_LEAK_DETECTION_MS" $p.leakDetectionMs "DB_PREPING_IDLE_MS" $p.prepingIdleMs
+  "DB_IDLE_TIMEOUT" (index $p "idleTimeoutSeconds") "DB_SLOW_QUERY_MS" $p.slowQueryMs
+  "DB_LEAK_DETECTION_MS" $p.leakDetectionMs "DB_PREPING_IDLE_MS" (index $p "prepingIdleMs")
   "TSPOOL_ENV" $s.env "TSPOOL_LISTEN" (printf "0.0.0.0:%d" (int $s.port))
   "TSPOOL_PUBLIC_PROBES" $s.publicProbes "TSPOOL_PUBLIC_METRICS" $s.publicMetrics
   "TSPOOL_LOG_FORMAT" $s.logFormat "TSPOOL_LOG_LEVEL" $s.logLevel
-  "TSPOOL_HTTP_THREADS" $s.httpThreads "TSPOOL_HTTP_KEEP_ALIVE_MS" $s.httpKeepAliveMs
-  "TSPOOL_HTTP_REQUEST_TIMEOUT_MS" $s.httpRequestTimeoutMs
-  "TSPOOL_HTTP_CONNECTION_QUEUE" $s.httpConnectionQueue
-  "TSPOOL_HEALTH_INTERVAL_MS" $s.healthIntervalMs "TSPOOL_STATS_LOG_INTERVAL" $s.statsLogIntervalSeconds
-  "TSPOOL_READY_MAX_WAITING" $s.readyMaxWaiting
+  "TSPOOL_HTTP_THREADS" (index $s "httpThreads") "TSPOOL_HTTP_KEEP_ALIVE_MS" (index $s "httpKeepAliveMs")
+  "TSPOOL_HTTP_REQUEST_TIMEOUT_MS" (index $s "httpRequestTimeoutMs")
+  "TSPOOL_HTTP_CONNECTION_QUEUE" (index $s "httpConnectionQueue")
+  "TSPOOL_HEALTH_INTERVAL_MS" (index $s "healthIntervalMs") "TSPOOL_STATS_LOG_INTERVAL" (index $s "statsLogIntervalSeconds")
+  "TSPOOL_READY_MAX_WAITING" (index $s "readyMaxWaiting")
   "TSPOOL_SHUTDOWN_DELAY" $delay "TSPOOL_SHUTDOWN_GRACE" .Values.shutdown.graceSeconds
 }}
 {{- range $k, $v := .Values.extraEnv }}
