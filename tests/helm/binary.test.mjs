@@ -13,7 +13,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { CHART_DIR, SOURCE_DIR, findDoc, render } from "./lib.mjs";
+import { CHART_DIR, SOURCE_DIR, findDoc, readChartFiles, render, schemaAt, valuesRows } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY || "";
 const skip = BINARY ? false : "TSPOOL_BINARY is not set (ctest sets it to the built tspool)";
@@ -91,6 +91,56 @@ describe("chart settings against `tspool config`", { skip }, () => {
             .variables.map((v) => v.name)
             .filter((n) => !covered.has(n) && !(n in NOT_SET_BY_CHART));
         assert.deepEqual(missing, [], "add these to values.yaml and the ConfigMap, or to NOT_SET_BY_CHART");
+    });
+});
+
+describe("values.schema.json bounds against the service's validators", { skip }, () => {
+    test("every integer or enum value the chart maps to a variable allows only what tspool accepts", () => {
+        const { values, schema } = readChartFiles();
+        // `tspool config --help` ends each variable's line with its accepted values: (lo..hi) or (a|b|c)
+        const help = spawnSync(BINARY, ["config", "--help"], { env: baseEnv(), encoding: "utf8" });
+        assert.equal(help.status, 0, help.stderr);
+        const vars = {};
+        for (const line of help.stdout.split("\n")) {
+            const m = line.match(/^([A-Z][A-Z0-9_]+)\s+\S+\s+.*\(([^()]+)\)\s*$/);
+            if (m) {
+                vars[m[1]] = m[2];
+            }
+        }
+        assert.ok(Object.keys(vars).length >= 20, `could not read the accepted values from tspool config --help:\n${help.stdout}`);
+        const problems = [];
+        let checked = 0;
+        for (const row of valuesRows(values)) {
+            // the description names the variable: "... `DB_MAX_CONNS`."
+            const names = [...row.description.matchAll(/`((?:DB|TSPOOL|CELERY)_[A-Z0-9_]+)`/g)].map((m) => m[1]);
+            const node = schemaAt(schema, row.key);
+            for (const name of names.filter((n) => vars[n])) {
+                const range = vars[name].match(/^(-?\d+)\.\.(-?\d+)$/);
+                const allowed = vars[name].match(/^([a-z-]+(?:\|[a-z-]+)+)$/);
+                const types = [].concat(node.type || []);
+                if (range && types.includes("integer") && name !== "TSPOOL_SHUTDOWN_DELAY") {
+                    checked++;
+                    const [lo, hi] = [Number(range[1]), Number(range[2])];
+                    if (node.minimum === undefined || node.minimum < lo || node.maximum === undefined || node.maximum > hi) {
+                        problems.push(`${row.key} allows ${node.minimum}..${node.maximum}, ${name} accepts ${lo}..${hi}`);
+                    }
+                }
+                if (allowed && node.enum) {
+                    checked++;
+                    const accepted = allowed[1].split("|");
+                    const extra = node.enum.filter((v) => v !== null && !accepted.includes(v));
+                    if (extra.length) {
+                        problems.push(`${row.key} allows ${extra.join(", ")}, which ${name} rejects`);
+                    }
+                }
+            }
+        }
+        // TSPOOL_SHUTDOWN_DELAY gets shutdown.delaySeconds, or 0 with the preStop sleep: same bounds
+        const delay = (vars.TSPOOL_SHUTDOWN_DELAY || "").match(/^(\d+)\.\.(\d+)$/);
+        assert.ok(delay, "TSPOOL_SHUTDOWN_DELAY help names its range");
+        assert.ok(schema.properties.shutdown.properties.delaySeconds.maximum <= Number(delay[2]));
+        assert.ok(checked >= 20, `only ${checked} values were checked against the service`);
+        assert.deepEqual(problems, []);
     });
 });
 
