@@ -192,7 +192,9 @@ function serveSkip() {
     if (skip) {
         return skip;
     }
-    const help = spawnSync(BINARY, ["serve", "--help"], { env: baseEnv(), encoding: "utf8", timeout: 10000 });
+    // an invalid listen address makes a serve that ignores --help stop at once instead of serving
+    const env = { ...baseEnv(), TSPOOL_LISTEN: "not-an-address" };
+    const help = spawnSync(BINARY, ["serve", "--help"], { env, encoding: "utf8", timeout: 5000 });
     return /unknown command 'serve'/.test(help.stdout + help.stderr) ? "this tspool has no serve command yet" : false;
 }
 
