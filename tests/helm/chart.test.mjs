@@ -361,6 +361,37 @@ describe("optional resources", () => {
     });
 });
 
+describe("other guards", () => {
+    test("pool.minConns above the pool size fails rendering", () => {
+        const r = render({ values: [{ pool: { minConns: 21 } }] });
+        assert.equal(r.ok, false);
+        assert.match(r.stderr, /pool\.minConns 21 exceeds the pool size 20/);
+        assert.ok(render({ values: [{ pool: { minConns: 20 } }] }).ok);
+        const dev = render({ values: [{ pool: { minConns: 11 }, server: { env: "development" } }] });
+        assert.match(dev.stderr, /pool\.minConns 11 exceeds the pool size 10/);
+    });
+
+    test("HPA minReplicas above maxReplicas fails rendering", () => {
+        const r = render({ values: [{ autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 2 } }] });
+        assert.equal(r.ok, false);
+        assert.match(r.stderr, /autoscaling\.minReplicas must not exceed autoscaling\.maxReplicas/);
+    });
+
+    test("a cluster older than Chart.yaml's kubeVersion is refused", () => {
+        const r = render({ kubeVersion: "v1.24.9" });
+        assert.equal(r.ok, false);
+        assert.match(r.stderr, /chart requires kubeVersion: >=1\.25\.0-0 which is incompatible with Kubernetes v1\.24\.9/);
+    });
+
+    const openapi = path.join(CHART_DIR, "../../openapi.yaml");
+    test("probe, status and metrics paths the chart uses are in openapi.yaml", { skip: fs.existsSync(openapi) ? false : "no openapi.yaml yet" }, () => {
+        const paths = Object.keys(YAML.parse(fs.readFileSync(openapi, "utf8")).paths);
+        for (const p of ["/startupz", "/livez", "/readyz", "/pool/status", "/pool/ping", "/metrics", "/openapi.yaml"]) {
+            assert.ok(paths.includes(p), `${p} is not in openapi.yaml`);
+        }
+    });
+});
+
 describe("connection budget guard", () => {
     // pods at once = replicas (or HPA maxReplicas) + surge; connections per pod = size + overflow
     const cases = [

@@ -112,6 +112,13 @@ surge, because old and new pods hold connections side by side during a rollout. 
 {{- if and $sd.preStopSleep (semverCompare "<1.30.0-0" .Capabilities.KubeVersion.Version) }}
 {{- fail "shutdown.preStopSleep needs the preStop sleep action of Kubernetes 1.30 or later" }}
 {{- end }}
+{{- $size := .Values.pool.maxConns }}
+{{- if eq .Values.server.env "development" }}
+{{- $size = .Values.pool.maxConnsDev }}
+{{- end }}
+{{- if gt (int .Values.pool.minConns) (int $size) }}
+{{- fail (printf "pool.minConns %d exceeds the pool size %d (DB_MIN_CONNS is at most the pool size)" (int .Values.pool.minConns) (int $size)) }}
+{{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
 {{- end }}

@@ -445,6 +445,16 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("--kube-version: %v", err)
 	}
+	// Helm refuses a chart whose kubeVersion constraint the target cluster does not meet.
+	if want, _ := c.meta["KubeVersion"].(string); want != "" {
+		constraint, err := semver.NewConstraint(want)
+		if err != nil {
+			return fmt.Errorf("Chart.yaml: kubeVersion %q: %v", want, err)
+		}
+		if !constraint.Check(kv) {
+			return fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes v%s", want, kv.String())
+		}
+	}
 	caps := capabilities{
 		KubeVersion: kubeVersion{Version: "v" + kv.String(), Major: fmt.Sprint(kv.Major()), Minor: fmt.Sprint(kv.Minor())},
 		APIVersions: append(versionSet(defaultAPIVersions), apiVersions...),
