@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import YAML from "yaml";
 import { CHART_DIR, VALUES_DIR, findDoc, helmPath, helmTemplate, render, validateK8s } from "./lib.mjs";
+import { unknownFields } from "./strict-fields.mjs";
 
 const CI_DIR = path.join(CHART_DIR, "ci");
 const ciFiles = fs.readdirSync(CI_DIR).filter((f) => f.endsWith(".yaml")).sort();
@@ -41,6 +42,19 @@ describe("every rendering is valid Kubernetes", () => {
             }
         });
     }
+
+    test("the checks can fail: a wrong type and misspelt fields are reported", async () => {
+        const dep = structuredClone(findDoc(mustRender({}).docs, "Deployment"));
+        const c = container(dep);
+        c.readinesProbe = c.readinessProbe;
+        c.securityContext.capabilitiez = {};
+        assert.deepEqual(unknownFields(dep, "kubernetes-models/apps/v1/Deployment"), [
+            "Deployment.spec.template.spec.containers[0].readinesProbe",
+            "Deployment.spec.template.spec.containers[0].securityContext.capabilitiez",
+        ]);
+        c.ports[0].containerPort = "8080";
+        await assert.rejects(validateK8s(dep), /containerPort must be integer/);
+    });
 
     test("default values render exactly the default set of kinds", () => {
         const r = mustRender({});

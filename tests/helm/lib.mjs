@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
+import { unknownFields } from "./strict-fields.mjs";
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = process.env.TSPOOL_SOURCE_DIR || path.resolve(HERE, "../..");
@@ -131,6 +132,10 @@ export async function validateK8s(doc) {
     const classes = await import(mod);
     const cls = classes[doc.kind];
     new cls(doc).validate(); // throws with the JSON path of the first problem
+    const unknown = unknownFields(doc, mod);
+    if (unknown.length) {
+        throw new Error(`unknown fields (the API server would drop them): ${unknown.join(", ")}`);
+    }
 }
 
 /* Flattens values.yaml the way the README table lists it: a key with a "# --" comment is one
