@@ -48,7 +48,7 @@ describe("every rendering is valid Kubernetes", () => {
         const c = container(dep);
         c.readinesProbe = c.readinessProbe;
         c.securityContext.capabilitiez = {};
-        assert.deepEqual(unknownFields(dep, "kubernetes-models/apps/v1/Deployment"), [
+        assert.deepEqual(unknownFields(dep, "kubernetes-models/apps/v1/Deployment").sort(), [
             "Deployment.spec.template.spec.containers[0].readinesProbe",
             "Deployment.spec.template.spec.containers[0].securityContext.capabilitiez",
         ]);
