@@ -10,4 +10,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${GOCACHE:-$(dirname "$out")/go-cache}
 mkdir -p "$(dirname "$out")" "$cache"
 cd "$here/render"
-GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$cache GOFLAGS= go build -o "$out" .
+GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$cache GOENV=off GOFLAGS= CGO_ENABLED=0 \
+    go build -o "$out" .
