@@ -75,9 +75,25 @@ done
 
 # --- every package exists in Debian and the set resolves -------------------------------------
 if apt-cache show --no-all-versions libc6 >/dev/null 2>&1; then
+    # one apt-cache call for all packages: "name candidate from-bookworm(0|1)" per package
+    # shellcheck disable=SC2046
+    apt-cache policy $(cat "$tmp/build.pkgs" "$tmp/runtime.pkgs") 2>/dev/null | awk '
+        /^[^ ].*:$/ { if (name != "") print name, cand, deb; name = substr($0, 1, length($0) - 1); cand = ""; deb = 0 }
+        $1 == "Candidate:" { cand = $2 }
+        / bookworm[-a-z]*\/[a-z]+ / { deb = 1 }
+        END { if (name != "") print name, cand, deb }' >"$tmp/policy"
     for s in build runtime; do
         while read -r p; do
-            check "$s package '$p' exists in the apt cache" apt-cache show --no-all-versions "$p"
+            row=$(awk -v p="$p" '$1 == p' "$tmp/policy")
+            # shellcheck disable=SC2086
+            set -- $row
+            if [ -z "$row" ] || [ "${2:-}" = "(none)" ]; then
+                fail "$s package '$p' exists in the apt cache (no installable version)"
+            elif [ "${3:-0}" != 1 ]; then
+                fail "$s package '$p' comes from a Debian bookworm archive (only installed locally)"
+            else
+                pass "$s package '$p' exists in Debian bookworm ($2)"
+            fi
         done <"$tmp/$s.pkgs"
         # shellcheck disable=SC2046
         check "$s packages resolve together (apt-get install --simulate)" \
