@@ -211,7 +211,7 @@ check "EXPOSE 8080" grep -qx 'EXPOSE 8080' "$tmp/stage.2"
 check "ENTRYPOINT [\"tspool\", \"serve\"] (exec form)" grep -Eqx 'ENTRYPOINT \["tspool", ?"serve"\]' "$tmp/stage.2"
 check "HEALTHCHECK runs tspool probe live (exec form)" \
     grep -Eq '^HEALTHCHECK .*CMD \["tspool", ?"probe", ?"live"\]$' "$tmp/stage.2"
-check "no shell-form RUN/CMD in the runtime stage after the package install" \
+check "CMD and ENTRYPOINT use the exec form (no shell needed)" \
     sh -c "! grep -Eq '^(CMD|ENTRYPOINT) [^[]' '$tmp/stage.2'"
 for label in title description version licenses; do
     check "OCI label org.opencontainers.image.$label" grep -q "org.opencontainers.image.$label=" "$tmp/stage.2"
