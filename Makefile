@@ -6,6 +6,7 @@
 #   make tsan    the unit tests under ThreadSanitizer
 #   make bench   the pool benchmark in a Release build (-O2, no sanitizer)
 #   make format  apply clang-format;  make stop  stop the development databases
+#   make helm-test  only the Helm chart and Dockerfile checks (also part of make test)
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -17,7 +18,7 @@ DEVDB_DIR  := $(CURDIR)/.tspool/pg
 TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test unit tsan bench format format-check stop deps clean
+.PHONY: all build run test unit tsan bench format format-check stop deps clean helm-test helm-docs
 
 all: build
 
@@ -54,6 +55,15 @@ bench: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=ON $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target pool_bench
 	$(BENCH_BUILD)/bench/pool_bench
+
+helm-test: deps
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
+	cd $(BUILD) && ctest --output-on-failure -L 'helm|docker'
+
+# regenerate the values table in helm/tspool/README.md from values.yaml and values.schema.json
+helm-docs:
+	node tests/helm/values-table.mjs --write
 
 format:
 	clang-format -i $(SOURCES)
