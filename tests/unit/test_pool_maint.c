@@ -88,6 +88,71 @@ static void warm(struct tsp_pool *pool, int n)
     }
 }
 
+/* Poll pred(f) every 5 ms for up to 5 s: timing on a loaded machine is not predictable, so
+ * tests wait for the state they expect instead of sleeping a fixed time. */
+static bool poll_until(bool (*pred)(struct fixture *), struct fixture *f)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (pred(f)) {
+            return true;
+        }
+        tsp_test_sleep_ms(5);
+    }
+    return pred(f);
+}
+
+static bool one_recycled(struct fixture *f)
+{
+    return stats_of(f->pool).closes[TSP_CLOSE_RECYCLE] >= 1;
+}
+
+static bool three_idle_closed(struct fixture *f)
+{
+    return stats_of(f->pool).closes[TSP_CLOSE_IDLE] >= 3;
+}
+
+static bool min_idle_filled(struct fixture *f)
+{
+    return health_of(f->pool).min_idle_filled;
+}
+
+static bool leak_seen(struct fixture *f)
+{
+    return stats_of(f->pool).leaks_detected >= 1;
+}
+
+static bool checked(struct fixture *f)
+{
+    return health_of(f->pool).checked;
+}
+
+static bool pinged(struct fixture *f)
+{
+    return tsp_fake_pings(f->fake) >= 1;
+}
+
+static bool misconfigured(struct fixture *f)
+{
+    return health_of(f->pool).misconfigured;
+}
+
+static bool down_not_misconfigured(struct fixture *f)
+{
+    struct tsp_pool_health h = health_of(f->pool);
+    return !h.misconfigured && strcmp(h.detail, "connect failed: refused") == 0;
+}
+
+static bool healthy(struct fixture *f)
+{
+    return health_of(f->pool).ok;
+}
+
+static bool replaced_dead(struct fixture *f)
+{
+    struct tsp_pool_stats st = stats_of(f->pool);
+    return health_of(f->pool).ok && st.closes[TSP_CLOSE_BROKEN] >= 1 && st.idle == 1;
+}
+
 static void test_tsp_pool_recycle_jitter_within_ten_percent(void **state)
 {
     struct fixture f = {NULL, NULL};
@@ -129,7 +194,8 @@ static void test_tsp_pool_recycle_idle_and_on_return(void **state)
     start_pool(&f, &o);
     warm(f.pool, 2);
     held = must_borrow(f.pool, "held");
-    tsp_test_sleep_ms(250);
+    assert_true(poll_until(one_recycled, &f));
+    tsp_test_sleep_ms(150); /* past the borrowed one's age too: it must stay with its holder */
     /* the idle one was replaced by the maintenance thread; the borrowed one was not touched */
     assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_RECYCLE], 1);
     assert_int_equal(stats_of(f.pool).in_use, 1);
@@ -169,7 +235,8 @@ static void test_tsp_pool_idle_timeout_keeps_min_idle(void **state)
     o.idle_timeout_ms = 50;
     start_pool(&f, &o);
     warm(f.pool, 4);
-    tsp_test_sleep_ms(250);
+    assert_true(poll_until(three_idle_closed, &f));
+    tsp_test_sleep_ms(100);
     assert_int_equal(stats_of(f.pool).idle, 1);
     assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_IDLE], 3);
     stop_pool(&f);
@@ -183,10 +250,7 @@ static void test_tsp_pool_min_idle_filled_at_start(void **state)
 
     o.min_idle = 3;
     start_pool(&f, &o);
-    for (int i = 0; i < 200 && !health_of(f.pool).min_idle_filled; i++) {
-        tsp_test_sleep_ms(5);
-    }
-    assert_true(health_of(f.pool).min_idle_filled);
+    assert_true(poll_until(min_idle_filled, &f));
     assert_int_equal(stats_of(f.pool).idle, 3);
     assert_int_equal(tsp_fake_open(f.fake), 3);
     stop_pool(&f);
@@ -202,10 +266,7 @@ static void test_tsp_pool_min_idle_retries_after_failure(void **state)
     f.fake = tsp_fake_new();
     tsp_fake_fail_connects(f.fake, 2, TSP_DB_UNAVAILABLE, NULL, "connect failed: refused");
     start_pool(&f, &o);
-    for (int i = 0; i < 400 && !health_of(f.pool).min_idle_filled; i++) {
-        tsp_test_sleep_ms(5);
-    }
-    assert_true(health_of(f.pool).min_idle_filled);
+    assert_true(poll_until(min_idle_filled, &f));
     assert_true(stats_of(f.pool).connect_failures >= 1);
     assert_int_equal(stats_of(f.pool).idle, 2);
     stop_pool(&f);
@@ -227,7 +288,8 @@ static void test_tsp_pool_leak_reported_once(void **state)
     o.leak_ms = 40;
     start_pool(&f, &o);
     held = must_borrow(f.pool, "reports.export");
-    tsp_test_sleep_ms(200);
+    assert_true(poll_until(leak_seen, &f));
+    tsp_test_sleep_ms(100); /* more scans: still reported once */
     assert_int_equal(stats_of(f.pool).leaks_detected, 1);
     /* not taken away: the holder still has a live connection */
     assert_int_equal(stats_of(f.pool).in_use, 1);
@@ -258,9 +320,7 @@ static void test_tsp_pool_health_ok_by_ping(void **state)
 
     o.health_interval_ms = 20;
     start_pool(&f, &o);
-    for (int i = 0; i < 200 && !health_of(f.pool).checked; i++) {
-        tsp_test_sleep_ms(5);
-    }
+    assert_true(poll_until(checked, &f));
     h = health_of(f.pool);
     assert_true(h.checked);
     assert_true(h.ok);
@@ -268,7 +328,7 @@ static void test_tsp_pool_health_ok_by_ping(void **state)
     assert_false(h.misconfigured);
     assert_string_equal(h.detail, "");
     /* the first check opened a connection and kept it (under size); later ones ping it */
-    tsp_test_sleep_ms(100);
+    assert_true(poll_until(pinged, &f));
     assert_int_equal(tsp_fake_connects(f.fake), 1);
     assert_true(tsp_fake_pings(f.fake) >= 1);
     beat = health_of(f.pool).heartbeat_ms;
@@ -289,7 +349,7 @@ static void test_tsp_pool_health_misconfigured_vs_down(void **state)
     tsp_fake_fail_connects(f.fake, -1, TSP_DB_ERROR, "28P01",
                            "connect failed: password authentication failed for user \"app\"");
     start_pool(&f, &o);
-    tsp_test_sleep_ms(100);
+    assert_true(poll_until(misconfigured, &f));
     h = health_of(f.pool);
     assert_true(h.checked);
     assert_false(h.ok);
@@ -298,14 +358,14 @@ static void test_tsp_pool_health_misconfigured_vs_down(void **state)
     assert_string_equal(h.detail,
                         "connect failed: password authentication failed for user \"app\"");
     tsp_fake_fail_connects(f.fake, -1, TSP_DB_UNAVAILABLE, NULL, "connect failed: refused");
-    tsp_test_sleep_ms(100);
+    assert_true(poll_until(down_not_misconfigured, &f));
     h = health_of(f.pool);
     assert_false(h.ok);
     assert_false(h.misconfigured);
     assert_false(h.ever_ok);
     assert_string_equal(h.detail, "connect failed: refused");
     tsp_fake_fail_connects(f.fake, 0, TSP_OK, NULL, NULL);
-    tsp_test_sleep_ms(100);
+    assert_true(poll_until(healthy, &f));
     h = health_of(f.pool);
     assert_true(h.ok);
     assert_true(h.ever_ok);
@@ -321,16 +381,11 @@ static void test_tsp_pool_health_dead_idle_then_connect(void **state)
 
     o.health_interval_ms = 30;
     start_pool(&f, &o);
-    for (int i = 0; i < 200 && !health_of(f.pool).checked; i++) {
-        tsp_test_sleep_ms(5);
-    }
+    assert_true(poll_until(checked, &f));
     warm(f.pool, 1); /* the connection the first check opened */
     assert_int_equal(tsp_fake_connects(f.fake), 1);
     tsp_fake_kill_all(f.fake);
-    tsp_test_sleep_ms(150);
-    assert_true(health_of(f.pool).ok);
-    assert_true(stats_of(f.pool).closes[TSP_CLOSE_BROKEN] >= 1);
-    assert_int_equal(stats_of(f.pool).idle, 1);
+    assert_true(poll_until(replaced_dead, &f));
     stop_pool(&f);
 }
 
@@ -349,7 +404,7 @@ static void test_tsp_pool_stats_log_line(void **state)
     o.stats_log_interval_ms = 30;
     start_pool(&f, &o);
     warm(f.pool, 2);
-    tsp_test_sleep_ms(300);
+    tsp_test_sleep_ms(500);
     stop_pool(&f);
     tsp_log_setup(TSP_LOG_LEVEL_ERROR, TSP_LOG_FORMAT_TEXT, stderr);
     rewind(log);
