@@ -71,7 +71,7 @@ static struct tsp_pool_stats stats_of(struct tsp_pool *pool)
 /* Poll until the pool has `n` waiters (threads blocked in borrow). */
 static void wait_for_waiters(struct tsp_pool *pool, int n)
 {
-    for (int i = 0; i < 500 && stats_of(pool).waiting != n; i++) {
+    for (int i = 0; i < 2500 && stats_of(pool).waiting != n; i++) {
         tsp_test_sleep_ms(2);
     }
     assert_int_equal(stats_of(pool).waiting, n);
@@ -243,7 +243,7 @@ static void test_tsp_pool_borrow_timeout_reports_counts(void **state)
     elapsed = tsp_pool_monotonic_ms() - t0;
     assert_null(extra);
     assert_true(elapsed >= 50);
-    assert_true(elapsed < 1000);
+    assert_true(elapsed < 2000);
     assert_string_equal(err.detail, "no connection available within 50 ms (size 2, overflow 1, "
                                     "in use 3, waiting 1)");
     assert_int_equal(stats_of(f.pool).borrow_timeouts, 1);
@@ -297,7 +297,7 @@ static void test_tsp_pool_borrow_connect_failure_wakes_next_waiter(void **state)
     tsp_fake_fail_connects(f.fake, 1, TSP_DB_UNAVAILABLE, NULL,
                            "connect failed: connection refused");
     borrower_start(&first, f.pool, "first", 5000);
-    for (int i = 0; i < 500 && stats_of(f.pool).connecting != 1; i++) {
+    for (int i = 0; i < 2500 && stats_of(f.pool).connecting != 1; i++) {
         tsp_test_sleep_ms(1);
     }
     borrower_start(&second, f.pool, "second", 5000);
@@ -306,7 +306,7 @@ static void test_tsp_pool_borrow_connect_failure_wakes_next_waiter(void **state)
     assert_int_equal(first.code, TSP_DB_UNAVAILABLE);
     assert_string_equal(first.err.detail, "connect failed: connection refused");
     assert_int_equal(second.code, TSP_OK);
-    assert_true(second.elapsed_ms < 1000);
+    assert_true(second.elapsed_ms < 3000); /* served long before its 5 s deadline */
     assert_int_equal(stats_of(f.pool).connect_failures, 1);
     assert_int_equal(stats_of(f.pool).borrow_failures, 1);
     assert_int_equal(stats_of(f.pool).connects, 1);
