@@ -52,7 +52,7 @@ tsan: deps
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -L unit
 
 bench: deps
-	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=ON $(CMAKE_ARGS) >/dev/null
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=ON $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target pool_bench
 	$(BENCH_BUILD)/bench/pool_bench
 
