@@ -203,10 +203,24 @@ static void family(struct out *o, const char *name, const char *type, const char
     outf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Shortest text that reads back as the same double (0.0025, not 0.0025000000000000001). */
+static void format_double(double v, char *buf, size_t size)
+{
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(buf, size, "%.*g", precision, v);
+        if (strtod(buf, NULL) == v) {
+            return;
+        }
+    }
+}
+
 static void gauge(struct out *o, const char *name, const char *help, double value)
 {
+    char text[40];
+
+    format_double(value, text, sizeof(text));
     family(o, name, "gauge", help);
-    outf(o, "%s %.17g\n", name, value);
+    outf(o, "%s %s\n", name, text);
 }
 
 static void counter(struct out *o, const char *name, const char *help, uint64_t value)
@@ -278,7 +292,8 @@ static void render_pool(struct out *o, const struct tsp_metrics_sources *src)
     cumulative += s->wait_buckets[TSP_POOL_WAIT_BUCKETS];
     outf(o, "tspool_pool_acquire_wait_seconds_bucket{le=\"+Inf\"} %llu\n",
          (unsigned long long)cumulative);
-    outf(o, "tspool_pool_acquire_wait_seconds_sum %.17g\n", s->wait_sum_s);
+    format_double(s->wait_sum_s, label, sizeof(label));
+    outf(o, "tspool_pool_acquire_wait_seconds_sum %s\n", label);
     outf(o, "tspool_pool_acquire_wait_seconds_count %llu\n", (unsigned long long)cumulative);
     gauge(o, "tspool_pool_uptime_seconds", "Seconds since the pool started.", s->uptime_s);
 }
