@@ -54,9 +54,8 @@ enum tsp_code tsp_db_identifier_validate(const char *ident, const char *field,
 
 /* Validate then quote `ident` with PQescapeIdentifier on the lease's connection. On TSP_OK
  * *out is a malloc'd string ("\"name\"") to free(). */
-enum tsp_code tsp_db_identifier_quote(struct tsp_lease *lease, const char *ident,
-                                      const char *field, char **out,
-                                      struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_db_identifier_quote(struct tsp_lease *lease, const char *ident, const char *field,
+                                      char **out, struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Remove password=... values and the configured password itself from a libpq message, in
  * place (replaced by "********"). password may be NULL. Pure. */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #if defined(__GNUC__)
-#define TSP_MUSTCHECK __attribute__((warn_unused_result))
+#define TSP_MUSTCHECK         __attribute__((warn_unused_result))
 #define TSP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define TSP_MUSTCHECK
@@ -45,7 +45,7 @@ enum tsp_code {
 };
 
 #define TSP_ERROR_DETAIL_MAX 512
-#define TSP_ERROR_FIELD_MAX 64
+#define TSP_ERROR_FIELD_MAX  64
 
 /* Caller-owned error record. Zero-initialise (or tsp_error_init) before use. */
 struct tsp_error {

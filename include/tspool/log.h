@@ -72,8 +72,8 @@ size_t tsp_log_escape_json(const char *s, char *out, size_t outsize);
         }                                                                                          \
     } while (0)
 #define TSP_LOG_ERROR(ctx, ...) TSP_LOG_AT(TSP_LOG_LEVEL_ERROR, ctx, __VA_ARGS__)
-#define TSP_LOG_WARN(ctx, ...) TSP_LOG_AT(TSP_LOG_LEVEL_WARN, ctx, __VA_ARGS__)
-#define TSP_LOG_INFO(ctx, ...) TSP_LOG_AT(TSP_LOG_LEVEL_INFO, ctx, __VA_ARGS__)
+#define TSP_LOG_WARN(ctx, ...)  TSP_LOG_AT(TSP_LOG_LEVEL_WARN, ctx, __VA_ARGS__)
+#define TSP_LOG_INFO(ctx, ...)  TSP_LOG_AT(TSP_LOG_LEVEL_INFO, ctx, __VA_ARGS__)
 #define TSP_LOG_DEBUG(ctx, ...) TSP_LOG_AT(TSP_LOG_LEVEL_DEBUG, ctx, __VA_ARGS__)
 
 #endif /* TSPOOL_LOG_H */

@@ -18,9 +18,9 @@ struct tsp_lease; /* opaque; one borrowed connection, returned exactly once */
 
 /* How a session looks when it comes back to the pool. */
 enum tsp_conn_status {
-    TSP_CONN_IDLE = 0,      /* ready, outside a transaction */
+    TSP_CONN_IDLE = 0,       /* ready, outside a transaction */
     TSP_CONN_IN_TRANSACTION, /* inside a transaction or a failed one: roll back */
-    TSP_CONN_BAD,           /* broken or unknown: close */
+    TSP_CONN_BAD,            /* broken or unknown: close */
 };
 
 /* The pool's only way to reach a database. pool_conn.c provides the libpq one; unit tests
@@ -67,16 +67,16 @@ const char *tsp_close_reason_name(enum tsp_close_reason reason);
 /* Pool settings, all durations in milliseconds. */
 struct tsp_pool_options {
     enum tsp_pool_mode mode;
-    int size;              /* connections kept (>= 1 in pooled mode) */
-    int max_overflow;      /* temporary extra connections (>= 0) */
-    int min_idle;          /* kept open and filled at start (<= size) */
-    long timeout_ms;       /* default borrow deadline */
-    long recycle_ms;       /* replace connections older than this (+ up to 10% jitter); 0 = never */
-    long preping_idle_ms;  /* ping before lending a connection idle longer than this */
-    long idle_timeout_ms;  /* close idle connections above min_idle after this; 0 = never */
-    long leak_ms;          /* report a lease held longer than this; 0 = off */
-    long slow_ms;          /* report operations slower than this; 0 = off */
-    long health_interval_ms;    /* database health check period of the maintenance thread */
+    int size;             /* connections kept (>= 1 in pooled mode) */
+    int max_overflow;     /* temporary extra connections (>= 0) */
+    int min_idle;         /* kept open and filled at start (<= size) */
+    long timeout_ms;      /* default borrow deadline */
+    long recycle_ms;      /* replace connections older than this (+ up to 10% jitter); 0 = never */
+    long preping_idle_ms; /* ping before lending a connection idle longer than this */
+    long idle_timeout_ms; /* close idle connections above min_idle after this; 0 = never */
+    long leak_ms;         /* report a lease held longer than this; 0 = off */
+    long slow_ms;         /* report operations slower than this; 0 = off */
+    long health_interval_ms;      /* database health check period of the maintenance thread */
     long maintenance_interval_ms; /* maintenance tick (default 250) */
     long stats_log_interval_ms;   /* periodic stats log line; 0 = off */
 };
@@ -169,7 +169,7 @@ struct tsp_pool_stats {
     int size, max_overflow, min_idle;
     long timeout_ms, recycle_ms, preping_idle_ms, idle_timeout_ms, leak_ms, slow_ms;
     /* gauges */
-    int open;            /* idle + in use (connecting not included) */
+    int open; /* idle + in use (connecting not included) */
     int idle;
     int in_use;
     int in_use_overflow; /* in use beyond size */
@@ -178,16 +178,16 @@ struct tsp_pool_stats {
     bool paused;
     bool shutting_down;
     /* counters */
-    uint64_t borrows;          /* successful borrows */
-    uint64_t borrow_timeouts;  /* TSP_POOL_EXHAUSTED returned */
-    uint64_t borrow_failures;  /* borrows failed for other reasons (connect, shutdown) */
-    uint64_t waited_borrows;   /* borrows that had to wait */
-    uint64_t wait_ns_total;    /* total time borrowers waited */
-    uint64_t connects;         /* successful connects */
+    uint64_t borrows;         /* successful borrows */
+    uint64_t borrow_timeouts; /* TSP_POOL_EXHAUSTED returned */
+    uint64_t borrow_failures; /* borrows failed for other reasons (connect, shutdown) */
+    uint64_t waited_borrows;  /* borrows that had to wait */
+    uint64_t wait_ns_total;   /* total time borrowers waited */
+    uint64_t connects;        /* successful connects */
     uint64_t connect_failures;
     uint64_t closes[TSP_CLOSE_REASON_COUNT];
     uint64_t preping_failures;
-    uint64_t rollbacks;        /* sessions rolled back on return */
+    uint64_t rollbacks; /* sessions rolled back on return */
     uint64_t leaks_detected;
     uint64_t slow_operations;
     uint64_t failover_invalidations;
@@ -222,12 +222,12 @@ struct tsp_pool_conn_info {
     long long id;
     enum tsp_pool_conn_state state;
     double age_s;
-    double idle_s;    /* 0 unless idle */
-    uint64_t uses;    /* times lent */
-    int backend_pid;  /* 0 when unknown */
-    bool overflow;    /* opened beyond size */
+    double idle_s;                   /* 0 unless idle */
+    uint64_t uses;                   /* times lent */
+    int backend_pid;                 /* 0 when unknown */
+    bool overflow;                   /* opened beyond size */
     char holder[TSP_POOL_LABEL_MAX]; /* label of the current lease, "" when not in use */
-    double held_s;    /* 0 unless in use */
+    double held_s;                   /* 0 unless in use */
 };
 
 /* Per-connection detail. On TSP_OK *out is a malloc'd array of *count entries (free() it;
@@ -247,16 +247,16 @@ size_t tsp_pool_slow_by_label(struct tsp_pool *pool, struct tsp_pool_label_count
 
 /* Result of the maintenance thread's last database health check. */
 struct tsp_pool_health {
-    bool checked;           /* at least one check has completed */
-    bool ok;                /* last check succeeded */
-    bool ever_ok;           /* some check has succeeded since start */
-    bool misconfigured;     /* server answered but refused us (auth, unknown database) */
-    bool min_idle_filled;   /* the warm pool (min_idle) is open */
-    int64_t checked_at_ms;  /* wall clock of the last check */
-    double latency_ms;      /* round trip of the last successful check */
+    bool checked;                      /* at least one check has completed */
+    bool ok;                           /* last check succeeded */
+    bool ever_ok;                      /* some check has succeeded since start */
+    bool misconfigured;                /* server answered but refused us (auth, unknown database) */
+    bool min_idle_filled;              /* the warm pool (min_idle) is open */
+    int64_t checked_at_ms;             /* wall clock of the last check */
+    double latency_ms;                 /* round trip of the last successful check */
     char detail[TSP_ERROR_DETAIL_MAX]; /* reason of the last failure, "" when ok */
     char sqlstate[6];
-    int64_t heartbeat_ms;   /* monotonic ms of the maintenance thread's last tick */
+    int64_t heartbeat_ms; /* monotonic ms of the maintenance thread's last tick */
 };
 
 /* Copy the last health result. Thread-safe, non-blocking. */

@@ -64,7 +64,7 @@ static void test_tsp_code_lookups_out_of_range(void **state)
 {
     (void)state;
     assert_string_equal(tsp_code_name(TSP_CODE_COUNT), "UNKNOWN");
-    assert_int_equal(tsp_code_http_status((enum tsp_code)-1), 500);
+    assert_int_equal(tsp_code_http_status((enum tsp_code) - 1), 500);
     assert_string_equal(tsp_code_title(TSP_CODE_COUNT), "Internal error");
 }
 
