@@ -13,9 +13,14 @@
 
 #include "tspool/log.h"
 
-/* A keep-alive connection is closed after this many requests, so that one busy client
- * cannot keep a worker thread forever (CivetWeb 1.15 ties a worker to a connection). */
-#define REQUESTS_PER_CONNECTION 1000
+/* CivetWeb 1.15 ties a worker thread to a keep-alive connection for as long as the client
+ * keeps sending, and connections beyond the worker count wait in the queue unserved. So a
+ * connection is closed after REQUESTS_PER_CONNECTION requests in any case, and after
+ * BUSY_REQUESTS_PER_CONNECTION while every worker holds a connection (others may be queued):
+ * queued probes and scrapes get a worker within a bounded number of requests, while a
+ * deployment with more threads than clients keeps full keep-alive speed. */
+#define REQUESTS_PER_CONNECTION      1000
+#define BUSY_REQUESTS_PER_CONNECTION 32
 
 static uint64_t now_ns(void)
 {
@@ -47,7 +52,8 @@ static void keep_alive_policy(struct tsp_req *req, const struct mg_request_info 
     if (served + 1 >= REQUESTS_PER_CONNECTION) {
         req->close_connection = true;
     }
-    if (req->api->http_threads > 0 && active >= req->api->http_threads) {
+    if (req->api->http_threads > 0 && active >= req->api->http_threads &&
+        served + 1 >= BUSY_REQUESTS_PER_CONNECTION) {
         req->close_connection = true;
     }
 }
