@@ -36,6 +36,7 @@ struct tsp_api {
     struct tsp_metrics *metrics;
     int http_threads;                     /* worker threads, for the keep-alive fairness rule */
     const atomic_int *active_connections; /* connections held by workers (server.c) */
+    const atomic_bool *draining;          /* shutting down: refuse new requests (server.c) */
 };
 
 #define TSP_ROUTE_MAX_PARAMS 4

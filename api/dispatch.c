@@ -106,6 +106,12 @@ int tsp_dispatch(const struct tsp_api *api, struct mg_connection *conn)
     }
     keep_alive_policy(&req, info);
 
+    if (api->draining != NULL && atomic_load(api->draining)) {
+        req.close_connection = true;
+        status = tsp_problem_sendf(&req, TSP_SHUTTING_DOWN, NULL,
+                                   "the server is shutting down; retry on another instance");
+        goto done;
+    }
     match = tsp_router_match(req.method, req.path, &route, &req.params, allow, sizeof(allow));
     if (match == TSP_ROUTE_NOT_FOUND) {
         route = NULL;

@@ -100,16 +100,34 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Stop HTTP within grace_ms; returns false when the deadline passed or a second signal came
- * (the stopper thread is then left running and the process exits around it). */
+/* Drain within grace_ms: refuse new requests, wait for the in-flight ones (CivetWeb cannot
+ * write a response once it is stopping), then stop CivetWeb. Returns false when the deadline
+ * passed or a second signal came (*forced); a stopper thread may then still be running and
+ * the process exits around it. */
 static bool drain_http(struct tsp_http_server *server, const sigset_t *set, long grace_ms,
                        bool *forced)
 {
-    struct stopper *s = calloc(1, sizeof(*s)); /* leaked on purpose if the thread outlives us */
+    struct stopper *s = NULL;
     pthread_t thread;
     int64_t deadline = mono_ms() + grace_ms;
     bool finished = false;
 
+    tsp_http_begin_drain(server);
+    while (tsp_http_inflight(server) > 0 && mono_ms() < deadline) {
+        /* poll in short steps: a second signal must exit at once */
+        if (wait_signal(set, 20) != 0) {
+            *forced = true;
+            return false;
+        }
+    }
+    if (tsp_http_inflight(server) > 0) {
+        /* the grace is over: stop without waiting for the stragglers */
+        deadline = mono_ms() + 2000;
+    } else if (deadline < mono_ms() + 5000) {
+        /* nothing in flight: stopping CivetWeb itself takes about a second */
+        deadline = mono_ms() + 5000;
+    }
+    s = calloc(1, sizeof(*s)); /* leaked on purpose if the thread outlives us */
     if (s == NULL) {
         tsp_http_stop(server);
         return true;
@@ -126,15 +144,10 @@ static bool drain_http(struct tsp_http_server *server, const sigset_t *set, long
         pthread_mutex_lock(&s->lock);
         finished = s->done != 0;
         pthread_mutex_unlock(&s->lock);
-        if (finished) {
+        if (finished || mono_ms() >= deadline) {
             break;
         }
-        long left = (long)(deadline - mono_ms());
-        if (left <= 0) {
-            break;
-        }
-        /* poll in short steps: a second signal must exit at once */
-        if (wait_signal(set, left < 50 ? left : 50) != 0) {
+        if (wait_signal(set, 20) != 0) {
             *forced = true;
             break;
         }

@@ -15,7 +15,9 @@
 struct tsp_http_server {
     struct mg_context *ctx;
     struct tsp_api api;
-    atomic_int active; /* connections currently held by a worker */
+    atomic_int active;    /* connections currently held by a worker */
+    atomic_int inflight;  /* requests inside tsp_dispatch */
+    atomic_bool draining; /* tsp_http_begin_drain was called */
     int port;
 };
 
@@ -37,8 +39,12 @@ const char *const *tsp_http_route_labels(size_t *count)
 
 static int on_begin_request(struct mg_connection *conn)
 {
-    const struct tsp_http_server *server = mg_get_user_context_data(conn);
-    int status = tsp_dispatch(&server->api, conn);
+    struct tsp_http_server *server = mg_get_user_context_data(conn);
+    int status = 0;
+
+    atomic_fetch_add(&server->inflight, 1);
+    status = tsp_dispatch(&server->api, conn);
+    atomic_fetch_sub(&server->inflight, 1);
     /* CivetWeb treats 1..999 as "handled"; 0 would make it serve files */
     return status > 0 && status < 1000 ? status : 500;
 }
@@ -94,12 +100,15 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
         goto done;
     }
     atomic_init(&server->active, 0);
+    atomic_init(&server->inflight, 0);
+    atomic_init(&server->draining, false);
     server->api.cfg = cfg;
     server->api.pool = deps->pool;
     server->api.health = deps->health;
     server->api.metrics = deps->metrics;
     server->api.http_threads = cfg->http_threads;
     server->api.active_connections = &server->active;
+    server->api.draining = &server->draining;
 
     if (strchr(cfg->listen_host, ':') != NULL) {
         snprintf(listen, sizeof(listen), "[%s]:%d", cfg->listen_host, cfg->listen_port);
@@ -164,6 +173,16 @@ done:
 int tsp_http_port(const struct tsp_http_server *server)
 {
     return server != NULL ? server->port : 0;
+}
+
+void tsp_http_begin_drain(struct tsp_http_server *server)
+{
+    atomic_store(&server->draining, true);
+}
+
+int tsp_http_inflight(struct tsp_http_server *server)
+{
+    return atomic_load(&server->inflight);
 }
 
 void tsp_http_stop(struct tsp_http_server *server)

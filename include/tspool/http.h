@@ -34,6 +34,14 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
 /* The TCP port actually bound (useful with port 0), or 0. */
 int tsp_http_port(const struct tsp_http_server *server);
 
+/* Begin draining: from now on new requests are answered 503 (SHUTTING_DOWN, Connection:
+ * close) while requests already being served continue. CivetWeb cannot write responses once
+ * it is stopping, so in-flight requests must finish before tsp_http_stop(). Thread-safe. */
+void tsp_http_begin_drain(struct tsp_http_server *server);
+
+/* Number of requests being served right now. Thread-safe. */
+int tsp_http_inflight(struct tsp_http_server *server);
+
 /* Stop accepting, let in-flight requests finish, join the workers and free the server.
  * Blocks until every worker returned. NULL is a no-op. */
 void tsp_http_stop(struct tsp_http_server *server);
