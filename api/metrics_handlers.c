@@ -22,6 +22,7 @@ int tsp_h_metrics(struct tsp_req *req)
     char *text = NULL;
     size_t len = 0;
     int status = 0;
+    enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
     tsp_pool_stats(req->api->pool, &stats);
@@ -31,7 +32,8 @@ int tsp_h_metrics(struct tsp_req *req)
     src.slow = slow;
     src.nslow = tsp_pool_slow_by_label(req->api->pool, slow, SLOW_LABELS_MAX);
     src.version = TSPOOL_VERSION;
-    if (tsp_metrics_render(req->api->metrics, &src, &text, &len, &err) != TSP_OK) {
+    rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
+    if (rc != TSP_OK) {
         return tsp_problem_send(req, &err, NULL);
     }
     status = tsp_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);

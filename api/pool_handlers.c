@@ -21,6 +21,7 @@ static json_t *status_doc(struct tsp_req *req, bool detailed, struct tsp_error *
     json_t *doc = NULL;
     json_t *list = NULL;
     json_t *result = NULL;
+    enum tsp_code rc = TSP_OK;
 
     tsp_pool_stats(req->api->pool, &stats);
     doc = tsp_render_pool_status(&stats);
@@ -33,7 +34,8 @@ static json_t *status_doc(struct tsp_req *req, bool detailed, struct tsp_error *
         doc = NULL;
         goto done;
     }
-    if (tsp_pool_conn_list(req->api->pool, &conns, &nconns, err) != TSP_OK) {
+    rc = tsp_pool_conn_list(req->api->pool, &conns, &nconns, err);
+    if (rc != TSP_OK) {
         goto done;
     }
     list = json_array();
@@ -56,8 +58,9 @@ static json_t *status_doc(struct tsp_req *req, bool detailed, struct tsp_error *
     }
     /* the server's view is best effort: a database outage must not hide the pool's own view */
     tsp_error_init(&view_err);
-    if (tsp_dbinfo_server_view(req->api->pool, req->api->cfg->db_application_name, &stats, view,
-                               &view_err) == TSP_OK) {
+    rc = tsp_dbinfo_server_view(req->api->pool, req->api->cfg->db_application_name, &stats, view,
+                                &view_err);
+    if (rc == TSP_OK) {
         json_object_set_new(doc, "server", tsp_render_server_view(view));
     } else {
         json_object_set_new(doc, "server", json_null());
@@ -79,9 +82,11 @@ int tsp_h_pool_status(struct tsp_req *req)
     bool detailed = false;
     json_t *doc = NULL;
     int status = 0;
+    enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
-    if (tsp_query_bool(req->query, "detailed", &detailed, &err) != TSP_OK) {
+    rc = tsp_query_bool(req->query, "detailed", &detailed, &err);
+    if (rc != TSP_OK) {
         return tsp_problem_send(req, &err, NULL);
     }
     doc = status_doc(req, detailed, &err);
@@ -99,9 +104,11 @@ int tsp_h_pool_ping(struct tsp_req *req)
     struct tsp_dbinfo_ping ping;
     json_t *doc = NULL;
     int status = 0;
+    enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
-    if (tsp_dbinfo_ping(req->api->pool, "ping", &ping, &err) != TSP_OK) {
+    rc = tsp_dbinfo_ping(req->api->pool, "ping", &ping, &err);
+    if (rc != TSP_OK) {
         return tsp_problem_send(req, &err, NULL);
     }
     doc = tsp_render_ping(&ping);
@@ -179,9 +186,11 @@ int tsp_h_pool_patch(struct tsp_req *req)
     json_t *value = NULL;
     long size = -1, overflow = -1, timeout_ms = -1;
     int status = 0;
+    enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
-    if (tsp_req_read_json(req, &body, &err) != TSP_OK) {
+    rc = tsp_req_read_json(req, &body, &err);
+    if (rc != TSP_OK) {
         status = tsp_problem_send(req, &err, NULL);
         goto done;
     }
@@ -195,9 +204,14 @@ int tsp_h_pool_patch(struct tsp_req *req)
             goto done;
         }
     }
-    if (int_member(body, "size", 1, 10000, &size, &err) != TSP_OK ||
-        int_member(body, "max_overflow", 0, 10000, &overflow, &err) != TSP_OK ||
-        int_member(body, "timeout_ms", 1, 3600000, &timeout_ms, &err) != TSP_OK) {
+    rc = int_member(body, "size", 1, 10000, &size, &err);
+    if (rc == TSP_OK) {
+        rc = int_member(body, "max_overflow", 0, 10000, &overflow, &err);
+    }
+    if (rc == TSP_OK) {
+        rc = int_member(body, "timeout_ms", 1, 3600000, &timeout_ms, &err);
+    }
+    if (rc != TSP_OK) {
         status = tsp_problem_send(req, &err, NULL);
         goto done;
     }
@@ -206,7 +220,8 @@ int tsp_h_pool_patch(struct tsp_req *req)
                                    "nothing to change: give size, max_overflow or timeout_ms");
         goto done;
     }
-    if (tsp_pool_resize(req->api->pool, (int)size, (int)overflow, timeout_ms, &err) != TSP_OK) {
+    rc = tsp_pool_resize(req->api->pool, (int)size, (int)overflow, timeout_ms, &err);
+    if (rc != TSP_OK) {
         status = tsp_problem_send(req, &err, NULL);
         goto done;
     }

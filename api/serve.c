@@ -185,6 +185,7 @@ int tsp_cli_serve(int argc, char **argv)
     bool forced = false;
     bool http_stopped = false;
     char text[128];
+    enum tsp_code rc = TSP_OK;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -197,7 +198,8 @@ int tsp_cli_serve(int argc, char **argv)
     }
     memset(&cfg, 0, sizeof(cfg));
     tsp_error_init(&err);
-    if (tsp_config_load(&cfg, environ, &err) != TSP_OK) {
+    rc = tsp_config_load(&cfg, environ, &err);
+    if (rc != TSP_OK) {
         fprintf(stderr, "tspool: %s\n", err.detail);
         return 2;
     }
@@ -213,7 +215,8 @@ int tsp_cli_serve(int argc, char **argv)
 
     tsp_pool_options_from_config(&cfg, &pool_opts);
     tsp_pool_pg_connector(&cfg, &connector);
-    if (tsp_pool_new(&pool_opts, &connector, &pool, &err) != TSP_OK) {
+    rc = tsp_pool_new(&pool_opts, &connector, &pool, &err);
+    if (rc != TSP_OK) {
         log_event(TSP_LOG_LEVEL_ERROR, "serve.error", "cannot create the pool: ", err.detail);
         goto done;
     }
@@ -223,18 +226,21 @@ int tsp_cli_serve(int argc, char **argv)
     health_opts.heartbeat_max_ms =
         60000L + 3L * cfg.db_connect_timeout_s * 1000L + 3L * cfg.health_interval_ms;
     health_opts.ready_max_waiting = cfg.ready_max_waiting;
-    if (tsp_health_new(pool, &health_opts, &health, &err) != TSP_OK) {
+    rc = tsp_health_new(pool, &health_opts, &health, &err);
+    if (rc != TSP_OK) {
         goto fail;
     }
     labels = tsp_http_route_labels(&nlabels);
-    if (tsp_metrics_new(labels, nlabels, &metrics, &err) != TSP_OK) {
+    rc = tsp_metrics_new(labels, nlabels, &metrics, &err);
+    if (rc != TSP_OK) {
         goto fail;
     }
     deps.cfg = &cfg;
     deps.pool = pool;
     deps.health = health;
     deps.metrics = metrics;
-    if (tsp_http_start(&deps, &server, &err) != TSP_OK) {
+    rc = tsp_http_start(&deps, &server, &err);
+    if (rc != TSP_OK) {
         goto fail;
     }
     snprintf(text, sizeof(text), "%s:%d", cfg.listen_host, tsp_http_port(server));

@@ -29,7 +29,7 @@ base="http://${TSPOOL_LISTEN}"
 cat <<MSG
 tspool serving on ${base} (database ${DB_HOST}:${DB_PORT}; Ctrl-C stops it)
 
-  curl -s ${base}/readyz?verbose
+  curl -s '${base}/readyz?verbose'
   curl -s ${base}/pool/status | jq .
   curl -s '${base}/pool/status?detailed=true' | jq .
   curl -s ${base}/pool/ping

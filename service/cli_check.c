@@ -34,6 +34,7 @@ static int check_mode(const struct tsp_config *cfg, enum tsp_pool_mode mode)
     struct tsp_dbinfo_server_view view;
     const char *name = mode == TSP_POOL_MODE_DIRECT ? "direct" : "pooled";
     int code = 1;
+    enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
     tsp_pool_options_from_config(cfg, &opts);
@@ -44,11 +45,13 @@ static int check_mode(const struct tsp_config *cfg, enum tsp_pool_mode mode)
     opts.stats_log_interval_ms = 0;
     opts.timeout_ms = (long)cfg->db_connect_timeout_s * 1000L + 1000L;
     tsp_pool_pg_connector(cfg, &connector);
-    if (tsp_pool_new(&opts, &connector, &pool, &err) != TSP_OK) {
+    rc = tsp_pool_new(&opts, &connector, &pool, &err);
+    if (rc != TSP_OK) {
         printf("%-7s FAILED: %s\n", name, err.detail);
         goto done;
     }
-    if (tsp_dbinfo_ping(pool, "check", &ping, &err) != TSP_OK) {
+    rc = tsp_dbinfo_ping(pool, "check", &ping, &err);
+    if (rc != TSP_OK) {
         printf("%-7s FAILED: %s\n", name, err.detail);
         goto done;
     }
@@ -59,7 +62,8 @@ static int check_mode(const struct tsp_config *cfg, enum tsp_pool_mode mode)
         printf("  role                 %s\n", ping.primary ? "primary" : "standby (in recovery)");
         printf("  timescaledb          %s\n",
                ping.timescaledb_version[0] != '\0' ? ping.timescaledb_version : "not installed");
-        if (tsp_dbinfo_server_view(pool, cfg->db_application_name, NULL, &view, &err) == TSP_OK) {
+        rc = tsp_dbinfo_server_view(pool, cfg->db_application_name, NULL, &view, &err);
+        if (rc == TSP_OK) {
             printf("  max_connections      %d (reserved %d, in use %lld)\n", view.max_connections,
                    view.superuser_reserved_connections + view.reserved_connections,
                    view.client_connections);
@@ -81,6 +85,7 @@ int tsp_cli_check(int argc, char **argv)
     struct tsp_config cfg;
     struct tsp_error err;
     int failures = 0;
+    enum tsp_code rc = TSP_OK;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -93,7 +98,8 @@ int tsp_cli_check(int argc, char **argv)
     }
     memset(&cfg, 0, sizeof(cfg));
     tsp_error_init(&err);
-    if (tsp_config_load(&cfg, environ, &err) != TSP_OK) {
+    rc = tsp_config_load(&cfg, environ, &err);
+    if (rc != TSP_OK) {
         fprintf(stderr, "tspool: %s\n", err.detail);
         return 2;
     }

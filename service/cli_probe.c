@@ -31,6 +31,7 @@ int tsp_cli_probe(int argc, char **argv)
     char url[1024];
     char full_path[64];
     int code = 1;
+    enum tsp_code rc = TSP_OK;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -65,8 +66,8 @@ int tsp_cli_probe(int argc, char **argv)
     snprintf(full_path, sizeof(full_path), "%s%s", path, verbose ? "?verbose" : "");
     tsp_error_init(&err);
     tsp_http_default_url(url_arg, url, sizeof(url));
-    if (tsp_http_get(url, full_path, tsp_http_read_token(), timeout_s * 1000, &reply, &err) !=
-        TSP_OK) {
+    rc = tsp_http_get(url, full_path, tsp_http_read_token(), timeout_s * 1000, &reply, &err);
+    if (rc != TSP_OK) {
         fprintf(stderr, "tspool probe: %s\n", err.detail);
         goto done;
     }

@@ -132,6 +132,7 @@ int tsp_cli_status(int argc, char **argv)
     json_t *doc = NULL;
     json_error_t jerr;
     int code = 1;
+    enum tsp_code rc = TSP_OK;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -156,8 +157,9 @@ int tsp_cli_status(int argc, char **argv)
     }
     tsp_error_init(&err);
     tsp_http_default_url(url_arg, url, sizeof(url));
-    if (tsp_http_get(url, detailed ? "/pool/status?detailed=true" : "/pool/status",
-                     tsp_http_read_token(), timeout_s * 1000, &reply, &err) != TSP_OK) {
+    rc = tsp_http_get(url, detailed ? "/pool/status?detailed=true" : "/pool/status",
+                      tsp_http_read_token(), timeout_s * 1000, &reply, &err);
+    if (rc != TSP_OK) {
         fprintf(stderr, "tspool status: cannot reach the service: %s\n", err.detail);
         goto done;
     }
