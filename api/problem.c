@@ -81,6 +81,24 @@ const char *tsp_problem_headers(enum tsp_code code)
     }
 }
 
+enum tsp_code tsp_problem_code_for_status(int status)
+{
+    switch (status) {
+    case 503:
+        return TSP_UNAVAILABLE; /* the generic one of the several 503 codes */
+    case 500:
+        return TSP_INTERNAL;
+    default:
+        break;
+    }
+    for (int c = 1; c < TSP_CODE_COUNT; c++) {
+        if (tsp_code_http_status((enum tsp_code)c) == status) {
+            return (enum tsp_code)c;
+        }
+    }
+    return TSP_INTERNAL;
+}
+
 int tsp_problem_send(struct tsp_req *req, const struct tsp_error *err, const char *extra_headers)
 {
     enum tsp_code code = err->code == TSP_OK ? TSP_INTERNAL : err->code;

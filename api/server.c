@@ -49,6 +49,25 @@ static int on_begin_request(struct mg_connection *conn)
     return status > 0 && status < 1000 ? status : 500;
 }
 
+/* CivetWeb answers some requests itself (unparsable request line, headers too large, request
+ * timeout): those errors become problem+json too. Returns 0 = handled. */
+static int on_http_error(struct mg_connection *conn, int status, const char *message)
+{
+    const struct mg_request_info *info = mg_get_request_info(conn);
+    struct tsp_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.conn = conn;
+    req.method = info != NULL && info->request_method != NULL ? info->request_method : "";
+    req.path = info != NULL && info->local_uri != NULL ? info->local_uri : NULL;
+    req.close_connection = true; /* the request could not be parsed: do not trust the stream */
+    tsp_request_id_generate(req.request_id, sizeof(req.request_id));
+    (void)tsp_problem_sendf(&req, tsp_problem_code_for_status(status), NULL, "%s",
+                            message != NULL && message[0] != '\0' ? message
+                                                                  : tsp_http_reason(status));
+    return 0;
+}
+
 static int on_log_message(const struct mg_connection *conn, const char *message)
 {
     struct tsp_log_ctx ctx;
@@ -141,6 +160,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.begin_request = on_begin_request;
     callbacks.log_message = on_log_message;
+    callbacks.http_error = on_http_error;
     callbacks.init_connection = on_init_connection;
     callbacks.connection_close = on_connection_close;
     memset(&init, 0, sizeof(init));

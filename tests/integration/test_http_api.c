@@ -5,9 +5,14 @@
  */
 #include "tsp_test.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http_client.h"
 #include "service_harness.h"
@@ -291,6 +296,68 @@ static void test_http_pool_control(void **state)
     tsp_test_reply_free(r);
 }
 
+/* Send raw bytes on a fresh connection and return what comes back (malloc'd). */
+static char *raw_exchange(const char *request, size_t len)
+{
+    struct sockaddr_in addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char *buf = calloc(1, 8192);
+    size_t used = 0;
+    ssize_t n = 0;
+
+    assert_true(fd >= 0);
+    assert_non_null(buf);
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)tsp_test_service_port(svc));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(send(fd, request, len, 0), (ssize_t)len);
+    while (used < 8191 && (n = recv(fd, buf + used, 8191 - used, 0)) > 0) {
+        used += (size_t)n;
+    }
+    close(fd);
+    return buf;
+}
+
+static void test_http_civetweb_errors_are_problems(void **state)
+{
+    size_t len = 30000;
+    char *request = malloc(len + 1);
+    char *reply = NULL;
+    (void)state;
+
+    assert_non_null(request);
+    memset(request, 'a', len);
+    static const char head[] = "GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: ";
+    memcpy(request, head, sizeof(head) - 1);
+    memcpy(request + len - 4, "\r\n\r\n", 4);
+    request[len] = '\0';
+    reply = raw_exchange(request, len);
+    assert_int_equal(strncmp(reply, "HTTP/1.1 400 Bad Request\r\n", 26), 0);
+    assert_non_null(strstr(reply, "\r\nContent-Type: application/problem+json\r\n"));
+    assert_non_null(strstr(reply, "\r\nX-Request-Id: "));
+    assert_non_null(strstr(reply, "\"code\":\"INVALID\""));
+    free(reply);
+    free(request);
+}
+
+static void test_http_connection_close_honoured(void **state)
+{
+    static const char req[] = "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    static const char req10[] = "GET /livez HTTP/1.0\r\n\r\n";
+    char *reply = raw_exchange(req, sizeof(req) - 1);
+    (void)state;
+
+    /* raw_exchange reads until the server closes: the reply proves the close */
+    assert_non_null(strstr(reply, "\r\nConnection: close\r\n\r\nok"));
+    free(reply);
+    reply = raw_exchange(req10, sizeof(req10) - 1);
+    assert_int_equal(strncmp(reply, "HTTP/1.1 200 OK\r\n", 17), 0);
+    assert_non_null(strstr(reply, "\r\nConnection: close\r\n\r\nok"));
+    free(reply);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +369,8 @@ int tsp_test_run(void)
         cmocka_unit_test(test_http_metrics_parse),
         cmocka_unit_test(test_http_patch_pool_errors),
         cmocka_unit_test(test_http_pool_control),
+        cmocka_unit_test(test_http_civetweb_errors_are_problems),
+        cmocka_unit_test(test_http_connection_close_honoured),
     };
     return cmocka_run_group_tests_name("http_api", tests, setup, teardown);
 }
