@@ -4,6 +4,7 @@
  */
 #include "tsp_test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,10 +155,43 @@ static void test_tsp_test_prometheus_valid_rejects_bad_lines(void **state)
                                           sizeof(why)));
 }
 
+static void *observe_many(void *arg)
+{
+    struct tsp_metrics *m = arg;
+    for (int i = 0; i < 10000; i++) {
+        tsp_metrics_http_observe(m, 1, "GET", 200, (uint64_t)i * 1000u);
+    }
+    return NULL;
+}
+
+/* Counters are hit by every worker thread at once: no update may be lost (and TSan must
+ * stay quiet, `make tsan`). */
+static void test_tsp_metrics_http_observe_concurrent(void **state)
+{
+    struct tsp_metrics *m = new_metrics();
+    pthread_t threads[4];
+    char *text = NULL;
+    (void)state;
+
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, observe_many, m), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    assert_int_equal(tsp_metrics_http_count(m, 1, "GET", 200), 40000);
+    text = render(m, NULL);
+    assert_non_null(strstr(
+        text, "tspool_http_request_duration_seconds_count{route=\"/readyz/{check}\"} 40000\n"));
+    free(text);
+    tsp_metrics_free(m);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tsp_metrics_http_observe_counts),
+        cmocka_unit_test(test_tsp_metrics_http_observe_concurrent),
         cmocka_unit_test(test_tsp_metrics_render_http_lines),
         cmocka_unit_test(test_tsp_metrics_render_pool_section),
         cmocka_unit_test(test_tsp_test_prometheus_valid_rejects_bad_lines),
