@@ -172,6 +172,32 @@ static void test_http_pool_exhausted_503_retry_after(void **state)
     tsp_test_reply_free(held);
 }
 
+/* A statement that runs into DB_STATEMENT_TIMEOUT_MS is a 504 with the SQLSTATE. */
+static void test_http_pool_ping_statement_timeout_504(void **state)
+{
+    static const char *const env[] = {"DB_STATEMENT_TIMEOUT_MS=300", NULL};
+    struct tsp_test_service *own = tsp_test_service_start(env);
+    pthread_t locker;
+    struct tsp_test_reply *r = NULL;
+    char u[512];
+    (void)state;
+
+    assert_int_equal(pthread_create(&locker, NULL, hold_lock, NULL), 0);
+    tsp_test_sleep_ms(500);
+    snprintf(u, sizeof(u), "%s/pool/ping", tsp_test_service_url(own));
+    r = tsp_test_http("GET", u, NULL, NULL);
+    assert_int_equal(r->status, 504);
+    assert_string_equal(tsp_test_json_str(r, "code"), "TIMEOUT");
+    assert_string_equal(tsp_test_json_str(r, "sqlstate"), "57014");
+    tsp_test_reply_free(r);
+    pthread_join(locker, NULL);
+    /* the connection survived the cancelled statement */
+    r = tsp_test_http("GET", u, NULL, NULL);
+    assert_int_equal(r->status, 200);
+    tsp_test_reply_free(r);
+    tsp_test_service_stop(own);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +205,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_http_pool_ping_round_trip),
         cmocka_unit_test(test_http_pool_status_detailed),
         cmocka_unit_test(test_http_pool_exhausted_503_retry_after),
+        cmocka_unit_test(test_http_pool_ping_statement_timeout_504),
     };
     return cmocka_run_group_tests_name("http_pool", tests, setup, teardown);
 }

@@ -37,7 +37,7 @@ static void *hold_lock(void *arg)
 {
     (void)arg;
     free(tsp_test_pg_query("BEGIN; LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE; "
-                           "SELECT pg_sleep(3); COMMIT"));
+                           "SELECT pg_sleep(5); COMMIT"));
     return NULL;
 }
 
@@ -66,7 +66,7 @@ static long long our_sessions(void)
 
 static void test_serve_sigterm_drains(void **state)
 {
-    static const char *const env[] = {"TSPOOL_SHUTDOWN_DELAY=2", "TSPOOL_SHUTDOWN_GRACE=10",
+    static const char *const env[] = {"TSPOOL_SHUTDOWN_DELAY=1", "TSPOOL_SHUTDOWN_GRACE=15",
                                       "DB_MIN_CONNS=2", "DB_MAX_CONNS=3", NULL};
     struct tsp_test_service *svc = tsp_test_service_start(env);
     struct ping_call call = {svc, NULL};
@@ -91,6 +91,20 @@ static void test_serve_sigterm_drains(void **state)
     /* during the delay: still serving, but not ready */
     assert_int_equal(get_status(svc, "/readyz"), 503);
     assert_int_equal(get_status(svc, "/livez"), 200);
+    /* after the delay, while the slow request is still in flight: new requests are refused */
+    tsp_test_sleep_ms(1500);
+    {
+        char u[512];
+        char connection[32];
+        struct tsp_test_reply *r = NULL;
+        snprintf(u, sizeof(u), "%s/livez", tsp_test_service_url(svc));
+        r = tsp_test_http("GET", u, NULL, NULL);
+        assert_int_equal(r->status, 503);
+        assert_string_equal(tsp_test_json_str(r, "code"), "SHUTTING_DOWN");
+        assert_true(tsp_test_reply_header(r, "Connection", connection, sizeof(connection)));
+        assert_string_equal(connection, "close");
+        tsp_test_reply_free(r);
+    }
     assert_int_equal(tsp_test_service_wait(svc, 20000), 0);
 
     pthread_join(pinger, NULL);
