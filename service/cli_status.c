@@ -44,7 +44,7 @@ static void print_groups(const char *title, json_t *groups)
     json_t *value = NULL;
     const char *sep = "";
 
-    printf("  %-22s", title);
+    printf("  %-22s ", title);
     json_object_foreach(groups, key, value)
     {
         printf("%s%s=%lld", sep, key[0] != '\0' ? key : "(none)",
