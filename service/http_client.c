@@ -116,12 +116,43 @@ void tsp_http_default_url(const char *explicit_url, char *out, size_t outsize)
     }
 }
 
-const char *tsp_http_read_token(void)
+/* The token in NAME, else in the file NAME_FILE names (one trailing newline dropped), else
+ * NULL. File contents live in a static buffer: the CLI is single-threaded. */
+static const char *token_from(const char *name)
 {
-    const char *token = getenv("TSPOOL_READ_TOKEN");
+    static char buf[1024];
+    char file_var[64];
+    const char *token = getenv(name);
+    const char *path = NULL;
+    FILE *f = NULL;
+    size_t n = 0;
+
     if (token != NULL && token[0] != '\0') {
         return token;
     }
-    token = getenv("TSPOOL_ADMIN_TOKEN");
-    return token != NULL && token[0] != '\0' ? token : NULL;
+    snprintf(file_var, sizeof(file_var), "%s_FILE", name);
+    path = getenv(file_var);
+    if (path == NULL || path[0] == '\0') {
+        return NULL;
+    }
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n') {
+        buf[--n] = '\0';
+    }
+    if (n > 0 && buf[n - 1] == '\r') {
+        buf[--n] = '\0';
+    }
+    return n > 0 ? buf : NULL;
+}
+
+const char *tsp_http_read_token(void)
+{
+    const char *token = token_from("TSPOOL_READ_TOKEN");
+    return token != NULL ? token : token_from("TSPOOL_ADMIN_TOKEN");
 }

@@ -30,7 +30,8 @@ void tsp_http_reply_fini(struct tsp_http_reply *reply);
  * out (NUL-terminated). */
 void tsp_http_default_url(const char *explicit_url, char *out, size_t outsize);
 
-/* The token for reads: TSPOOL_READ_TOKEN, else TSPOOL_ADMIN_TOKEN, else NULL. */
+/* The token for reads: TSPOOL_READ_TOKEN (or the file TSPOOL_READ_TOKEN_FILE names), else
+ * TSPOOL_ADMIN_TOKEN (or TSPOOL_ADMIN_TOKEN_FILE), else NULL. Not thread-safe (CLI only). */
 const char *tsp_http_read_token(void);
 
 #endif /* TSPOOL_HTTP_CLIENT_INT_H */

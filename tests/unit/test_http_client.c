@@ -5,7 +5,9 @@
 #include "tsp_test.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http_client_int.h"
 
@@ -16,6 +18,8 @@ static int clear_env(void **state)
     unsetenv("TSPOOL_LISTEN");
     unsetenv("TSPOOL_READ_TOKEN");
     unsetenv("TSPOOL_ADMIN_TOKEN");
+    unsetenv("TSPOOL_READ_TOKEN_FILE");
+    unsetenv("TSPOOL_ADMIN_TOKEN_FILE");
     return 0;
 }
 
@@ -54,6 +58,24 @@ static void test_tsp_http_read_token_precedence(void **state)
     assert_string_equal(tsp_http_read_token(), "adm");
 }
 
+static void test_tsp_http_read_token_from_file(void **state)
+{
+    char path[] = "/tmp/tspool-token-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = NULL;
+    (void)state;
+
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs("file-token\n", f);
+    fclose(f);
+    setenv("TSPOOL_ADMIN_TOKEN_FILE", path, 1);
+    assert_string_equal(tsp_http_read_token(), "file-token");
+    setenv("TSPOOL_READ_TOKEN", "env-token", 1);
+    assert_string_equal(tsp_http_read_token(), "env-token");
+    unlink(path);
+}
+
 static void test_tsp_http_get_unreachable(void **state)
 {
     struct tsp_http_reply reply = {0, NULL, 0};
@@ -73,6 +95,7 @@ int tsp_test_run(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_tsp_http_default_url_precedence, clear_env),
         cmocka_unit_test_setup(test_tsp_http_read_token_precedence, clear_env),
+        cmocka_unit_test_setup(test_tsp_http_read_token_from_file, clear_env),
         cmocka_unit_test(test_tsp_http_get_unreachable),
     };
     return cmocka_run_group_tests_name("http_client", tests, NULL, NULL);
