@@ -161,12 +161,35 @@ static void test_serve_invalid_config_exits_2(void **state)
     tsp_test_service_stop(svc);
 }
 
+static void test_serve_port_in_use_exits_1(void **state)
+{
+    struct tsp_test_service *first = tsp_test_service_start(NULL);
+    struct tsp_test_service *second = NULL;
+    char listen[64];
+    char expect[96];
+    char *err = NULL;
+    const char *env[2] = {listen, NULL};
+    (void)state;
+
+    snprintf(listen, sizeof(listen), "TSPOOL_LISTEN=127.0.0.1:%d", tsp_test_service_port(first));
+    snprintf(expect, sizeof(expect),
+             "tspool: cannot serve HTTP on 127.0.0.1:%d: ", tsp_test_service_port(first));
+    second = tsp_test_service_spawn(env);
+    assert_int_equal(tsp_test_service_wait(second, 15000), 1);
+    err = tsp_test_service_stderr(second);
+    assert_non_null(strstr(err, expect));
+    free(err);
+    tsp_test_service_stop(second);
+    tsp_test_service_stop(first);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serve_sigterm_drains),
         cmocka_unit_test(test_serve_second_signal_exits_at_once),
         cmocka_unit_test(test_serve_invalid_config_exits_2),
+        cmocka_unit_test(test_serve_port_in_use_exits_1),
     };
     return cmocka_run_group_tests_name("shutdown", tests, setup, NULL);
 }
