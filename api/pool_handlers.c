@@ -10,6 +10,10 @@
 
 #include "tspool/dbinfo.h"
 
+/* The server's view is an extra: never let it hold a status request for the whole pool
+ * timeout when the pool is busy or the database is away. */
+#define SERVER_VIEW_TIMEOUT_MS 2000
+
 /* The status document; detailed adds each connection and the server's view (one lease). */
 static json_t *status_doc(struct tsp_req *req, bool detailed, struct tsp_error *err)
 {
@@ -58,8 +62,8 @@ static json_t *status_doc(struct tsp_req *req, bool detailed, struct tsp_error *
     }
     /* the server's view is best effort: a database outage must not hide the pool's own view */
     tsp_error_init(&view_err);
-    rc = tsp_dbinfo_server_view(req->api->pool, req->api->cfg->db_application_name, &stats, view,
-                                &view_err);
+    rc = tsp_dbinfo_server_view(req->api->pool, req->api->cfg->db_application_name,
+                                SERVER_VIEW_TIMEOUT_MS, &stats, view, &view_err);
     if (rc == TSP_OK) {
         json_object_set_new(doc, "server", tsp_render_server_view(view));
     } else {

@@ -21,7 +21,8 @@ struct tsp_http_server {
     int port;
 };
 
-static const char *route_labels[64];
+/* Room for every route; the TimescaleDB routes join the table later. */
+static const char *route_labels[256];
 
 const char *const *tsp_http_route_labels(size_t *count)
 {

@@ -62,7 +62,7 @@ static int check_mode(const struct tsp_config *cfg, enum tsp_pool_mode mode)
         printf("  role                 %s\n", ping.primary ? "primary" : "standby (in recovery)");
         printf("  timescaledb          %s\n",
                ping.timescaledb_version[0] != '\0' ? ping.timescaledb_version : "not installed");
-        rc = tsp_dbinfo_server_view(pool, cfg->db_application_name, NULL, &view, &err);
+        rc = tsp_dbinfo_server_view(pool, cfg->db_application_name, -1, NULL, &view, &err);
         if (rc == TSP_OK) {
             printf("  max_connections      %d (reserved %d, in use %lld)\n", view.max_connections,
                    view.superuser_reserved_connections + view.reserved_connections,

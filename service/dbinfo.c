@@ -96,7 +96,7 @@ static size_t read_groups(const struct tsp_db_result *res, struct tsp_dbinfo_gro
 }
 
 enum tsp_code tsp_dbinfo_server_view(struct tsp_pool *pool, const char *application_name,
-                                     const struct tsp_pool_stats *stats,
+                                     long timeout_ms, const struct tsp_pool_stats *stats,
                                      struct tsp_dbinfo_server_view *out, struct tsp_error *err)
 {
     struct tsp_lease *lease = NULL;
@@ -107,7 +107,7 @@ enum tsp_code tsp_dbinfo_server_view(struct tsp_pool *pool, const char *applicat
     long long may_open = 0;
 
     memset(&view, 0, sizeof(view));
-    rc = tsp_pool_borrow(pool, "pool.server_view", -1, &lease, err);
+    rc = tsp_pool_borrow(pool, "pool.server_view", timeout_ms, &lease, err);
     if (rc != TSP_OK) {
         goto done;
     }

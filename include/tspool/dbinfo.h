@@ -56,11 +56,12 @@ struct tsp_dbinfo_server_view {
     struct tsp_dbinfo_group by_application[TSP_DBINFO_MAX_GROUPS];
 };
 
-/* Query pg_settings and pg_stat_activity through one lease (label "pool.server_view").
- * application_name identifies our own sessions (may be NULL); stats gives the pool's size,
+/* Query pg_settings and pg_stat_activity through one lease (label "pool.server_view"),
+ * waiting at most timeout_ms for it (negative = the pool's default). application_name
+ * identifies our own sessions (may be NULL); stats (may be NULL) gives the pool's size,
  * overflow and open count for the headroom. Errors as tsp_dbinfo_ping. Thread-safe. */
 enum tsp_code tsp_dbinfo_server_view(struct tsp_pool *pool, const char *application_name,
-                                     const struct tsp_pool_stats *stats,
+                                     long timeout_ms, const struct tsp_pool_stats *stats,
                                      struct tsp_dbinfo_server_view *out,
                                      struct tsp_error *err) TSP_MUSTCHECK;
 
