@@ -119,15 +119,6 @@ static void test_http_pool_status_detailed(void **state)
     tsp_test_reply_free(r);
 }
 
-static void *hold_lock(void *arg)
-{
-    (void)arg;
-    /* the ping query reads pg_extension: while this lock is held it blocks, with its lease */
-    free(tsp_test_pg_query("BEGIN; LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE; "
-                           "SELECT pg_sleep(3); COMMIT"));
-    return NULL;
-}
-
 static void *slow_ping(void *arg)
 {
     struct tsp_test_reply **out = arg;
@@ -139,16 +130,17 @@ static void *slow_ping(void *arg)
 
 static void test_http_pool_exhausted_503_retry_after(void **state)
 {
-    pthread_t locker, pinger;
+    struct tsp_test_lock *lock = NULL;
+    pthread_t pinger;
     struct tsp_test_reply *held = NULL;
     struct tsp_test_reply *r = NULL;
     char retry[16];
     (void)state;
 
-    assert_int_equal(pthread_create(&locker, NULL, hold_lock, NULL), 0);
-    tsp_test_sleep_ms(500);
+    /* the ping query reads pg_extension: while the lock is held it blocks, with its lease */
+    lock = tsp_test_lock_catalog(3);
     assert_int_equal(pthread_create(&pinger, NULL, slow_ping, &held), 0);
-    tsp_test_sleep_ms(500);
+    assert_true(tsp_test_wait_query(TSP_TEST_SQL_OURS_WAITING, "t", 10000));
     r = tsp_test_get(url("/pool/ping"), NULL);
     assert_int_equal(r->status, 503);
     assert_string_equal(tsp_test_json_str(r, "code"), "POOL_EXHAUSTED");
@@ -165,7 +157,7 @@ static void test_http_pool_exhausted_503_retry_after(void **state)
     assert_true(json_integer_value(at(r->json, "counters", "borrow_timeouts")) >= 1);
     tsp_test_reply_free(r);
 
-    pthread_join(locker, NULL);
+    tsp_test_lock_join(lock);
     pthread_join(pinger, NULL);
     assert_non_null(held);
     assert_int_equal(held->status, 200);
@@ -177,20 +169,19 @@ static void test_http_pool_ping_statement_timeout_504(void **state)
 {
     static const char *const env[] = {"DB_STATEMENT_TIMEOUT_MS=300", NULL};
     struct tsp_test_service *own = tsp_test_service_start(env);
-    pthread_t locker;
+    struct tsp_test_lock *lock = NULL;
     struct tsp_test_reply *r = NULL;
     char u[512];
     (void)state;
 
-    assert_int_equal(pthread_create(&locker, NULL, hold_lock, NULL), 0);
-    tsp_test_sleep_ms(500);
+    lock = tsp_test_lock_catalog(2);
     snprintf(u, sizeof(u), "%s/pool/ping", tsp_test_service_url(own));
     r = tsp_test_http("GET", u, NULL, NULL);
     assert_int_equal(r->status, 504);
     assert_string_equal(tsp_test_json_str(r, "code"), "TIMEOUT");
     assert_string_equal(tsp_test_json_str(r, "sqlstate"), "57014");
     tsp_test_reply_free(r);
-    pthread_join(locker, NULL);
+    tsp_test_lock_join(lock);
     /* the connection survived the cancelled statement */
     r = tsp_test_http("GET", u, NULL, NULL);
     assert_int_equal(r->status, 200);

@@ -33,14 +33,6 @@ static long get_status(const struct tsp_test_service *s, const char *path)
     return status;
 }
 
-static void *hold_lock(void *arg)
-{
-    (void)arg;
-    free(tsp_test_pg_query("BEGIN; LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE; "
-                           "SELECT pg_sleep(5); COMMIT"));
-    return NULL;
-}
-
 struct ping_call {
     const struct tsp_test_service *svc;
     struct tsp_test_reply *reply;
@@ -70,7 +62,8 @@ static void test_serve_sigterm_drains(void **state)
                                       "DB_MIN_CONNS=2", "DB_MAX_CONNS=3", NULL};
     struct tsp_test_service *svc = tsp_test_service_start(env);
     struct ping_call call = {svc, NULL};
-    pthread_t locker, pinger;
+    struct tsp_test_lock *lock = NULL;
+    pthread_t pinger;
     long long sessions = -1;
     char *out = NULL;
     (void)state;
@@ -82,10 +75,10 @@ static void test_serve_sigterm_drains(void **state)
     assert_int_equal(get_status(svc, "/readyz"), 200);
     assert_true(our_sessions() >= 2);
 
-    assert_int_equal(pthread_create(&locker, NULL, hold_lock, NULL), 0);
-    tsp_test_sleep_ms(300);
+    lock = tsp_test_lock_catalog(5);
     assert_int_equal(pthread_create(&pinger, NULL, slow_ping, &call), 0);
-    tsp_test_sleep_ms(300);
+    /* the ping is in flight, blocked on the lock, holding its lease */
+    assert_true(tsp_test_wait_query(TSP_TEST_SQL_OURS_WAITING, "t", 10000));
     tsp_test_service_signal(svc, SIGTERM);
     tsp_test_sleep_ms(200);
     /* during the delay: still serving, but not ready */
@@ -108,7 +101,7 @@ static void test_serve_sigterm_drains(void **state)
     assert_int_equal(tsp_test_service_wait(svc, 20000), 0);
 
     pthread_join(pinger, NULL);
-    pthread_join(locker, NULL);
+    tsp_test_lock_join(lock);
     assert_non_null(call.reply);
     assert_int_equal(call.reply->status, 200);
     tsp_test_reply_free(call.reply);

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -311,6 +312,58 @@ void tsp_test_service_stop(struct tsp_test_service *s)
     unlink(s->out_path);
     unlink(s->err_path);
     free(s);
+}
+
+bool tsp_test_wait_query(const char *sql, const char *expect, long timeout_ms)
+{
+    for (long waited = 0; waited <= timeout_ms; waited += 50) {
+        char *got = tsp_test_pg_query(sql);
+        bool match = got != NULL && strcmp(got, expect) == 0;
+        free(got);
+        if (match) {
+            return true;
+        }
+        tsp_test_sleep_ms(50);
+    }
+    return false;
+}
+
+struct tsp_test_lock {
+    pthread_t thread;
+    char sql[256];
+};
+
+static void *lock_main(void *arg)
+{
+    struct tsp_test_lock *lock = arg;
+    free(tsp_test_pg_query(lock->sql));
+    return NULL;
+}
+
+struct tsp_test_lock *tsp_test_lock_catalog(int seconds)
+{
+    struct tsp_test_lock *lock = calloc(1, sizeof(*lock));
+
+    assert_non_null(lock);
+    snprintf(lock->sql, sizeof(lock->sql),
+             "BEGIN; LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE; "
+             "SELECT pg_sleep(%d); COMMIT",
+             seconds);
+    assert_int_equal(pthread_create(&lock->thread, NULL, lock_main, lock), 0);
+    assert_true(tsp_test_wait_query("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
+                                    "l.relation WHERE c.relname = 'pg_extension' AND l.mode = "
+                                    "'AccessExclusiveLock' AND l.granted",
+                                    "1", 10000));
+    return lock;
+}
+
+void tsp_test_lock_join(struct tsp_test_lock *lock)
+{
+    if (lock == NULL) {
+        return;
+    }
+    pthread_join(lock->thread, NULL);
+    free(lock);
 }
 
 int tsp_test_run_cli(const char *const *args, int port, const char *const *extra, char **out,

@@ -52,4 +52,20 @@ void tsp_test_service_stop(struct tsp_test_service *s);
 int tsp_test_run_cli(const char *const *args, int port, const char *const *extra, char **out,
                      char **err);
 
+/* Poll `sql` (first column of the first row) on the test database every 50 ms until it
+ * equals `expect`; false after timeout_ms. */
+bool tsp_test_wait_query(const char *sql, const char *expect, long timeout_ms);
+
+/* Block the catalog the ping query reads: a session that holds ACCESS EXCLUSIVE on
+ * pg_extension for `seconds`, started in a thread; returns once the lock is granted. Join
+ * with tsp_test_lock_join(). */
+struct tsp_test_lock;
+struct tsp_test_lock *tsp_test_lock_catalog(int seconds);
+void tsp_test_lock_join(struct tsp_test_lock *lock);
+
+/* SQL that is "t" while one of our service's sessions waits for a lock. */
+#define TSP_TEST_SQL_OURS_WAITING                                                                  \
+    "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = '" TSP_TEST_APP_NAME       \
+    "' AND wait_event_type = 'Lock'"
+
 #endif /* TSPOOL_TEST_SERVICE_HARNESS_H */
