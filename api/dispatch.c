@@ -40,6 +40,9 @@ static void keep_alive_policy(struct tsp_req *req, const struct mg_request_info 
                      : 0;
 
     mg_set_user_connection_data(req->conn, (void *)(served + 1));
+    if (req->api->cfg != NULL && req->api->cfg->http_keep_alive_ms <= 0) {
+        req->close_connection = true; /* keep-alive is off: say so rather than just hang up */
+    }
     if (connection != NULL && strcasecmp(connection, "close") == 0) {
         req->close_connection = true;
     }
