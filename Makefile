@@ -4,7 +4,7 @@
 #   make run     start a local PostgreSQL 15 and tspool on 127.0.0.1:8080
 #   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
 #   make tsan    the unit tests under ThreadSanitizer
-#   make format  apply clang-format;  make stop  stop the development databases
+#   make format  apply clang-format;  make stop  stop the development and test databases
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -13,6 +13,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEVDB_DIR  := $(CURDIR)/.tspool/pg
 TESTDB_DIR := $(CURDIR)/.tspool/test-pg
+TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all build run test unit tsan format format-check stop deps clean
@@ -34,7 +35,10 @@ test: deps format-check
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
-	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh start; \
+	else echo "node/npm missing: TimescaleDB integration tests will be skipped"; fi
+	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 	@$(MAKE) --no-print-directory tsan
 
@@ -57,6 +61,7 @@ format-check:
 stop:
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
+	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD)

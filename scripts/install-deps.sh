@@ -10,6 +10,11 @@ packages=(
     libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libcmocka-dev
     postgresql-15 postgresql-client-15
 )
+# node + npm run the PGlite TimescaleDB test server (scripts/tsdb.sh). Checked by command: a
+# nodejs from another repository may bundle npm, and Debian's npm would conflict with it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
 if [ "${TSPOOL_WITH_VALGRIND:-0}" = 1 ]; then
     packages+=(valgrind)
 fi
