@@ -1,4 +1,4 @@
-/* timescale.c - pure SQL builders for every TimescaleDB operation: statement text plus bound
+/* timescale.c - pure SQL builders for hypertables, chunks, compression and policies: text plus
  * parameters. No connection is touched here; identifiers go through the caller's quoter.
  * SPDX-License-Identifier: MIT
  */
@@ -13,15 +13,7 @@
 
 #include "tspool/db.h"
 
-/* A growing statement text; `oom` sticks once an allocation failed. */
-struct sbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool oom;
-};
-
-static void sb_add(struct sbuf *sb, const char *s)
+void tsp_ts_sb_add(struct tsp_ts_sbuf *sb, const char *s)
 {
     size_t n = strlen(s);
     char *grown = NULL;
@@ -46,9 +38,7 @@ static void sb_add(struct sbuf *sb, const char *s)
     sb->len += n;
 }
 
-static void sb_addf(struct sbuf *sb, const char *fmt, ...) TSP_PRINTF(2, 3);
-
-static void sb_addf(struct sbuf *sb, const char *fmt, ...)
+void tsp_ts_sb_addf(struct tsp_ts_sbuf *sb, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -61,7 +51,7 @@ static void sb_addf(struct sbuf *sb, const char *fmt, ...)
         sb->oom = true; /* only short fragments are formatted */
         return;
     }
-    sb_add(sb, buf);
+    tsp_ts_sb_add(sb, buf);
 }
 
 void tsp_ts_stmt_fini(struct tsp_ts_stmt *stmt)
@@ -79,7 +69,7 @@ void tsp_ts_stmt_fini(struct tsp_ts_stmt *stmt)
 }
 
 /* Append a parameter; returns its number ($n) or 0 when out of memory / too many. */
-static int add_param(struct tsp_ts_stmt *stmt, const char *value, const char *field)
+int tsp_ts_stmt_param(struct tsp_ts_stmt *stmt, const char *value, const char *field)
 {
     char *copy = NULL;
 
@@ -99,8 +89,8 @@ static int add_param(struct tsp_ts_stmt *stmt, const char *value, const char *fi
 }
 
 /* Take the text of sb as out->sql; on any earlier failure release everything. */
-static enum tsp_code finish(struct sbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
-                            struct tsp_error *err)
+enum tsp_code tsp_ts_stmt_finish(struct tsp_ts_sbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
+                                 struct tsp_error *err)
 {
     if (sb->oom || !params_ok || sb->p == NULL) {
         free(sb->p);
@@ -112,20 +102,20 @@ static enum tsp_code finish(struct sbuf *sb, bool params_ok, struct tsp_ts_stmt 
 }
 
 /* Start a statement with fixed text and the given parameters (field, value pairs). */
-static enum tsp_code simple(struct tsp_ts_stmt *out, const char *sql, int nparams,
-                            const char *const *values, const char *const *fields,
-                            struct tsp_error *err)
+enum tsp_code tsp_ts_stmt_simple(struct tsp_ts_stmt *out, const char *sql, int nparams,
+                                 const char *const *values, const char *const *fields,
+                                 struct tsp_error *err)
 {
-    struct sbuf sb = {0};
+    struct tsp_ts_sbuf sb = {0};
     bool ok = true;
     int i;
 
     memset(out, 0, sizeof(*out));
     for (i = 0; i < nparams; i++) {
-        ok = ok && add_param(out, values[i], fields[i]) != 0;
+        ok = ok && tsp_ts_stmt_param(out, values[i], fields[i]) != 0;
     }
-    sb_add(&sb, sql);
-    return finish(&sb, ok, out, err);
+    tsp_ts_sb_add(&sb, sql);
+    return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
 const char *tsp_ts_time_cast(const char *value)
@@ -152,24 +142,25 @@ const char *tsp_ts_time_cast(const char *value)
 }
 
 /* Window bounds of a refresh are points in time, never intervals. */
-static const char *point_cast(const char *value)
+const char *tsp_ts_point_cast(const char *value)
 {
     return strcmp(tsp_ts_time_cast(value), "bigint") == 0 ? "bigint" : "timestamptz";
 }
 
 enum tsp_code tsp_ts_sql_caps(struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    return simple(out,
-                  "SELECT current_database() AS database, "
-                  "current_setting('server_version_num')::integer AS server_version_num, "
-                  "(SELECT extversion FROM pg_catalog.pg_extension "
-                  "WHERE extname = 'timescaledb') AS version, "
-                  "current_setting('timescaledb.license', true) AS license",
-                  0, NULL, NULL, err);
+    return tsp_ts_stmt_simple(
+        out,
+        "SELECT current_database() AS database, "
+        "current_setting('server_version_num')::integer AS server_version_num, "
+        "(SELECT extversion FROM pg_catalog.pg_extension "
+        "WHERE extname = 'timescaledb') AS version, "
+        "current_setting('timescaledb.license', true) AS license",
+        0, NULL, NULL, err);
 }
 
 /* Quote `name` through q and bind it as parameter 1 (for $1::regclass). */
-static enum tsp_code bind_relation(const struct tsp_ts_quoter *q, const char *name,
+enum tsp_code tsp_ts_bind_relation(const struct tsp_ts_quoter *q, const char *name,
                                    const char *field, struct tsp_ts_stmt *out,
                                    struct tsp_error *err)
 {
@@ -181,7 +172,7 @@ static enum tsp_code bind_relation(const struct tsp_ts_quoter *q, const char *na
     if (rc != TSP_OK) {
         return rc;
     }
-    if (add_param(out, quoted, field) == 0) {
+    if (tsp_ts_stmt_param(out, quoted, field) == 0) {
         rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory building SQL");
     }
     free(quoted);
@@ -191,38 +182,39 @@ static enum tsp_code bind_relation(const struct tsp_ts_quoter *q, const char *na
 enum tsp_code tsp_ts_sql_resolve(const struct tsp_ts_quoter *q, const char *name, bool aggregate,
                                  const char *field, struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct sbuf sb = {0};
-    enum tsp_code rc = bind_relation(q, name, field, out, err);
+    struct tsp_ts_sbuf sb = {0};
+    enum tsp_code rc = tsp_ts_bind_relation(q, name, field, out, err);
 
     if (rc != TSP_OK) {
         return rc;
     }
-    sb_add(&sb, "SELECT n.nspname AS schema, c.relname AS name, EXISTS (SELECT 1 FROM ");
+    tsp_ts_sb_add(&sb, "SELECT n.nspname AS schema, c.relname AS name, EXISTS (SELECT 1 FROM ");
     if (aggregate) {
-        sb_add(&sb, "timescaledb_information.continuous_aggregates x "
-                    "WHERE x.view_schema = n.nspname AND x.view_name = c.relname)");
+        tsp_ts_sb_add(&sb, "timescaledb_information.continuous_aggregates x "
+                           "WHERE x.view_schema = n.nspname AND x.view_name = c.relname)");
     } else {
-        sb_add(&sb, "timescaledb_information.hypertables x "
-                    "WHERE x.hypertable_schema = n.nspname AND x.hypertable_name = c.relname)");
+        tsp_ts_sb_add(&sb,
+                      "timescaledb_information.hypertables x "
+                      "WHERE x.hypertable_schema = n.nspname AND x.hypertable_name = c.relname)");
     }
-    sb_add(&sb, " AS is_kind FROM pg_catalog.pg_class c "
-                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.oid = pg_catalog.to_regclass($1)");
-    return finish(&sb, true, out, err);
+    tsp_ts_sb_add(&sb, " AS is_kind FROM pg_catalog.pg_class c "
+                       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE c.oid = pg_catalog.to_regclass($1)");
+    return tsp_ts_stmt_finish(&sb, true, out, err);
 }
 
-static enum tsp_code by_schema_name(struct tsp_ts_stmt *out, const char *sql, const char *schema,
+enum tsp_code tsp_ts_by_schema_name(struct tsp_ts_stmt *out, const char *sql, const char *schema,
                                     const char *name, struct tsp_error *err)
 {
     const char *values[2] = {schema, name};
     const char *fields[2] = {"schema", "name"};
-    return simple(out, sql, 2, values, fields, err);
+    return tsp_ts_stmt_simple(out, sql, 2, values, fields, err);
 }
 
 enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, struct tsp_ts_stmt *out,
                                      struct tsp_error *err)
 {
-    return by_schema_name(
+    return tsp_ts_by_schema_name(
         out,
         "SELECT h.hypertable_schema AS schema, h.hypertable_name AS name, "
         "d.column_name AS time_column, "
@@ -250,7 +242,7 @@ enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, struc
 enum tsp_code tsp_ts_sql_policies(const char *schema, const char *name, struct tsp_ts_stmt *out,
                                   struct tsp_error *err)
 {
-    return by_schema_name(
+    return tsp_ts_by_schema_name(
         out,
         "SELECT j.hypertable_schema AS schema, j.hypertable_name AS name, j.job_id, j.proc_name, "
         "j.schedule_interval::text AS schedule_interval, j.scheduled, "
@@ -267,31 +259,33 @@ enum tsp_code tsp_ts_sql_policies(const char *schema, const char *name, struct t
 enum tsp_code tsp_ts_sql_dimensions(const char *schema, const char *name, struct tsp_ts_stmt *out,
                                     struct tsp_error *err)
 {
-    return by_schema_name(out,
-                          "SELECT column_name, column_type::text AS column_type, dimension_type, "
-                          "COALESCE(time_interval::text, integer_interval::text) AS interval, "
-                          "num_partitions "
-                          "FROM timescaledb_information.dimensions "
-                          "WHERE hypertable_schema = $1::text AND hypertable_name = $2::text "
-                          "ORDER BY dimension_number",
-                          schema, name, err);
+    return tsp_ts_by_schema_name(
+        out,
+        "SELECT column_name, column_type::text AS column_type, dimension_type, "
+        "COALESCE(time_interval::text, integer_interval::text) AS interval, "
+        "num_partitions "
+        "FROM timescaledb_information.dimensions "
+        "WHERE hypertable_schema = $1::text AND hypertable_name = $2::text "
+        "ORDER BY dimension_number",
+        schema, name, err);
 }
 
 enum tsp_code tsp_ts_sql_compression_settings(const char *schema, const char *name,
                                               struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    return by_schema_name(out,
-                          "SELECT attname, segmentby_column_index, orderby_column_index, "
-                          "orderby_asc, orderby_nullsfirst "
-                          "FROM timescaledb_information.compression_settings "
-                          "WHERE hypertable_schema = $1::text AND hypertable_name = $2::text "
-                          "ORDER BY segmentby_column_index NULLS LAST, "
-                          "orderby_column_index NULLS LAST",
-                          schema, name, err);
+    return tsp_ts_by_schema_name(
+        out,
+        "SELECT attname, segmentby_column_index, orderby_column_index, "
+        "orderby_asc, orderby_nullsfirst "
+        "FROM timescaledb_information.compression_settings "
+        "WHERE hypertable_schema = $1::text AND hypertable_name = $2::text "
+        "ORDER BY segmentby_column_index NULLS LAST, "
+        "orderby_column_index NULLS LAST",
+        schema, name, err);
 }
 
 /* ", older_than => $n::cast, newer_than => $m::cast" for the filter's bounds. */
-static bool add_time_bounds(struct sbuf *sb, struct tsp_ts_stmt *out,
+static bool add_time_bounds(struct tsp_ts_sbuf *sb, struct tsp_ts_stmt *out,
                             const struct tsp_ts_chunk_filter *filter)
 {
     int n;
@@ -300,18 +294,18 @@ static bool add_time_bounds(struct sbuf *sb, struct tsp_ts_stmt *out,
         return true;
     }
     if (filter->older_than != NULL) {
-        n = add_param(out, filter->older_than, "older_than");
+        n = tsp_ts_stmt_param(out, filter->older_than, "older_than");
         if (n == 0) {
             return false;
         }
-        sb_addf(sb, ", older_than => $%d::%s", n, tsp_ts_time_cast(filter->older_than));
+        tsp_ts_sb_addf(sb, ", older_than => $%d::%s", n, tsp_ts_time_cast(filter->older_than));
     }
     if (filter->newer_than != NULL) {
-        n = add_param(out, filter->newer_than, "newer_than");
+        n = tsp_ts_stmt_param(out, filter->newer_than, "newer_than");
         if (n == 0) {
             return false;
         }
-        sb_addf(sb, ", newer_than => $%d::%s", n, tsp_ts_time_cast(filter->newer_than));
+        tsp_ts_sb_addf(sb, ", newer_than => $%d::%s", n, tsp_ts_time_cast(filter->newer_than));
     }
     return true;
 }
@@ -320,40 +314,41 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
                                 const struct tsp_ts_chunk_filter *filter, struct tsp_ts_stmt *out,
                                 struct tsp_error *err)
 {
-    struct sbuf sb = {0};
+    struct tsp_ts_sbuf sb = {0};
     bool ok;
-    enum tsp_code rc = bind_relation(q, hypertable, "hypertable", out, err);
+    enum tsp_code rc = tsp_ts_bind_relation(q, hypertable, "hypertable", out, err);
 
     if (rc != TSP_OK) {
         return rc;
     }
-    sb_add(&sb, "SELECT sc.chunk::text AS chunk, c.chunk_schema AS schema, c.chunk_name AS name, "
-                "COALESCE(c.range_start::text, c.range_start_integer::text) AS range_start, "
-                "COALESCE(c.range_end::text, c.range_end_integer::text) AS range_end, "
-                "c.is_compressed AS compressed, "
-                "CASE WHEN c.is_compressed THEN s.after_compression_total_bytes "
-                "ELSE pg_catalog.pg_total_relation_size(sc.chunk) END AS total_bytes, "
-                "s.before_compression_total_bytes AS before_bytes, "
-                "s.after_compression_total_bytes AS after_bytes "
-                "FROM show_chunks($1::regclass");
+    tsp_ts_sb_add(&sb,
+                  "SELECT sc.chunk::text AS chunk, c.chunk_schema AS schema, c.chunk_name AS name, "
+                  "COALESCE(c.range_start::text, c.range_start_integer::text) AS range_start, "
+                  "COALESCE(c.range_end::text, c.range_end_integer::text) AS range_end, "
+                  "c.is_compressed AS compressed, "
+                  "CASE WHEN c.is_compressed THEN s.after_compression_total_bytes "
+                  "ELSE pg_catalog.pg_total_relation_size(sc.chunk) END AS total_bytes, "
+                  "s.before_compression_total_bytes AS before_bytes, "
+                  "s.after_compression_total_bytes AS after_bytes "
+                  "FROM show_chunks($1::regclass");
     ok = add_time_bounds(&sb, out, filter);
-    sb_add(&sb, ") AS sc(chunk) "
-                "JOIN pg_catalog.pg_class pc ON pc.oid = sc.chunk "
-                "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
-                "JOIN timescaledb_information.chunks c "
-                "ON c.chunk_schema = pn.nspname AND c.chunk_name = pc.relname "
-                "LEFT JOIN chunk_compression_stats($1::regclass) s "
-                "ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name");
+    tsp_ts_sb_add(&sb, ") AS sc(chunk) "
+                       "JOIN pg_catalog.pg_class pc ON pc.oid = sc.chunk "
+                       "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+                       "JOIN timescaledb_information.chunks c "
+                       "ON c.chunk_schema = pn.nspname AND c.chunk_name = pc.relname "
+                       "LEFT JOIN chunk_compression_stats($1::regclass) s "
+                       "ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name");
     if (filter != NULL && filter->compressed >= 0) {
-        sb_add(&sb,
-               filter->compressed > 0 ? " WHERE c.is_compressed" : " WHERE NOT c.is_compressed");
+        tsp_ts_sb_add(&sb, filter->compressed > 0 ? " WHERE c.is_compressed"
+                                                  : " WHERE NOT c.is_compressed");
     }
-    sb_add(&sb, " ORDER BY c.range_start, c.range_start_integer, c.chunk_name");
-    return finish(&sb, ok, out, err);
+    tsp_ts_sb_add(&sb, " ORDER BY c.range_start, c.range_start_integer, c.chunk_name");
+    return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
 /* "column [ASC|DESC] [NULLS FIRST|LAST]" -> quoted column and canonical keywords. */
-static enum tsp_code add_order_item(const struct tsp_ts_quoter *q, struct sbuf *sb,
+static enum tsp_code add_order_item(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
                                     const char *item, struct tsp_error *err)
 {
     char copy[256];
@@ -395,21 +390,21 @@ static enum tsp_code add_order_item(const struct tsp_ts_quoter *q, struct sbuf *
     if (rc != TSP_OK) {
         return rc;
     }
-    sb_add(sb, quoted);
+    tsp_ts_sb_add(sb, quoted);
     if (dir != NULL) {
-        sb_addf(sb, " %s", dir);
+        tsp_ts_sb_addf(sb, " %s", dir);
     }
     if (nulls != NULL) {
-        sb_addf(sb, " NULLS %s", nulls);
+        tsp_ts_sb_addf(sb, " NULLS %s", nulls);
     }
     free(quoted);
     return TSP_OK;
 }
 
 /* Quote a list of columns into sb separated by ", ". */
-static enum tsp_code add_column_list(const struct tsp_ts_quoter *q, struct sbuf *sb,
-                                     const char *const *cols, size_t n, const char *field,
-                                     struct tsp_error *err)
+enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+                                 const char *const *cols, size_t n, const char *field,
+                                 struct tsp_error *err)
 {
     size_t i;
 
@@ -419,8 +414,8 @@ static enum tsp_code add_column_list(const struct tsp_ts_quoter *q, struct sbuf 
         if (rc != TSP_OK) {
             return rc;
         }
-        sb_add(sb, i > 0 ? ", " : "");
-        sb_add(sb, quoted);
+        tsp_ts_sb_add(sb, i > 0 ? ", " : "");
+        tsp_ts_sb_add(sb, quoted);
         free(quoted);
     }
     return TSP_OK;
@@ -431,7 +426,7 @@ enum tsp_code tsp_ts_sql_compression_set(const struct tsp_ts_quoter *q, const ch
                                          bool columnstore, struct tsp_ts_stmt *out,
                                          struct tsp_error *err)
 {
-    struct sbuf sb = {0};
+    struct tsp_ts_sbuf sb = {0};
     char *table = NULL;
     size_t i;
     enum tsp_code rc;
@@ -447,31 +442,32 @@ enum tsp_code tsp_ts_sql_compression_set(const struct tsp_ts_quoter *q, const ch
         goto done;
     }
     /* the settings are DDL options: literal text made only of quoted, validated names */
-    sb_addf(&sb, "ALTER TABLE %s SET (", table);
-    sb_add(&sb, columnstore ? "timescaledb.enable_columnstore = true" : "timescaledb.compress");
+    tsp_ts_sb_addf(&sb, "ALTER TABLE %s SET (", table);
+    tsp_ts_sb_add(&sb,
+                  columnstore ? "timescaledb.enable_columnstore = true" : "timescaledb.compress");
     if (spec->nsegment_by > 0) {
-        sb_add(&sb, columnstore ? ", timescaledb.segmentby = '"
-                                : ", timescaledb.compress_segmentby = '");
-        rc = add_column_list(q, &sb, spec->segment_by, spec->nsegment_by, "segment_by", err);
+        tsp_ts_sb_add(&sb, columnstore ? ", timescaledb.segmentby = '"
+                                       : ", timescaledb.compress_segmentby = '");
+        rc = tsp_ts_column_list(q, &sb, spec->segment_by, spec->nsegment_by, "segment_by", err);
         if (rc != TSP_OK) {
             goto done;
         }
-        sb_add(&sb, "'");
+        tsp_ts_sb_add(&sb, "'");
     }
     if (spec->norder_by > 0) {
-        sb_add(&sb,
-               columnstore ? ", timescaledb.orderby = '" : ", timescaledb.compress_orderby = '");
+        tsp_ts_sb_add(&sb, columnstore ? ", timescaledb.orderby = '"
+                                       : ", timescaledb.compress_orderby = '");
         for (i = 0; i < spec->norder_by; i++) {
-            sb_add(&sb, i > 0 ? ", " : "");
+            tsp_ts_sb_add(&sb, i > 0 ? ", " : "");
             rc = add_order_item(q, &sb, spec->order_by[i], err);
             if (rc != TSP_OK) {
                 goto done;
             }
         }
-        sb_add(&sb, "'");
+        tsp_ts_sb_add(&sb, "'");
     }
-    sb_add(&sb, ")");
-    rc = finish(&sb, true, out, err);
+    tsp_ts_sb_add(&sb, ")");
+    rc = tsp_ts_stmt_finish(&sb, true, out, err);
     sb.p = NULL;
 done:
     free(sb.p);
@@ -494,7 +490,7 @@ enum tsp_code tsp_ts_sql_chunk_compress(const char *chunk, bool compress, bool c
         sql = compress ? "SELECT compress_chunk($1::regclass, if_not_compressed => true)"
                        : "SELECT decompress_chunk($1::regclass, if_compressed => true)";
     }
-    rc = simple(out, sql, 1, values, fields, err);
+    rc = tsp_ts_stmt_simple(out, sql, 1, values, fields, err);
     out->autocommit = columnstore;
     return rc;
 }
@@ -503,7 +499,7 @@ enum tsp_code tsp_ts_sql_drop_chunks(const struct tsp_ts_quoter *q, const char *
                                      const struct tsp_ts_chunk_filter *filter,
                                      struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct sbuf sb = {0};
+    struct tsp_ts_sbuf sb = {0};
     bool ok;
     enum tsp_code rc;
 
@@ -512,14 +508,14 @@ enum tsp_code tsp_ts_sql_drop_chunks(const struct tsp_ts_quoter *q, const char *
         return tsp_error_set(err, TSP_INVALID, "older_than",
                              "older_than is required to drop chunks");
     }
-    rc = bind_relation(q, hypertable, "hypertable", out, err);
+    rc = tsp_ts_bind_relation(q, hypertable, "hypertable", out, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    sb_add(&sb, "SELECT drop_chunks($1::regclass");
+    tsp_ts_sb_add(&sb, "SELECT drop_chunks($1::regclass");
     ok = add_time_bounds(&sb, out, filter);
-    sb_add(&sb, ") AS chunk");
-    return finish(&sb, ok, out, err);
+    tsp_ts_sb_add(&sb, ") AS chunk");
+    return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
 enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *hypertable,
@@ -528,7 +524,7 @@ enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *h
                                     struct tsp_ts_stmt *out, struct tsp_error *err)
 {
     const char *after_field = kind == TSP_TS_POLICY_RETENTION ? "drop_after" : "compress_after";
-    struct sbuf sb = {0};
+    struct tsp_ts_sbuf sb = {0};
     int na;
     int ns;
     enum tsp_code rc;
@@ -537,28 +533,28 @@ enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *h
         memset(out, 0, sizeof(*out));
         return tsp_error_set(err, TSP_INVALID, after_field, "%s is required", after_field);
     }
-    rc = bind_relation(q, hypertable, "hypertable", out, err);
+    rc = tsp_ts_bind_relation(q, hypertable, "hypertable", out, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    na = add_param(out, after, after_field);
-    ns = add_param(out, schedule_interval, "schedule_interval");
+    na = tsp_ts_stmt_param(out, after, after_field);
+    ns = tsp_ts_stmt_param(out, schedule_interval, "schedule_interval");
     if (kind == TSP_TS_POLICY_RETENTION) {
-        sb_addf(&sb, "SELECT add_retention_policy($1::regclass, drop_after => $%d::%s", na,
-                tsp_ts_time_cast(after));
+        tsp_ts_sb_addf(&sb, "SELECT add_retention_policy($1::regclass, drop_after => $%d::%s", na,
+                       tsp_ts_time_cast(after));
     } else if (columnstore) {
-        sb_addf(&sb, "CALL add_columnstore_policy($1::regclass, after => $%d::%s", na,
-                tsp_ts_time_cast(after));
+        tsp_ts_sb_addf(&sb, "CALL add_columnstore_policy($1::regclass, after => $%d::%s", na,
+                       tsp_ts_time_cast(after));
         out->autocommit = true;
     } else {
-        sb_addf(&sb, "SELECT add_compression_policy($1::regclass, compress_after => $%d::%s", na,
-                tsp_ts_time_cast(after));
+        tsp_ts_sb_addf(&sb, "SELECT add_compression_policy($1::regclass, compress_after => $%d::%s",
+                       na, tsp_ts_time_cast(after));
     }
-    sb_addf(&sb, ", schedule_interval => $%d::interval)", ns);
+    tsp_ts_sb_addf(&sb, ", schedule_interval => $%d::interval)", ns);
     if (!out->autocommit) {
-        sb_add(&sb, " AS job_id");
+        tsp_ts_sb_add(&sb, " AS job_id");
     }
-    return finish(&sb, na != 0 && ns != 0, out, err);
+    return tsp_ts_stmt_finish(&sb, na != 0 && ns != 0, out, err);
 }
 
 enum tsp_code tsp_ts_sql_policy_remove(const struct tsp_ts_quoter *q, const char *hypertable,
@@ -566,365 +562,21 @@ enum tsp_code tsp_ts_sql_policy_remove(const struct tsp_ts_quoter *q, const char
                                        bool columnstore, struct tsp_ts_stmt *out,
                                        struct tsp_error *err)
 {
-    struct sbuf sb = {0};
+    struct tsp_ts_sbuf sb = {0};
     const char *flag = if_exists ? "true" : "false";
-    enum tsp_code rc = bind_relation(q, hypertable, "hypertable", out, err);
+    enum tsp_code rc = tsp_ts_bind_relation(q, hypertable, "hypertable", out, err);
 
     if (rc != TSP_OK) {
         return rc;
     }
     if (kind == TSP_TS_POLICY_RETENTION) {
-        sb_addf(&sb, "SELECT remove_retention_policy($1::regclass, if_exists => %s)", flag);
+        tsp_ts_sb_addf(&sb, "SELECT remove_retention_policy($1::regclass, if_exists => %s)", flag);
     } else if (columnstore) {
-        sb_addf(&sb, "CALL remove_columnstore_policy($1::regclass, if_exists => %s)", flag);
+        tsp_ts_sb_addf(&sb, "CALL remove_columnstore_policy($1::regclass, if_exists => %s)", flag);
         out->autocommit = true;
     } else {
-        sb_addf(&sb, "SELECT remove_compression_policy($1::regclass, if_exists => %s)", flag);
+        tsp_ts_sb_addf(&sb, "SELECT remove_compression_policy($1::regclass, if_exists => %s)",
+                       flag);
     }
-    return finish(&sb, true, out, err);
-}
-
-enum tsp_code tsp_ts_sql_aggregates(const char *schema, const char *name, struct tsp_ts_stmt *out,
-                                    struct tsp_error *err)
-{
-    return by_schema_name(
-        out,
-        "SELECT ca.view_schema AS schema, ca.view_name AS name, ca.hypertable_schema, "
-        "ca.hypertable_name, ca.materialized_only, "
-        "substring(ca.view_definition from 'time_bucket\\(''([^'']+)''') AS bucket, "
-        "j.job_id, j.schedule_interval::text AS schedule_interval, j.scheduled, "
-        "j.config->>'start_offset' AS start_offset, j.config->>'end_offset' AS end_offset, "
-        "s.last_successful_finish::text AS last_refresh "
-        "FROM timescaledb_information.continuous_aggregates ca "
-        "LEFT JOIN timescaledb_information.jobs j "
-        "ON j.proc_name = 'policy_refresh_continuous_aggregate' "
-        "AND j.hypertable_schema = ca.view_schema AND j.hypertable_name = ca.view_name "
-        "LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id "
-        "WHERE ($1::text IS NULL OR ca.view_schema = $1::text) "
-        "AND ($2::text IS NULL OR ca.view_name = $2::text) "
-        "ORDER BY ca.view_schema, ca.view_name",
-        schema, name, err);
-}
-
-enum tsp_code tsp_ts_sql_interval_check(const char *value, const char *field,
-                                        struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    const char *values[1] = {value};
-    const char *fields[1] = {field};
-
-    if (value == NULL || value[0] == '\0') {
-        memset(out, 0, sizeof(*out));
-        return tsp_error_set(err, TSP_INVALID, field, "%s is required", field);
-    }
-    return simple(out, "SELECT $1::interval::text AS value", 1, values, fields, err);
-}
-
-static bool agg_fn_known(const char *fn)
-{
-    static const char *const fns[] = {"avg", "min", "max", "sum", "count", "first", "last"};
-    size_t i;
-
-    for (i = 0; fn != NULL && i < sizeof(fns) / sizeof(fns[0]); i++) {
-        if (strcmp(fn, fns[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* One "fn(column) AS alias" item; first/last take the time column as their ordering. */
-static enum tsp_code add_agg_item(const struct tsp_ts_quoter *q, struct sbuf *sb,
-                                  const struct tsp_ts_agg_column *agg, const char *time_col,
-                                  struct tsp_error *err)
-{
-    char *col = NULL;
-    char *alias = NULL;
-    enum tsp_code rc = TSP_OK;
-
-    if (!agg_fn_known(agg->fn)) {
-        return tsp_error_set(err, TSP_INVALID, "aggregates",
-                             "aggregates: fn must be one of avg, min, max, sum, count, first, "
-                             "last");
-    }
-    if (strcmp(agg->fn, "count") == 0 && agg->column != NULL && strcmp(agg->column, "*") == 0) {
-        col = strdup("*");
-        if (col == NULL) {
-            return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
-        }
-    } else {
-        rc = q->quote(q->ctx, agg->column, false, "aggregates", &col, err);
-        if (rc != TSP_OK) {
-            goto done;
-        }
-    }
-    rc = q->quote(q->ctx, agg->as, false, "aggregates", &alias, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    sb_addf(sb, "%s(", agg->fn);
-    sb_add(sb, col);
-    if (strcmp(agg->fn, "first") == 0 || strcmp(agg->fn, "last") == 0) {
-        sb_add(sb, ", ");
-        sb_add(sb, time_col);
-    }
-    sb_add(sb, ") AS ");
-    sb_add(sb, alias);
-done:
-    free(alias);
-    free(col);
-    return rc;
-}
-
-enum tsp_code tsp_ts_sql_aggregate_create(const struct tsp_ts_quoter *q,
-                                          const struct tsp_ts_aggregate_spec *spec,
-                                          const char *bucket, bool if_not_exists,
-                                          struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    struct sbuf bucket_expr = {0};
-    char *view = NULL;
-    char *source = NULL;
-    char *time_col = NULL;
-    size_t i;
-    enum tsp_code rc;
-
-    memset(out, 0, sizeof(*out));
-    if (spec == NULL || spec->naggregates == 0 || spec->naggregates > TSP_TS_MAX_COLUMNS ||
-        spec->ngroup_by > TSP_TS_MAX_COLUMNS) {
-        return tsp_error_set(err, TSP_INVALID, "aggregates", "aggregates: between 1 and %d entries",
-                             TSP_TS_MAX_COLUMNS);
-    }
-    /* the bucket is written into the view's text: accept only what the server prints for an
-       interval */
-    if (bucket == NULL || bucket[0] == '\0' ||
-        strspn(bucket, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ :.+-") !=
-            strlen(bucket)) {
-        return tsp_error_set(err, TSP_INVALID, "bucket", "bucket: not an interval");
-    }
-    rc = q->quote(q->ctx, spec->name, true, "name", &view, err);
-    if (rc == TSP_OK) {
-        rc = q->quote(q->ctx, spec->hypertable, true, "hypertable", &source, err);
-    }
-    if (rc == TSP_OK) {
-        rc = q->quote(q->ctx, spec->time_column, false, "time_column", &time_col, err);
-    }
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    sb_add(&bucket_expr, "time_bucket(INTERVAL '");
-    sb_add(&bucket_expr, bucket);
-    sb_add(&bucket_expr, "', ");
-    sb_add(&bucket_expr, time_col);
-    sb_add(&bucket_expr, ")");
-    if (bucket_expr.oom) {
-        rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory building SQL");
-        goto done;
-    }
-    sb_add(&sb,
-           if_not_exists ? "CREATE MATERIALIZED VIEW IF NOT EXISTS " : "CREATE MATERIALIZED VIEW ");
-    sb_add(&sb, view);
-    sb_add(&sb, " WITH (timescaledb.continuous) AS SELECT ");
-    sb_add(&sb, bucket_expr.p);
-    sb_add(&sb, " AS bucket");
-    for (i = 0; i < spec->ngroup_by; i++) {
-        sb_add(&sb, ", ");
-        rc = add_column_list(q, &sb, &spec->group_by[i], 1, "group_by", err);
-        if (rc != TSP_OK) {
-            goto done;
-        }
-    }
-    for (i = 0; i < spec->naggregates; i++) {
-        sb_add(&sb, ", ");
-        rc = add_agg_item(q, &sb, &spec->aggregates[i], time_col, err);
-        if (rc != TSP_OK) {
-            goto done;
-        }
-    }
-    sb_add(&sb, " FROM ");
-    sb_add(&sb, source);
-    sb_add(&sb, " GROUP BY ");
-    sb_add(&sb, bucket_expr.p);
-    for (i = 0; i < spec->ngroup_by; i++) {
-        sb_add(&sb, ", ");
-        rc = add_column_list(q, &sb, &spec->group_by[i], 1, "group_by", err);
-        if (rc != TSP_OK) {
-            goto done;
-        }
-    }
-    sb_add(&sb, spec->with_data ? " WITH DATA" : " WITH NO DATA");
-    rc = finish(&sb, true, out, err);
-    sb.p = NULL;
-    out->autocommit = true;
-done:
-    free(sb.p);
-    free(bucket_expr.p);
-    free(time_col);
-    free(source);
-    free(view);
-    return rc;
-}
-
-enum tsp_code tsp_ts_sql_aggregate_drop(const struct tsp_ts_quoter *q, const char *name,
-                                        struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    char *view = NULL;
-    enum tsp_code rc;
-
-    memset(out, 0, sizeof(*out));
-    rc = q->quote(q->ctx, name, true, "name", &view, err);
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    sb_add(&sb, "DROP MATERIALIZED VIEW ");
-    sb_add(&sb, view);
-    free(view);
-    return finish(&sb, true, out, err);
-}
-
-enum tsp_code tsp_ts_sql_aggregate_policy_add(const struct tsp_ts_quoter *q, const char *name,
-                                              const char *start_offset, const char *end_offset,
-                                              const char *schedule_interval,
-                                              struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    int n1;
-    int n2;
-    int n3;
-    enum tsp_code rc;
-
-    if (schedule_interval == NULL || schedule_interval[0] == '\0') {
-        memset(out, 0, sizeof(*out));
-        return tsp_error_set(err, TSP_INVALID, "schedule_interval",
-                             "schedule_interval is required");
-    }
-    rc = bind_relation(q, name, "name", out, err);
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    n1 = add_param(out, start_offset, "start_offset");
-    n2 = add_param(out, end_offset, "end_offset");
-    n3 = add_param(out, schedule_interval, "schedule_interval");
-    sb_addf(&sb,
-            "SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $%d::%s, "
-            "end_offset => $%d::%s, schedule_interval => $%d::interval) AS job_id",
-            n1, tsp_ts_time_cast(start_offset), n2, tsp_ts_time_cast(end_offset), n3);
-    return finish(&sb, n1 != 0 && n2 != 0 && n3 != 0, out, err);
-}
-
-enum tsp_code tsp_ts_sql_aggregate_policy_remove(const struct tsp_ts_quoter *q, const char *name,
-                                                 bool if_exists, struct tsp_ts_stmt *out,
-                                                 struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    enum tsp_code rc = bind_relation(q, name, "name", out, err);
-
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    sb_addf(&sb, "SELECT remove_continuous_aggregate_policy($1::regclass, if_exists => %s)",
-            if_exists ? "true" : "false");
-    return finish(&sb, true, out, err);
-}
-
-enum tsp_code tsp_ts_sql_aggregate_refresh(const struct tsp_ts_quoter *q, const char *name,
-                                           const char *start, const char *end,
-                                           struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    int n1;
-    int n2;
-    enum tsp_code rc = bind_relation(q, name, "name", out, err);
-
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    n1 = add_param(out, start, "start");
-    n2 = add_param(out, end, "end");
-    sb_addf(&sb, "CALL refresh_continuous_aggregate($1::regclass, $%d::%s, $%d::%s)", n1,
-            point_cast(start), n2, point_cast(end));
-    out->autocommit = true;
-    return finish(&sb, n1 != 0 && n2 != 0, out, err);
-}
-
-static enum tsp_code job_param(long long job_id, struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    char id[32];
-
-    memset(out, 0, sizeof(*out));
-    if (job_id < 0 || job_id > 2147483647LL) {
-        return tsp_error_set(err, TSP_INVALID, "id", "job id must be between 0 and 2147483647");
-    }
-    snprintf(id, sizeof(id), "%lld", job_id);
-    if (add_param(out, id, "id") == 0) {
-        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory building SQL");
-    }
-    return TSP_OK;
-}
-
-enum tsp_code tsp_ts_sql_jobs(long long job_id, struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    bool ok = true;
-
-    memset(out, 0, sizeof(*out));
-    if (job_id >= 0) {
-        enum tsp_code rc = job_param(job_id, out, err);
-        if (rc != TSP_OK) {
-            return rc;
-        }
-    } else {
-        ok = add_param(out, NULL, "id") != 0;
-    }
-    sb_add(&sb, "SELECT j.job_id, j.application_name, j.proc_schema, j.proc_name, "
-                "j.schedule_interval::text AS schedule_interval, j.scheduled, "
-                "j.config::text AS config, j.hypertable_schema, j.hypertable_name, "
-                "COALESCE(s.next_start, j.next_start)::text AS next_start, "
-                "s.last_run_status, s.last_run_started_at::text AS last_run_started_at, "
-                "s.last_successful_finish::text AS last_successful_finish, "
-                "s.total_runs, s.total_failures "
-                "FROM timescaledb_information.jobs j "
-                "LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id "
-                "WHERE ($1::integer IS NULL OR j.job_id = $1::integer) "
-                "ORDER BY j.job_id");
-    return finish(&sb, ok, out, err);
-}
-
-enum tsp_code tsp_ts_sql_job_run(long long job_id, struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    enum tsp_code rc = job_param(job_id, out, err);
-
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    sb_add(&sb, "CALL run_job($1::integer)");
-    out->autocommit = true;
-    return finish(&sb, true, out, err);
-}
-
-enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interval, int scheduled,
-                                   struct tsp_ts_stmt *out, struct tsp_error *err)
-{
-    struct sbuf sb = {0};
-    const char *flag = scheduled < 0 ? NULL : (scheduled > 0 ? "true" : "false");
-    int n2;
-    int n3;
-    enum tsp_code rc = job_param(job_id, out, err);
-
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    if (schedule_interval == NULL && scheduled < 0) {
-        tsp_ts_stmt_fini(out);
-        return tsp_error_set(err, TSP_INVALID, "schedule_interval",
-                             "nothing to change: give schedule_interval and/or scheduled");
-    }
-    n2 = add_param(out, schedule_interval, "schedule_interval");
-    n3 = add_param(out, flag, "scheduled");
-    sb_addf(&sb,
-            "SELECT alter_job($1::integer, schedule_interval => $%d::interval, "
-            "scheduled => $%d::boolean)",
-            n2, n3);
-    return finish(&sb, n2 != 0 && n3 != 0, out, err);
+    return tsp_ts_stmt_finish(&sb, true, out, err);
 }

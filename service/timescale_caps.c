@@ -45,12 +45,16 @@ enum tsp_code tsp_ts_caps_require(const struct tsp_ts_caps *caps, enum tsp_ts_fe
     const char *what = NULL;
     bool have = false;
 
+    if (feature == TSP_TS_FEATURE_NONE) {
+        return TSP_OK;
+    }
     if (!caps->installed) {
         return tsp_error_set(err, TSP_CONFLICT, NULL,
                              "extension timescaledb is not installed in database \"%s\"",
                              caps->database);
     }
     switch (feature) {
+    case TSP_TS_FEATURE_NONE:
     case TSP_TS_FEATURE_EXTENSION:
         return TSP_OK;
     case TSP_TS_FEATURE_COMPRESSION:

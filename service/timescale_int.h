@@ -25,7 +25,8 @@ enum tsp_code tsp_ts_caps_for_lease(struct tsp_ts *ts, struct tsp_lease *lease,
                                     struct tsp_ts_caps *out, struct tsp_error *err) TSP_MUSTCHECK;
 
 enum tsp_ts_feature {
-    TSP_TS_FEATURE_EXTENSION = 0, /* only the extension itself */
+    TSP_TS_FEATURE_NONE = 0,  /* nothing: the capability report itself */
+    TSP_TS_FEATURE_EXTENSION, /* only the extension itself */
     TSP_TS_FEATURE_COMPRESSION,
     TSP_TS_FEATURE_RETENTION,
     TSP_TS_FEATURE_AGGREGATES,
@@ -128,5 +129,92 @@ enum tsp_code tsp_ts_sql_job_run(long long job_id, struct tsp_ts_stmt *out,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interval, int scheduled,
                                    struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- builder helpers shared by timescale.c and timescale_sql_agg.c ---- */
+
+/* A growing statement text; `oom` sticks once an allocation failed. */
+struct tsp_ts_sbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+    bool oom;
+};
+
+void tsp_ts_sb_add(struct tsp_ts_sbuf *sb, const char *s);
+/* Formats short fragments only (< 256 bytes). */
+void tsp_ts_sb_addf(struct tsp_ts_sbuf *sb, const char *fmt, ...) TSP_PRINTF(2, 3);
+/* Append a parameter (copied; NULL = SQL NULL); returns its number ($n) or 0 on failure. */
+int tsp_ts_stmt_param(struct tsp_ts_stmt *stmt, const char *value, const char *field);
+/* Move sb's text into out->sql, or release everything when anything failed before. */
+enum tsp_code tsp_ts_stmt_finish(struct tsp_ts_sbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+/* A statement of fixed text with nparams parameters. */
+enum tsp_code tsp_ts_stmt_simple(struct tsp_ts_stmt *out, const char *sql, int nparams,
+                                 const char *const *values, const char *const *fields,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+/* "bigint" for an integer, else "timestamptz": a point in time, never an interval. */
+const char *tsp_ts_point_cast(const char *value);
+/* Zero out, quote `name` (schema.name allowed) and bind it as $1 (for $1::regclass). */
+enum tsp_code tsp_ts_bind_relation(const struct tsp_ts_quoter *q, const char *name,
+                                   const char *field, struct tsp_ts_stmt *out,
+                                   struct tsp_error *err) TSP_MUSTCHECK;
+/* A fixed statement filtered by $1 schema and $2 name (text, NULL = any). */
+enum tsp_code tsp_ts_by_schema_name(struct tsp_ts_stmt *out, const char *sql, const char *schema,
+                                    const char *name, struct tsp_error *err) TSP_MUSTCHECK;
+/* Quote n column names into sb separated by ", ". */
+enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+                                 const char *const *cols, size_t n, const char *field,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- executor helpers shared by timescale_exec.c and timescale_read.c ---- */
+
+struct tsp_db_result;
+
+/* One operation in progress: the lease it holds and what the server offers. */
+struct tsp_ts_op {
+    struct tsp_ts *ts;
+    const struct tsp_ts_ctx *ctx; /* never NULL (a zeroed default when the caller gave none) */
+    const char *name;             /* "hypertables.list", also the audit operation */
+    struct tsp_lease *lease;
+    struct tsp_ts_caps caps;
+    struct tsp_ts_quoter quoter; /* PQescapeIdentifier through db.c */
+    int64_t started_ms;
+};
+
+/* Borrow (label "ts.<name>"), probe capabilities and require `feature`. On failure nothing is
+ * held. On TSP_OK end with tsp_ts_op_end(). */
+enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                              const char *name, enum tsp_ts_feature feature,
+                              struct tsp_error *err) TSP_MUSTCHECK;
+/* Return the lease. Safe to call twice. */
+void tsp_ts_op_end(struct tsp_ts_op *op);
+/* Run one statement; a data error (SQLSTATE class 22) names the request field whose value the
+ * server rejected. */
+enum tsp_code tsp_ts_op_query(struct tsp_ts_op *op, const struct tsp_ts_stmt *stmt,
+                              struct tsp_db_result **out, struct tsp_error *err) TSP_MUSTCHECK;
+/* Resolve a user name to the catalog's schema and name of a hypertable (or aggregate);
+ * unknown or not of that kind -> TSP_NOT_FOUND. */
+enum tsp_code tsp_ts_op_resolve(struct tsp_ts_op *op, const char *name, bool aggregate,
+                                const char *field, char *schema, char *rel,
+                                struct tsp_error *err) TSP_MUSTCHECK;
+/* Chunks of a hypertable selected by filter (see tsp_ts_sql_chunks). On TSP_OK *out is
+ * malloc'd (NULL when count is 0) and *chunk_names (if not NULL) a malloc'd array of
+ * malloc'd regclass texts; free with tsp_ts_names_free(). */
+enum tsp_code tsp_ts_op_chunks(struct tsp_ts_op *op, const char *hypertable,
+                               const struct tsp_ts_chunk_filter *filter, struct tsp_ts_chunk **out,
+                               char ***chunk_names, size_t *count,
+                               struct tsp_error *err) TSP_MUSTCHECK;
+void tsp_ts_names_free(char **names, size_t count);
+/* Policies of one hypertable (or every one when schema and name are NULL). */
+enum tsp_code tsp_ts_op_policies(struct tsp_ts_op *op, struct tsp_hypertable *tables, size_t count,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Run (or, for a dry run, only record) the statements of a change: in one transaction when no
+ * statement needs autocommit, else one by one. Takes ownership of stmts[0..n) (moved into
+ * out->stmts even on failure). results (n entries, may be NULL) receive each statement's
+ * result. Writes the audit record. */
+enum tsp_code tsp_ts_op_change(struct tsp_ts_op *op, const char *target, struct tsp_ts_stmt *stmts,
+                               size_t n, struct tsp_db_result **results, struct tsp_ts_change *out,
+                               struct tsp_error *err) TSP_MUSTCHECK;
 
 #endif /* TSPOOL_TIMESCALE_INT_H */

@@ -173,6 +173,14 @@ struct tsp_ts_job {
     long long total_failures;
 };
 
+/* A chunk a change touched: its state afterwards (before, for a dry run) and its size on
+ * disk before and after (0 after a drop). */
+struct tsp_ts_chunk_change {
+    struct tsp_ts_chunk chunk;
+    long long bytes_before;
+    long long bytes_after;
+};
+
 /* One statement of a change, as run or (dry run) as it would run. */
 struct tsp_ts_stmt {
     char *sql;
@@ -188,9 +196,9 @@ struct tsp_ts_change {
     bool atomic; /* every statement ran in one transaction */
     size_t nstmts;
     struct tsp_ts_stmt *stmts;
-    size_t nchunks;              /* chunks touched, dropped, or that would be */
-    struct tsp_ts_chunk *chunks; /* compress/decompress: before and after bytes per chunk */
-    long long job_id;            /* policy job created, 0 otherwise */
+    size_t nchunks; /* chunks touched, dropped, or that would be */
+    struct tsp_ts_chunk_change *chunks;
+    long long job_id; /* policy job created, 0 otherwise */
 };
 
 void tsp_ts_change_fini(struct tsp_ts_change *change);
