@@ -77,11 +77,11 @@ enum tsp_code tsp_ts_caps_require(const struct tsp_ts_caps *caps, enum tsp_ts_fe
     if (have) {
         return TSP_OK;
     }
-    return tsp_error_set(err, TSP_CONFLICT, NULL,
-                         "%s need the TimescaleDB community license; timescaledb %s in database "
-                         "\"%s\" runs under the \"%s\" license",
-                         what != NULL ? what : "this operation", caps->version, caps->database,
-                         caps->license);
+    return tsp_error_set(
+        err, TSP_CONFLICT, NULL,
+        "feature \"%s\" needs the TimescaleDB community license; timescaledb %s in database "
+        "\"%s\" runs under the \"%s\" license",
+        what != NULL ? what : "this operation", caps->version, caps->database, caps->license);
 }
 
 static enum tsp_code probe(struct tsp_lease *lease, struct tsp_ts_caps *out, struct tsp_error *err)
