@@ -557,6 +557,23 @@ enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *h
     return tsp_ts_stmt_finish(&sb, na != 0 && ns != 0, out, err);
 }
 
+enum tsp_code tsp_ts_sql_policy_check(enum tsp_ts_policy_kind kind, const char *after,
+                                      const char *schedule_interval, struct tsp_ts_stmt *out,
+                                      struct tsp_error *err)
+{
+    const char *after_field = kind == TSP_TS_POLICY_RETENTION ? "drop_after" : "compress_after";
+    struct tsp_ts_sbuf sb = {0};
+    int na;
+    int ns;
+
+    memset(out, 0, sizeof(*out));
+    na = tsp_ts_stmt_param(out, after, after_field);
+    ns = tsp_ts_stmt_param(out, schedule_interval, "schedule_interval");
+    tsp_ts_sb_addf(&sb, "SELECT $%d::%s AS after, $%d::interval AS schedule_interval", na,
+                   tsp_ts_time_cast(after), ns);
+    return tsp_ts_stmt_finish(&sb, na != 0 && ns != 0, out, err);
+}
+
 enum tsp_code tsp_ts_sql_policy_remove(const struct tsp_ts_quoter *q, const char *hypertable,
                                        enum tsp_ts_policy_kind kind, bool if_exists,
                                        bool columnstore, struct tsp_ts_stmt *out,

@@ -587,6 +587,19 @@ enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
         goto done;
     }
     qualified(target, sizeof(target), schema, rel);
+    if (op.caps.columnstore_api && kind == TSP_TS_POLICY_COMPRESSION && !op.ctx->dry_run) {
+        /* the columnstore procedures run in autocommit: check the values before the old
+           policy goes */
+        struct tsp_ts_stmt check = {0};
+        rc = tsp_ts_sql_policy_check(kind, after, schedule_interval, &check, err);
+        if (rc == TSP_OK) {
+            rc = tsp_ts_op_query(&op, &check, NULL, err);
+        }
+        tsp_ts_stmt_fini(&check);
+        if (rc != TSP_OK) {
+            goto done;
+        }
+    }
     /* PUT replaces: remove whatever is there, then add */
     rc = tsp_ts_sql_policy_remove(&op.quoter, target, kind, true, op.caps.columnstore_api,
                                   &stmts[0], err);

@@ -90,6 +90,11 @@ enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *h
                                     enum tsp_ts_policy_kind kind, const char *after,
                                     const char *schedule_interval, bool columnstore,
                                     struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* SELECT the policy's values with their casts: lets the server reject a bad value before a
+ * change that cannot run in one transaction removes anything. */
+enum tsp_code tsp_ts_sql_policy_check(enum tsp_ts_policy_kind kind, const char *after,
+                                      const char *schedule_interval, struct tsp_ts_stmt *out,
+                                      struct tsp_error *err) TSP_MUSTCHECK;
 enum tsp_code tsp_ts_sql_policy_remove(const struct tsp_ts_quoter *q, const char *hypertable,
                                        enum tsp_ts_policy_kind kind, bool if_exists,
                                        bool columnstore, struct tsp_ts_stmt *out,

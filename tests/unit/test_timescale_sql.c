@@ -276,6 +276,12 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
         return tsp_ts_sql_aggregate_policy_add(&q, "metrics_hourly", "3 days", "1 hour", NULL, s,
                                                e);
     }
+    if (strcmp(name, "policy_check") == 0) {
+        return tsp_ts_sql_policy_check(TSP_TS_POLICY_COMPRESSION, "7 days", NULL, s, e);
+    }
+    if (strcmp(name, "policy_check_integer") == 0) {
+        return tsp_ts_sql_policy_check(TSP_TS_POLICY_RETENTION, "86400", "1 day", s, e);
+    }
     if (strcmp(name, "interval_empty") == 0) {
         return tsp_ts_sql_interval_check("", "bucket", s, e);
     }
