@@ -211,32 +211,45 @@ enum tsp_code tsp_ts_by_schema_name(struct tsp_ts_stmt *out, const char *sql, co
     return tsp_ts_stmt_simple(out, sql, 2, values, fields, err);
 }
 
-enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, struct tsp_ts_stmt *out,
-                                     struct tsp_error *err)
+enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, bool compression_stats,
+                                     struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    return tsp_ts_by_schema_name(
-        out,
-        "SELECT h.hypertable_schema AS schema, h.hypertable_name AS name, "
-        "d.column_name AS time_column, "
-        "COALESCE(d.time_interval::text, d.integer_interval::text) AS chunk_interval, "
-        "h.num_chunks, h.compression_enabled, "
-        "hypertable_size(format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) "
-        "AS total_bytes, "
-        "cs.number_compressed_chunks AS compressed_chunks, "
-        "cs.before_compression_total_bytes AS before_bytes, "
-        "cs.after_compression_total_bytes AS after_bytes "
-        "FROM timescaledb_information.hypertables h "
-        "LEFT JOIN LATERAL (SELECT dd.column_name, dd.time_interval, dd.integer_interval "
-        "FROM timescaledb_information.dimensions dd "
-        "WHERE dd.hypertable_schema = h.hypertable_schema "
-        "AND dd.hypertable_name = h.hypertable_name "
-        "ORDER BY dd.dimension_number LIMIT 1) d ON true "
-        "LEFT JOIN LATERAL hypertable_compression_stats("
-        "format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) cs ON true "
-        "WHERE ($1::text IS NULL OR h.hypertable_schema = $1::text) "
-        "AND ($2::text IS NULL OR h.hypertable_name = $2::text) "
-        "ORDER BY h.hypertable_schema, h.hypertable_name",
-        schema, name, err);
+    struct tsp_ts_sbuf sb = {0};
+    bool ok;
+
+    memset(out, 0, sizeof(*out));
+    ok = tsp_ts_stmt_param(out, schema, "schema") != 0;
+    ok = ok && tsp_ts_stmt_param(out, name, "name") != 0;
+    tsp_ts_sb_add(
+        &sb, "SELECT h.hypertable_schema AS schema, h.hypertable_name AS name, "
+             "d.column_name AS time_column, "
+             "COALESCE(d.time_interval::text, d.integer_interval::text) AS chunk_interval, "
+             "h.num_chunks, h.compression_enabled, "
+             "hypertable_size(format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) "
+             "AS total_bytes, "
+             "cs.number_compressed_chunks AS compressed_chunks, "
+             "cs.before_compression_total_bytes AS before_bytes, "
+             "cs.after_compression_total_bytes AS after_bytes "
+             "FROM timescaledb_information.hypertables h "
+             "LEFT JOIN LATERAL (SELECT dd.column_name, dd.time_interval, dd.integer_interval "
+             "FROM timescaledb_information.dimensions dd "
+             "WHERE dd.hypertable_schema = h.hypertable_schema "
+             "AND dd.hypertable_name = h.hypertable_name "
+             "ORDER BY dd.dimension_number LIMIT 1) d ON true ");
+    if (compression_stats) {
+        tsp_ts_sb_add(&sb, "LEFT JOIN LATERAL hypertable_compression_stats("
+                           "format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) cs "
+                           "ON true ");
+    } else {
+        /* the Apache-only build refuses the compression functions */
+        tsp_ts_sb_add(&sb, "LEFT JOIN LATERAL (SELECT NULL::bigint AS number_compressed_chunks, "
+                           "NULL::bigint AS before_compression_total_bytes, "
+                           "NULL::bigint AS after_compression_total_bytes) cs ON true ");
+    }
+    tsp_ts_sb_add(&sb, "WHERE ($1::text IS NULL OR h.hypertable_schema = $1::text) "
+                       "AND ($2::text IS NULL OR h.hypertable_name = $2::text) "
+                       "ORDER BY h.hypertable_schema, h.hypertable_name");
+    return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
 enum tsp_code tsp_ts_sql_policies(const char *schema, const char *name, struct tsp_ts_stmt *out,
@@ -311,8 +324,8 @@ static bool add_time_bounds(struct tsp_ts_sbuf *sb, struct tsp_ts_stmt *out,
 }
 
 enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hypertable,
-                                const struct tsp_ts_chunk_filter *filter, struct tsp_ts_stmt *out,
-                                struct tsp_error *err)
+                                const struct tsp_ts_chunk_filter *filter, bool compression_stats,
+                                struct tsp_ts_stmt *out, struct tsp_error *err)
 {
     struct tsp_ts_sbuf sb = {0};
     bool ok;
@@ -336,9 +349,13 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
                        "JOIN pg_catalog.pg_class pc ON pc.oid = sc.chunk "
                        "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
                        "JOIN timescaledb_information.chunks c "
-                       "ON c.chunk_schema = pn.nspname AND c.chunk_name = pc.relname "
-                       "LEFT JOIN chunk_compression_stats($1::regclass) s "
-                       "ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name");
+                       "ON c.chunk_schema = pn.nspname AND c.chunk_name = pc.relname ");
+    tsp_ts_sb_add(&sb, compression_stats
+                           ? "LEFT JOIN chunk_compression_stats($1::regclass) s "
+                             "ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name"
+                           : "LEFT JOIN LATERAL (SELECT NULL::bigint AS "
+                             "before_compression_total_bytes, NULL::bigint AS "
+                             "after_compression_total_bytes) s ON true");
     if (filter != NULL && filter->compressed >= 0) {
         tsp_ts_sb_add(&sb, filter->compressed > 0 ? " WHERE c.is_compressed"
                                                   : " WHERE NOT c.is_compressed");

@@ -62,9 +62,10 @@ enum tsp_code tsp_ts_sql_caps(struct tsp_ts_stmt *out, struct tsp_error *err) TS
 enum tsp_code tsp_ts_sql_resolve(const struct tsp_ts_quoter *q, const char *name, bool aggregate,
                                  const char *field, struct tsp_ts_stmt *out,
                                  struct tsp_error *err) TSP_MUSTCHECK;
-/* schema/name: catalog values (bound as text), both NULL = every hypertable. */
-enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, struct tsp_ts_stmt *out,
-                                     struct tsp_error *err) TSP_MUSTCHECK;
+/* schema/name: catalog values (bound as text), both NULL = every hypertable.
+ * compression_stats = false leaves out the compression functions (Apache-only build). */
+enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, bool compression_stats,
+                                     struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
 enum tsp_code tsp_ts_sql_policies(const char *schema, const char *name, struct tsp_ts_stmt *out,
                                   struct tsp_error *err) TSP_MUSTCHECK;
 enum tsp_code tsp_ts_sql_dimensions(const char *schema, const char *name, struct tsp_ts_stmt *out,
@@ -73,8 +74,8 @@ enum tsp_code tsp_ts_sql_compression_settings(const char *schema, const char *na
                                               struct tsp_ts_stmt *out,
                                               struct tsp_error *err) TSP_MUSTCHECK;
 enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hypertable,
-                                const struct tsp_ts_chunk_filter *filter, struct tsp_ts_stmt *out,
-                                struct tsp_error *err) TSP_MUSTCHECK;
+                                const struct tsp_ts_chunk_filter *filter, bool compression_stats,
+                                struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
 enum tsp_code tsp_ts_sql_compression_set(const struct tsp_ts_quoter *q, const char *hypertable,
                                          const struct tsp_ts_compression_spec *spec,
                                          bool columnstore, struct tsp_ts_stmt *out,

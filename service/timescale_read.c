@@ -76,8 +76,9 @@ enum tsp_code tsp_ts_op_chunks(struct tsp_ts_op *op, const char *hypertable,
     size_t i;
     enum tsp_code rc;
 
-    rc =
-        query(op, &stmt, tsp_ts_sql_chunks(&op->quoter, hypertable, filter, &stmt, err), &res, err);
+    rc = query(op, &stmt,
+               tsp_ts_sql_chunks(&op->quoter, hypertable, filter, op->caps.compression, &stmt, err),
+               &res, err);
     if (rc != TSP_OK) {
         goto done;
     }
@@ -205,7 +206,8 @@ static enum tsp_code load_hypertables(struct tsp_ts_op *op, const char *schema, 
     size_t i;
     enum tsp_code rc;
 
-    rc = query(op, &stmt, tsp_ts_sql_hypertables(schema, name, &stmt, err), &res, err);
+    rc = query(op, &stmt, tsp_ts_sql_hypertables(schema, name, op->caps.compression, &stmt, err),
+               &res, err);
     if (rc != TSP_OK) {
         goto done;
     }

@@ -62,16 +62,16 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
         return tsp_ts_sql_resolve(&q, "metrics_hourly", true, "name", s, e);
     }
     if (strcmp(name, "chunks_none") == 0) {
-        return tsp_ts_sql_chunks(&q, "public.metrics", NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "public.metrics", NULL, true, s, e);
     }
     if (strcmp(name, "chunks_older") == 0) {
-        return tsp_ts_sql_chunks(&q, "public.metrics", &f1, s, e);
+        return tsp_ts_sql_chunks(&q, "public.metrics", &f1, true, s, e);
     }
     if (strcmp(name, "chunks_both") == 0) {
-        return tsp_ts_sql_chunks(&q, "metrics", &f2, s, e);
+        return tsp_ts_sql_chunks(&q, "metrics", &f2, true, s, e);
     }
     if (strcmp(name, "chunks_uncomp") == 0) {
-        return tsp_ts_sql_chunks(&q, "metrics", &f3, s, e);
+        return tsp_ts_sql_chunks(&q, "metrics", &f3, true, s, e);
     }
     struct tsp_ts_compression_spec cs = {1, {"device_id"}, 2, {"ts desc nulls last", "value"}};
     if (strcmp(name, "comp_classic") == 0) {
@@ -223,7 +223,7 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
         return tsp_ts_sql_aggregates("public", "x", s, e);
     }
     if (strcmp(name, "ht") == 0) {
-        return tsp_ts_sql_hypertables(NULL, NULL, s, e);
+        return tsp_ts_sql_hypertables(NULL, NULL, true, s, e);
     }
     if (strcmp(name, "pol") == 0) {
         return tsp_ts_sql_policies("public", "metrics", s, e);
@@ -244,7 +244,7 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
         return tsp_ts_sql_aggregate_create(&q, &as_view, "1 day", false, s, e);
     }
     if (strcmp(name, "chunks_injection_name") == 0) {
-        return tsp_ts_sql_chunks(&q, "metrics; drop table y", NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "metrics; drop table y", NULL, true, s, e);
     }
     if (strcmp(name, "policy_add_double_dot") == 0) {
         return tsp_ts_sql_policy_add(&q, "a..b", TSP_TS_POLICY_RETENTION, "1 day", NULL, false, s,
@@ -281,6 +281,12 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
     }
     if (strcmp(name, "policy_check_integer") == 0) {
         return tsp_ts_sql_policy_check(TSP_TS_POLICY_RETENTION, "86400", "1 day", s, e);
+    }
+    if (strcmp(name, "ht_apache") == 0) {
+        return tsp_ts_sql_hypertables("public", "metrics", false, s, e);
+    }
+    if (strcmp(name, "chunks_apache") == 0) {
+        return tsp_ts_sql_chunks(&q, "metrics", &f1, false, s, e);
     }
     if (strcmp(name, "interval_empty") == 0) {
         return tsp_ts_sql_interval_check("", "bucket", s, e);
