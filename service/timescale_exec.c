@@ -242,11 +242,10 @@ static void audit(const struct tsp_ts_op *op, const char *target,
     free(sql);
 }
 
+/* BEGIN / COMMIT / ROLLBACK: fixed text, no parameters. */
 static enum tsp_code exec_plain(struct tsp_ts_op *op, const char *sql, struct tsp_error *err)
 {
-    struct tsp_ts_stmt stmt = {0};
-    stmt.sql = (char *)(uintptr_t)sql; /* not freed: no tsp_ts_stmt_fini on this one */
-    return tsp_ts_op_query(op, &stmt, NULL, err);
+    return tsp_db_exec(op->lease, sql, 0, NULL, NULL, err);
 }
 
 enum tsp_code tsp_ts_op_change(struct tsp_ts_op *op, const char *target, struct tsp_ts_stmt *stmts,

@@ -628,6 +628,81 @@ static void test_tsp_ts_jobs_list_run_alter(void **state)
     tsp_ts_change_fini(&change);
 }
 
+static void test_tsp_ts_names_quoted_exactly(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    struct tsp_hypertable *h = calloc(1, sizeof(*h));
+    struct tsp_ts_chunk *chunks = NULL;
+    struct tsp_ts_chunk_filter all = {"-1 days", NULL, -1};
+    size_t count = 0;
+    struct tsp_error err;
+
+    assert_non_null(h);
+    exec_sql("DROP SCHEMA IF EXISTS \"Tsp_It\" CASCADE");
+    exec_sql("CREATE SCHEMA \"Tsp_It\"");
+    exec_sql("CREATE TABLE \"Tsp_It\".\"MixedCase\" (ts timestamptz NOT NULL, v integer)");
+    exec_sql("SELECT create_hypertable('\"Tsp_It\".\"MixedCase\"', by_range('ts'))");
+    exec_sql("INSERT INTO \"Tsp_It\".\"MixedCase\" VALUES (now() - INTERVAL '3 days', 1)");
+    tsp_error_init(&err);
+    assert_int_equal(tsp_ts_hypertable_get(fx->ts, NULL, "Tsp_It.MixedCase", h, &err), TSP_OK);
+    assert_string_equal(h->schema, "Tsp_It");
+    assert_string_equal(h->name, "MixedCase");
+    assert_int_equal(
+        tsp_ts_chunks_list(fx->ts, NULL, "Tsp_It.MixedCase", &all, &chunks, &count, &err), TSP_OK);
+    assert_int_equal(count, 1);
+    free(chunks);
+    /* names are not folded to lower case */
+    assert_int_equal(tsp_ts_hypertable_get(fx->ts, NULL, "tsp_it.mixedcase", h, &err),
+                     TSP_NOT_FOUND);
+    assert_string_equal(err.detail, "hypertable \"tsp_it.mixedcase\" not found");
+    exec_sql("DROP SCHEMA \"Tsp_It\" CASCADE");
+    free(h);
+}
+
+static void test_tsp_ts_chunks_by_timestamp_and_integer_time(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    struct tsp_ts_chunk_filter by_ts = {NULL, NULL, -1};
+    struct tsp_ts_chunk_filter by_int = {"3000", "1000", -1};
+    struct tsp_ts_chunk_filter drop_int = {"2000", NULL, -1};
+    struct tsp_ts_chunk *chunks = NULL;
+    struct tsp_ts_change change = {0};
+    size_t count = 0;
+    struct tsp_error err;
+    char *cutoff = NULL;
+    long long expected;
+
+    /* a timestamp bound selects exactly what show_chunks() selects for it */
+    cutoff = must_query("SELECT to_char(date_trunc('day', now()) - INTERVAL '5 days', "
+                        "'YYYY-MM-DD\"T\"HH24:MI:SSOF')");
+    expected = query_int("SELECT count(*) FROM show_chunks('" HT "', newer_than => "
+                         "date_trunc('day', now()) - INTERVAL '5 days')");
+    by_ts.newer_than = cutoff;
+    tsp_error_init(&err);
+    assert_int_equal(tsp_ts_chunks_list(fx->ts, NULL, HT, &by_ts, &chunks, &count, &err), TSP_OK);
+    assert_int_equal((long long)count, expected);
+    assert_true(count >= 4);
+    free(chunks);
+    free(cutoff);
+
+    exec_sql("DROP TABLE IF EXISTS tsp_it_ticks");
+    exec_sql("CREATE TABLE tsp_it_ticks (t bigint NOT NULL, v integer)");
+    exec_sql("SELECT create_hypertable('tsp_it_ticks', by_range('t', 1000))");
+    exec_sql("INSERT INTO tsp_it_ticks SELECT g, 1 FROM generate_series(0, 4999, 100) g");
+    assert_int_equal(
+        tsp_ts_chunks_list(fx->ts, NULL, "tsp_it_ticks", &by_int, &chunks, &count, &err), TSP_OK);
+    assert_int_equal(count, 2); /* [1000,2000) and [2000,3000) */
+    assert_string_equal(chunks[0].range_start, "1000");
+    assert_string_equal(chunks[1].range_end, "3000");
+    free(chunks);
+    assert_int_equal(tsp_ts_chunks_drop(fx->ts, NULL, "tsp_it_ticks", &drop_int, &change, &err),
+                     TSP_OK);
+    assert_int_equal(change.nchunks, 2);
+    tsp_ts_change_fini(&change);
+    assert_int_equal(query_int("SELECT count(*) FROM show_chunks('tsp_it_ticks')"), 3);
+    exec_sql("DROP TABLE tsp_it_ticks");
+}
+
 /* ---- plain PostgreSQL 15: every operation answers 409 with the precise message ---- */
 
 static int pg_setup(void **state)
@@ -731,6 +806,8 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_ts_aggregate_lifecycle),
         cmocka_unit_test(test_tsp_ts_aggregate_create_bad_bucket),
         cmocka_unit_test(test_tsp_ts_jobs_list_run_alter),
+        cmocka_unit_test(test_tsp_ts_names_quoted_exactly),
+        cmocka_unit_test(test_tsp_ts_chunks_by_timestamp_and_integer_time),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test(test_tsp_ts_plain_postgres_conflicts),
