@@ -145,6 +145,9 @@ enum tsp_code tsp_ts_caps_for_lease(struct tsp_ts *ts, struct tsp_lease *lease,
         return rc;
     }
     pthread_mutex_lock(&ts->lock);
+    if (ts->api_override >= 0 && fresh.installed) {
+        fresh.columnstore_api = ts->api_override > 0;
+    }
     ts->caps = fresh;
     ts->cached = true;
     if (conn_id > ts->newest_conn_id) {
@@ -154,6 +157,14 @@ enum tsp_code tsp_ts_caps_for_lease(struct tsp_ts *ts, struct tsp_lease *lease,
     pthread_mutex_unlock(&ts->lock);
     *out = fresh;
     return TSP_OK;
+}
+
+void tsp_ts_caps_override_api(struct tsp_ts *ts, int columnstore)
+{
+    pthread_mutex_lock(&ts->lock);
+    ts->api_override = columnstore;
+    ts->cached = false;
+    pthread_mutex_unlock(&ts->lock);
 }
 
 void tsp_ts_caps_invalidate(struct tsp_ts *ts)
@@ -182,6 +193,7 @@ enum tsp_code tsp_ts_new(struct tsp_pool *pool, struct tsp_ts **out, struct tsp_
         return tsp_error_set(err, TSP_INTERNAL, NULL, "pthread_mutex_init failed");
     }
     ts->pool = pool;
+    ts->api_override = -1;
     *out = ts;
     return TSP_OK;
 }

@@ -18,7 +18,12 @@ struct tsp_ts {
     long long newest_conn_id; /* highest connection id the cache has seen: a newer one means
                                  the pool reconnected, maybe to another server */
     int64_t probed_at_ms;     /* monotonic */
+    int api_override;         /* tests only: -1 detect, 0 classic names, 1 columnstore names */
 };
+
+/* Tests only: use the classic (0) or the 2.18+ columnstore (1) names whatever the version
+ * says, or detect again (-1). Thread-safe. */
+void tsp_ts_caps_override_api(struct tsp_ts *ts, int columnstore);
 
 /* Capabilities for the server behind `lease` (cached; probes through the lease when stale). */
 enum tsp_code tsp_ts_caps_for_lease(struct tsp_ts *ts, struct tsp_lease *lease,

@@ -16,6 +16,7 @@
 #include "tspool/config.h"
 #include "tspool/log.h"
 #include "tspool/pool.h"
+#include "timescale_int.h"
 #include "tspool/timescale.h"
 
 #define HT  "tsp_it_metrics"
@@ -28,6 +29,7 @@ struct fixture {
     struct tsp_pool *pool;
     struct tsp_ts *ts;
     FILE *log;
+    int api; /* -1 names by version, 0 classic names forced */
 };
 
 /* A hand-built configuration for dsn (the config loader is not under test here). */
@@ -148,7 +150,7 @@ static struct fixture *fixture_of(void **state)
     return *state;
 }
 
-static int group_setup(void **state)
+static int group_setup_api(void **state, int columnstore)
 {
     struct fixture *fx = NULL;
     const char *dsn = NULL;
@@ -179,8 +181,23 @@ static int group_setup(void **state)
         fixture_close(fx);
         return -1;
     }
+    tsp_ts_caps_override_api(fx->ts, columnstore);
+    fx->api = columnstore;
     *state = fx;
     return 0;
+}
+
+/* The names the server's version asks for (2.18+: the columnstore procedures). */
+static int group_setup(void **state)
+{
+    return group_setup_api(state, -1);
+}
+
+/* The classic names (compress_chunk, add_compression_policy, ...), which 2.18+ still has:
+ * what servers before 2.18 run. */
+static int group_setup_classic(void **state)
+{
+    return group_setup_api(state, 0);
 }
 
 static int group_teardown(void **state)
@@ -225,7 +242,7 @@ static void test_tsp_ts_caps_get_timescaledb(void **state)
     assert_true(caps.version_num >= 20000);
     assert_true(caps.hypertables);
     assert_true(caps.compression && caps.continuous_aggregates && caps.jobs);
-    assert_int_equal(caps.columnstore_api, caps.version_num >= 21800);
+    assert_int_equal(caps.columnstore_api, fx->api < 0 && caps.version_num >= 21800);
     assert_true(caps.server_version_num >= 150000);
     free(version);
 }
@@ -318,6 +335,7 @@ static void test_tsp_ts_chunks_compress_and_decompress_by_age(void **state)
     struct tsp_ts_chunk_filter older7 = {"7 days", NULL, -1};
     struct tsp_ts_chunk_filter older15 = {"15 days", NULL, -1};
     struct tsp_ts_ctx dry = {.dry_run = true};
+    struct tsp_ts_caps caps;
     struct tsp_ts_change change = {0};
     struct tsp_ts_chunk *chunks = NULL;
     size_t count = 0;
@@ -339,6 +357,13 @@ static void test_tsp_ts_chunks_compress_and_decompress_by_age(void **state)
                      TSP_OK);
     assert_int_equal((long long)change.nchunks, expected);
     assert_int_equal((long long)change.nstmts, expected);
+    assert_int_equal(tsp_ts_caps_get(fx->ts, NULL, &caps, &err), TSP_OK);
+    assert_string_equal(
+        change.stmts[0].sql,
+        caps.columnstore_api
+            ? "CALL convert_to_columnstore($1::regclass, if_not_columnstore => true)"
+            : "SELECT compress_chunk($1::regclass, if_not_compressed => true)");
+    assert_int_equal(change.atomic, !caps.columnstore_api);
     tsp_ts_change_fini(&change);
     assert_int_equal(query_int("SELECT count(*) FROM timescaledb_information.chunks WHERE "
                                "hypertable_name = '" HT "' AND is_compressed"),
@@ -816,6 +841,8 @@ int tsp_test_run(void)
 
     failures +=
         cmocka_run_group_tests_name("timescale_tsdb", tsdb_tests, group_setup, group_teardown);
+    failures += cmocka_run_group_tests_name("timescale_tsdb_classic_names", tsdb_tests,
+                                            group_setup_classic, group_teardown);
     failures +=
         cmocka_run_group_tests_name("timescale_plain_postgres", pg_tests, pg_setup, group_teardown);
     return failures;
