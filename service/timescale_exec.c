@@ -12,8 +12,6 @@
 #include "tspool/db.h"
 #include "tspool/log.h"
 
-#define MAX_CHANGE_STMTS 4
-
 static const struct tsp_ts_ctx default_ctx = {0};
 
 static enum tsp_code lease_quote(void *ctx, const char *ident, bool qualified, const char *field,
