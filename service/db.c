@@ -341,7 +341,10 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
     status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
         sqlstate = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        if (sqlstate == NULL && PQstatus(conn) == CONNECTION_OK && res != NULL) {
+        if (sqlstate == NULL && PQstatus(conn) != CONNECTION_OK) {
+            /* the server went away without a word: tell the pool it is a connection failure */
+            sqlstate = "08006";
+        } else if (sqlstate == NULL) {
             /* a client-side failure on a healthy session (e.g. out of memory) */
             sqlstate = "";
         }

@@ -203,6 +203,35 @@ static void test_tsp_db_identifier_quote_uses_server_rules(void **state)
     tsp_pool_return(lease);
 }
 
+static void test_tsp_db_exec_on_terminated_session(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    struct tsp_db_result *res = NULL;
+    struct tsp_lease *lease = NULL;
+    struct tsp_error err;
+    char sql[128];
+    char *killed = NULL;
+
+    tsp_error_init(&err);
+    assert_int_equal(tsp_pool_borrow(fx->pool, "test.db.terminated", -1, &lease, &err), TSP_OK);
+    assert_int_equal(tsp_db_exec(lease, "SELECT pg_backend_pid()", 0, NULL, &res, &err), TSP_OK);
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
+             tsp_db_result_int(res, 0, 0, 0));
+    tsp_db_result_free(res);
+    killed = tsp_test_pg_query(sql);
+    assert_non_null(killed);
+    assert_string_equal(killed, "t");
+    free(killed);
+    tsp_test_sleep_ms(200);
+    assert_int_equal(tsp_db_exec(lease, "SELECT 1", 0, NULL, NULL, &err), TSP_DB_UNAVAILABLE);
+    /* the server says why (57P01) when its goodbye arrives in time, else the socket is just
+       gone (reported as 08006) */
+    if (strcmp(err.sqlstate, "57P01") != 0 && strcmp(err.sqlstate, "08006") != 0) {
+        fail_msg("unexpected SQLSTATE %s: %s", err.sqlstate, err.detail);
+    }
+    tsp_pool_return(lease);
+}
+
 static void test_tsp_db_connect_failure_hides_password(void **state)
 {
     struct fixture *bad = NULL;
@@ -227,6 +256,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_db_exec_params_and_accessors),
         cmocka_unit_test(test_tsp_db_exec_maps_server_errors),
         cmocka_unit_test(test_tsp_db_identifier_quote_uses_server_rules),
+        cmocka_unit_test(test_tsp_db_exec_on_terminated_session),
         cmocka_unit_test(test_tsp_db_connect_failure_hides_password),
     };
     return cmocka_run_group_tests_name("db_pg", tests, setup, teardown);
