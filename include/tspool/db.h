@@ -18,8 +18,9 @@ struct tsp_db_result; /* opaque rows of one statement */
  * connection. Reports failures and duration to the pool (tsp_lease_report_error /
  * tsp_lease_report_duration with `operation` = the lease label). On error maps SQLSTATE with
  * tsp_db_code_for_sqlstate(), copies it into err->sqlstate, and puts the server's message
- * (scrubbed) in err->detail. On TSP_OK *out (if out != NULL) is a result to release with
- * tsp_db_result_free(). Blocks for the round trip (bounded by statement_timeout). */
+ * (scrubbed) in err->detail; a connection lost without a SQLSTATE counts as "08006".
+ * On TSP_OK *out (if out != NULL) is a result to release with tsp_db_result_free().
+ * Blocks for the round trip (bounded by statement_timeout). */
 enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err) TSP_MUSTCHECK;
