@@ -9,9 +9,14 @@ packages=(
     gcc make cmake pkg-config clang-format
     libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libcmocka-dev
     postgresql-15 postgresql-client-15
+    # chart and Dockerfile checks (tests/helm, tests/docker): a template renderer built from
+    # Debian's Go packages, objdump for the binary's NEEDED entries
+    golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+    golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev binutils
 )
-# node + npm run the PGlite TimescaleDB test server (scripts/tsdb.sh). Checked by command: a
-# nodejs from another repository may bundle npm, and Debian's npm would conflict with it.
+# node and npm run the chart tests and the PGlite TimescaleDB test server (scripts/tsdb.sh).
+# Checked by command: a nodejs from another repository is fine and may bundle npm, and
+# Debian's npm would conflict with it.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
 fi
