@@ -4,6 +4,7 @@
  */
 #include "tspool/dbinfo.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -22,8 +23,8 @@ static const char ping_sql[] =
     "NOT pg_is_in_recovery(), pg_backend_pid(), "
     "(SELECT extversion FROM pg_extension WHERE extname = 'timescaledb')";
 
-enum tsp_code tsp_dbinfo_ping(struct tsp_pool *pool, const char *label, struct tsp_dbinfo_ping *out,
-                              struct tsp_error *err)
+static enum tsp_code ping_once(struct tsp_pool *pool, const char *label,
+                               struct tsp_dbinfo_ping *out, struct tsp_error *err)
 {
     struct tsp_lease *lease = NULL;
     struct tsp_db_result *res = NULL;
@@ -63,6 +64,36 @@ done:
     tsp_db_result_free(res);
     tsp_pool_return(lease);
     return rc;
+}
+
+/* The session died under the statement (terminated backend, server restart, broken socket).
+ * The pool has closed that connection; a read-only statement may run once more on another. */
+static bool connection_lost(const struct tsp_error *e)
+{
+    return strncmp(e->sqlstate, "08", 2) == 0 || strcmp(e->sqlstate, "57P01") == 0 ||
+           strcmp(e->sqlstate, "57P02") == 0;
+}
+
+enum tsp_code tsp_dbinfo_ping(struct tsp_pool *pool, const char *label, struct tsp_dbinfo_ping *out,
+                              struct tsp_error *err)
+{
+    struct tsp_error first;
+    enum tsp_code rc = TSP_OK;
+
+    /* a connection killed while idle can be handed out before the pre-ping notices: the
+     * borrower must not see that, so the ping is retried once on a fresh borrow */
+    tsp_error_init(&first);
+    rc = ping_once(pool, label, out, &first);
+    if (rc == TSP_OK) {
+        return TSP_OK;
+    }
+    if (!connection_lost(&first)) {
+        if (err != NULL && err->code == TSP_OK) {
+            *err = first; /* first error wins */
+        }
+        return rc;
+    }
+    return ping_once(pool, label, out, err);
 }
 
 static const char settings_sql[] =
