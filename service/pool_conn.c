@@ -5,11 +5,15 @@
 #include "pool_int.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tspool/log.h"
 
@@ -290,19 +294,73 @@ done:
     return code;
 }
 
+static int64_t ping_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read what the server sent until a result is complete; false when nothing complete came
+ * before deadline_ms or the connection failed. */
+static bool ping_wait(PGconn *conn, int64_t deadline_ms)
+{
+    while (PQisBusy(conn)) {
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+        int64_t left = deadline_ms - ping_now_ms();
+        int ready = 0;
+        if (left <= 0 || pfd.fd < 0) {
+            return false;
+        }
+        ready = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        if (ready < 0 && errno != EINTR) {
+            return false;
+        }
+        if (ready > 0 && !PQconsumeInput(conn)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static enum tsp_code pg_ping(void *ctx, void *handle, struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx;
     PGconn *conn = handle;
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
+    int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
+    int64_t deadline = ping_now_ms() + (int64_t)timeout_s * 1000;
+    bool answered = true;
 
-    /* the empty query is the cheapest full round trip the server answers */
-    res = PQexec(conn, "");
-    if (PQresultStatus(res) != PGRES_EMPTY_QUERY || PQstatus(conn) != CONNECTION_OK) {
+    /* the empty query is the cheapest full round trip the server answers. It is sent without
+     * blocking on the answer: a silent server (a black-holed network, a stopped process)
+     * then costs the caller at most the connect timeout, and the connection, left busy, is
+     * closed by its owner as bad */
+    if (!PQsendQuery(conn, "")) {
+        return conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
+    }
+    for (;;) {
+        answered = ping_wait(conn, deadline);
+        if (!answered) {
+            break;
+        }
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            break;
+        }
+        if (PQresultStatus(res) != PGRES_EMPTY_QUERY) {
+            code = TSP_DB_UNAVAILABLE;
+        }
+        PQclear(res);
+    }
+    if (!answered && PQstatus(conn) == CONNECTION_OK) {
+        return tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
+                             "ping failed: no answer from the server within %d s", timeout_s);
+    }
+    if (!answered || code != TSP_OK || PQstatus(conn) != CONNECTION_OK) {
         code = conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
     }
-    PQclear(res);
     return code;
 }
 
