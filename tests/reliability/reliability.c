@@ -54,9 +54,18 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userp)
     return size * nmemb;
 }
 
-/* One GET: the status, 0 when refused, -1 when sent but no complete response. */
+static size_t saw_header(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+    (void)ptr;
+    *(bool *)userp = true;
+    return size * nmemb;
+}
+
+/* One GET: the status; 0 when refused; -2 when the connection was closed before any byte of
+ * a response; -1 when a response was cut or never finished. */
 static long one_get(const char *url, long timeout_ms, long *elapsed_ms)
 {
+    bool got_header = false;
     CURL *curl = curl_easy_init();
     int64_t start = rel_now_ms();
     long status = -1;
@@ -69,11 +78,16 @@ static long one_get(const char *url, long timeout_ms, long *elapsed_ms)
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, saw_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &got_header);
     cc = curl_easy_perform(curl);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     } else if (cc == CURLE_COULDNT_CONNECT) {
         status = 0;
+    } else if (!got_header &&
+               (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR)) {
+        status = -2; /* closed before a single byte of response: never served */
     }
     curl_easy_cleanup(curl);
     if (elapsed_ms != NULL) {
@@ -106,6 +120,8 @@ static void *traffic_main(void *arg)
             t->tally.status_503++;
         } else if (status == 0) {
             t->tally.refused++;
+        } else if (status == -2) {
+            t->tally.reset++;
         } else if (status < 0) {
             t->tally.cut++;
         } else {

@@ -29,7 +29,8 @@ struct rel_tally {
     long status_503; /* 503 (documented: pool exhausted, database unavailable, shutting down) */
     long other;      /* any other status */
     long refused;    /* connection refused (the listener is gone) */
-    long cut;        /* sent but the response was cut or never came: must stay 0 */
+    long reset;      /* closed before any byte of a response (never served; retry-safe) */
+    long cut;        /* a response cut mid-way, or none before the timeout: must stay 0 */
     long max_ms;     /* slowest request */
     long last_other; /* the last "other" status seen */
 };

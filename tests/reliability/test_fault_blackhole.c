@@ -92,6 +92,7 @@ static void test_fault_blackholed_database(void **state)
     assert_true(rel_wait_status(base, "/pool/ping", 200, 30000) >= 0);
     tally = rel_traffic_stop(traffic);
     assert_int_equal(tally.cut, 0);
+    assert_int_equal(tally.reset, 0);
     assert_int_equal(tally.refused, 0);
     assert_int_equal(tally.other, 0);
 

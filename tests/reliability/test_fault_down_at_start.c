@@ -77,6 +77,7 @@ static void test_fault_database_down_at_start(void **state)
     tally = rel_traffic_stop(traffic);
     assert_int_equal(tsp_test_service_wait(svc, 0), -1);
     assert_int_equal(tally.cut, 0);
+    assert_int_equal(tally.reset, 0);
     assert_int_equal(tally.refused, 0);
     assert_int_equal(tally.other, 0);
     assert_int_equal(rel_get(base, "/pool/ping", 10000, NULL), 200);

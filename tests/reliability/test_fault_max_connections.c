@@ -133,6 +133,7 @@ static void test_fault_max_connections_reached(void **state)
     tsp_test_sleep_ms(300);
     tally = rel_traffic_stop(traffic);
     assert_int_equal(tally.cut, 0);
+    assert_int_equal(tally.reset, 0);
     assert_int_equal(tally.refused, 0);
     assert_int_equal(tally.other, 0);
     assert_true(tally.status_503 > 0);

@@ -90,6 +90,7 @@ static void test_fault_restart_under_load(void **state)
     /* no crash, no response cut; only documented 503s while the database was away */
     assert_int_equal(tsp_test_service_wait(svc, 0), -1);
     assert_int_equal(tally.cut, 0);
+    assert_int_equal(tally.reset, 0);
     assert_int_equal(tally.refused, 0);
     assert_int_equal(tally.other, 0);
     assert_true(tally.ok > 0);

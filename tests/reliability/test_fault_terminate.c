@@ -71,6 +71,7 @@ static void test_fault_terminate_backends_no_failed_reads(void **state)
     assert_true(killed >= 5);
     assert_true(tally.ok > 0);
     assert_int_equal(tally.cut, 0);
+    assert_int_equal(tally.reset, 0);
     assert_int_equal(tally.refused, 0);
     assert_int_equal(tally.status_503, 0);
     assert_int_equal(tally.other, 0);
