@@ -7,10 +7,17 @@
 #   make bench   the pool benchmark in a Release build (-O2, no sanitizer)
 #   make format  apply clang-format;  make stop  stop the development and test databases
 #   make helm-test  only the Helm chart and Dockerfile checks (also part of make test)
+#   make fuzz    build the libFuzzer targets with clang and run each FUZZ_SECONDS (part of make test)
+#   make test-sanitize  the whole suite (unit, integration, reliability) under ASan+UBSan
+#   make soak    long variants: fuzz for SOAK_FUZZ_SECONDS each, the reliability tests repeated
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
+SOAK_FUZZ_SECONDS ?= 300
+SOAK_REPEAT ?= 5
 BENCH_BUILD ?= build-release
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
@@ -19,7 +26,7 @@ TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test unit tsan bench format format-check stop deps clean helm-test helm-docs
+.PHONY: all build run test test-sanitize fuzz soak unit tsan bench format format-check stop deps clean helm-test helm-docs
 
 all: build
 
@@ -44,6 +51,23 @@ test: deps format-check
 	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 	@$(MAKE) --no-print-directory tsan
+	@$(MAKE) --no-print-directory fuzz
+
+# the Makefile's test build is already ASan+UBSan; this names it for CI
+test-sanitize: test
+
+fuzz: deps
+	cmake -S tests/fuzz -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+soak: deps
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
+	cmake --build $(TEST_BUILD) -j $(JOBS)
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) ctest --output-on-failure -L reliability \
+		--repeat until-fail:$(SOAK_REPEAT)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(SOAK_FUZZ_SECONDS)
 
 unit: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
@@ -81,4 +105,4 @@ stop:
 	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

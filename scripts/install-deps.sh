@@ -7,6 +7,8 @@ set -euo pipefail
 
 packages=(
     gcc make cmake pkg-config clang-format
+    # libFuzzer targets (tests/fuzz, make fuzz)
+    clang libclang-rt-14-dev
     libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libcmocka-dev
     postgresql-15 postgresql-client-15
     # chart and Dockerfile checks (tests/helm, tests/docker): a template renderer built from
