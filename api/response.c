@@ -70,6 +70,7 @@ enum tsp_code tsp_response_build(const struct tsp_req *req, int status, const ch
                     "Content-Length: %zu\r\n"
                     "X-Request-Id: %s\r\n"
                     "Cache-Control: no-store\r\n"
+                    "X-Content-Type-Options: nosniff\r\n"
                     "%s",
                     status, tsp_http_reason(status), content_type, body_len, req->request_id,
                     connection);

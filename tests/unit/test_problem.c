@@ -91,6 +91,7 @@ static void test_tsp_response_build_one_buffer(void **state)
                              "Content-Length: 2\r\n"
                              "X-Request-Id: abc\r\n"
                              "Cache-Control: no-store\r\n"
+                             "X-Content-Type-Options: nosniff\r\n"
                              "Allow: GET\r\n"
                              "\r\n"
                              "{}");
