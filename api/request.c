@@ -181,6 +181,36 @@ bool tsp_content_type_is_json(const char *value)
     return value[n] == '\0' || value[n] == ';' || value[n] == ' ';
 }
 
+/* Request bodies are small flat objects; jansson recurses once per level and, on a worker
+ * thread's stack, thousands of levels overflow it. */
+#define JSON_MAX_DEPTH 32
+
+/* Deepest nesting of arrays/objects in a JSON text, strings skipped. Pure. */
+static size_t json_depth(const char *body, size_t len)
+{
+    size_t depth = 0, max = 0;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            depth++;
+            max = depth > max ? depth : max;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return max;
+}
+
 enum tsp_code tsp_json_parse_body(const char *body, size_t len, json_t **out, struct tsp_error *err)
 {
     json_error_t jerr;
@@ -190,6 +220,14 @@ enum tsp_code tsp_json_parse_body(const char *body, size_t len, json_t **out, st
         return tsp_error_set(err, TSP_INVALID, "body",
                              "request body is empty; a JSON object is "
                              "expected");
+    }
+    if (memchr(body, '\0', len) != NULL) {
+        /* jansson takes a NUL byte for the end of the text and accepts what came before */
+        return tsp_error_set(err, TSP_INVALID, "body", "request body contains a NUL byte");
+    }
+    if (json_depth(body, len) > JSON_MAX_DEPTH) {
+        return tsp_error_set(err, TSP_INVALID, "body", "JSON nested deeper than %d levels",
+                             JSON_MAX_DEPTH);
     }
     doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL) {
