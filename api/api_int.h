@@ -136,8 +136,9 @@ const char *tsp_req_header(const struct tsp_req *req, const char *name);
 const char *tsp_http_reason(int status);
 /* Build the whole response (status line, headers, body) into one malloc'd buffer: standard
  * headers Content-Type, Content-Length, X-Request-Id, Cache-Control: no-store,
- * X-Content-Type-Options: nosniff, Connection when needed, plus `extra_headers` ("Name: value\r\n" lines, may be NULL). *out is freed
- * by the caller. Returns TSP_OK or TSP_NO_MEMORY. Pure. */
+ * X-Content-Type-Options: nosniff, Connection when needed, plus `extra_headers`
+ * ("Name: value\r\n" lines, may be NULL). *out is freed by the caller. Returns TSP_OK or
+ * TSP_NO_MEMORY. Pure. */
 enum tsp_code tsp_response_build(const struct tsp_req *req, int status, const char *content_type,
                                  const char *extra_headers, const char *body, size_t body_len,
                                  char **out, size_t *out_len) TSP_MUSTCHECK;
