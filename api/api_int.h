@@ -162,7 +162,7 @@ const char *tsp_problem_headers(enum tsp_code code);
  * Returns the HTTP status sent. The only place an error becomes HTTP. */
 int tsp_problem_send(struct tsp_req *req, const struct tsp_error *err, const char *extra_headers);
 /* The error code whose HTTP status is `status` (400 -> TSP_INVALID, 413 -> TSP_TOO_LARGE, ...);
- * TSP_INTERNAL when none matches. Pure. */
+ * other 4xx and 505 -> TSP_INVALID; TSP_INTERNAL otherwise. Pure. */
 enum tsp_code tsp_problem_code_for_status(int status);
 /* Shorthand: set a fresh error (code, field, detail) and send it. Returns the status. */
 int tsp_problem_sendf(struct tsp_req *req, enum tsp_code code, const char *field, const char *fmt,

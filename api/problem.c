@@ -96,6 +96,11 @@ enum tsp_code tsp_problem_code_for_status(int status)
             return (enum tsp_code)c;
         }
     }
+    /* CivetWeb's own refusals (408 request timeout, 414, 431, 505 HTTP version) are the
+     * client's fault: a 400 with CivetWeb's reason, never a 500 */
+    if ((status >= 400 && status < 500) || status == 505) {
+        return TSP_INVALID;
+    }
     return TSP_INTERNAL;
 }
 

@@ -121,6 +121,20 @@ static void test_tsp_response_build_connection_close(void **state)
     free(buf);
 }
 
+static void test_tsp_problem_code_for_status_cases(void **state)
+{
+    (void)state;
+    assert_int_equal(tsp_problem_code_for_status(400), TSP_INVALID);
+    assert_int_equal(tsp_problem_code_for_status(413), TSP_TOO_LARGE);
+    assert_int_equal(tsp_problem_code_for_status(503), TSP_UNAVAILABLE);
+    assert_int_equal(tsp_problem_code_for_status(500), TSP_INTERNAL);
+    /* CivetWeb's own client-side refusals stay 4xx */
+    assert_int_equal(tsp_problem_code_for_status(408), TSP_INVALID);
+    assert_int_equal(tsp_problem_code_for_status(431), TSP_INVALID);
+    assert_int_equal(tsp_problem_code_for_status(505), TSP_INVALID);
+    assert_int_equal(tsp_problem_code_for_status(501), TSP_INTERNAL);
+}
+
 static void test_tsp_http_reason_cases(void **state)
 {
     (void)state;
@@ -138,6 +152,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_problem_headers_cases),
         cmocka_unit_test(test_tsp_response_build_one_buffer),
         cmocka_unit_test(test_tsp_response_build_connection_close),
+        cmocka_unit_test(test_tsp_problem_code_for_status_cases),
         cmocka_unit_test(test_tsp_http_reason_cases),
     };
     return cmocka_run_group_tests_name("problem", tests, NULL, NULL);
