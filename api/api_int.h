@@ -18,6 +18,7 @@
 #include "tspool/pool.h"
 
 struct mg_connection;
+struct tsp_tokens;
 
 /* Who may call a route. */
 enum tsp_role {
@@ -37,6 +38,7 @@ struct tsp_api {
     int http_threads;                     /* worker threads, for the keep-alive fairness rule */
     const atomic_int *active_connections; /* connections held by workers (server.c) */
     const atomic_bool *draining;          /* shutting down: refuse new requests (server.c) */
+    struct tsp_tokens *tokens; /* current bearer tokens, following their *_FILE; NULL = cfg's */
 };
 
 #define TSP_ROUTE_MAX_PARAMS 4
@@ -177,9 +179,25 @@ bool tsp_auth_equal(const char *a, const char *b);
  * admin endpoints disabled). Pure. */
 enum tsp_code tsp_auth_check(const struct tsp_config *cfg, enum tsp_role role,
                              const char *authorization, struct tsp_error *err) TSP_MUSTCHECK;
+/* tsp_auth_check with the tokens given explicitly (NULL = unset) instead of cfg's. Pure. */
+enum tsp_code tsp_auth_check_tokens(const struct tsp_config *cfg, const char *admin_token,
+                                    const char *read_token, enum tsp_role role,
+                                    const char *authorization, struct tsp_error *err) TSP_MUSTCHECK;
 /* Authorize the request for role; on failure sends 401 (with WWW-Authenticate) or 403 and
  * returns the status sent, else returns 0. */
 int tsp_auth_require(struct tsp_req *req, enum tsp_role role);
+
+/* tokens.c ------------------------------------------------------------------------------ */
+
+/* The bearer tokens of cfg, watching TSPOOL_ADMIN_TOKEN_FILE / TSPOOL_READ_TOKEN_FILE when
+ * the tokens came from those files: a changed file is re-read (at most once a second) and
+ * its token replaces the old one; an unreadable, empty or oversized file keeps the old one
+ * (logged, without the token). NULL on out of memory. Free with tsp_tokens_free (NULL ok). */
+struct tsp_tokens *tsp_tokens_new(const struct tsp_config *cfg);
+void tsp_tokens_free(struct tsp_tokens *t);
+/* Copies of the current admin and read tokens (malloc'd, NULL when unset; free them).
+ * Returns false on out of memory (both NULL). Thread-safe; may stat/read the files. */
+bool tsp_tokens_get(struct tsp_tokens *t, char **admin, char **read);
 
 /* dispatch.c ---------------------------------------------------------------------------- */
 

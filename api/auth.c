@@ -5,6 +5,7 @@
 #include "api_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -45,6 +46,13 @@ static const char *bearer_token(const char *authorization)
 enum tsp_code tsp_auth_check(const struct tsp_config *cfg, enum tsp_role role,
                              const char *authorization, struct tsp_error *err)
 {
+    return tsp_auth_check_tokens(cfg, cfg->admin_token, cfg->read_token, role, authorization, err);
+}
+
+enum tsp_code tsp_auth_check_tokens(const struct tsp_config *cfg, const char *admin_token,
+                                    const char *read_token, enum tsp_role role,
+                                    const char *authorization, struct tsp_error *err)
+{
     const char *token = NULL;
     bool is_admin = false;
     bool is_read = false;
@@ -53,11 +61,11 @@ enum tsp_code tsp_auth_check(const struct tsp_config *cfg, enum tsp_role role,
         (role == TSP_ROLE_METRICS && cfg->public_metrics)) {
         return TSP_OK;
     }
-    if (role != TSP_ROLE_ADMIN && !token_set(cfg->read_token)) {
+    if (role != TSP_ROLE_ADMIN && !token_set(read_token)) {
         /* no read token configured: reads are open */
         return TSP_OK;
     }
-    if (role == TSP_ROLE_ADMIN && !token_set(cfg->admin_token)) {
+    if (role == TSP_ROLE_ADMIN && !token_set(admin_token)) {
         return tsp_error_set(err, TSP_FORBIDDEN, NULL,
                              "admin endpoints are disabled: TSPOOL_ADMIN_TOKEN is not set");
     }
@@ -67,8 +75,8 @@ enum tsp_code tsp_auth_check(const struct tsp_config *cfg, enum tsp_role role,
                              "a bearer token is required (Authorization: Bearer <token>)");
     }
     /* compare against both tokens every time: the timing does not tell which one matched */
-    is_admin = token_set(cfg->admin_token) && tsp_auth_equal(token, cfg->admin_token);
-    is_read = token_set(cfg->read_token) && tsp_auth_equal(token, cfg->read_token);
+    is_admin = token_set(admin_token) && tsp_auth_equal(token, admin_token);
+    is_read = token_set(read_token) && tsp_auth_equal(token, read_token);
     if (!is_admin && !is_read) {
         return tsp_error_set(err, TSP_UNAUTHORIZED, "Authorization",
                              "the bearer token is not valid");
@@ -82,10 +90,26 @@ enum tsp_code tsp_auth_check(const struct tsp_config *cfg, enum tsp_role role,
 int tsp_auth_require(struct tsp_req *req, enum tsp_role role)
 {
     struct tsp_error err;
+    const struct tsp_config *cfg = req->api->cfg;
+    char *admin = NULL;
+    char *read_tok = NULL;
     enum tsp_code rc = TSP_OK;
 
+    if (role == TSP_ROLE_PUBLIC || (role == TSP_ROLE_PROBE && cfg->public_probes) ||
+        (role == TSP_ROLE_METRICS && cfg->public_metrics)) {
+        return 0; /* open routes do not touch the token files */
+    }
     tsp_error_init(&err);
-    rc = tsp_auth_check(req->api->cfg, role, tsp_req_header(req, "Authorization"), &err);
+    if (req->api->tokens == NULL) {
+        rc = tsp_auth_check(cfg, role, tsp_req_header(req, "Authorization"), &err);
+    } else if (!tsp_tokens_get(req->api->tokens, &admin, &read_tok)) {
+        rc = tsp_error_set(&err, TSP_NO_MEMORY, NULL, "out of memory checking the token");
+    } else {
+        rc = tsp_auth_check_tokens(cfg, admin, read_tok, role, tsp_req_header(req, "Authorization"),
+                                   &err);
+    }
+    free(admin);
+    free(read_tok);
     if (rc == TSP_OK) {
         return 0;
     }

@@ -129,6 +129,11 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     server->api.http_threads = cfg->http_threads;
     server->api.active_connections = &server->active;
     server->api.draining = &server->draining;
+    server->api.tokens = tsp_tokens_new(cfg);
+    if (server->api.tokens == NULL) {
+        rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory starting the HTTP server");
+        goto done;
+    }
 
     if (strchr(cfg->listen_host, ':') != NULL) {
         snprintf(listen, sizeof(listen), "[%s]:%d", cfg->listen_host, cfg->listen_port);
@@ -187,6 +192,9 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     *out = server;
     server = NULL;
 done:
+    if (server != NULL) {
+        tsp_tokens_free(server->api.tokens);
+    }
     free(server);
     return rc;
 }
@@ -213,5 +221,6 @@ void tsp_http_stop(struct tsp_http_server *server)
     }
     mg_stop(server->ctx);
     mg_exit_library();
+    tsp_tokens_free(server->api.tokens);
     free(server);
 }
