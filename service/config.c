@@ -387,6 +387,14 @@ static enum tsp_code derive(struct tsp_config *cfg, const struct raw *raws, stru
         cfg->pool_mode = cfg->db_pool_mode;
         set_origin(&cfg->pool_mode_origin, raws[i_mode].origin.source, "DB_POOL_MODE");
     }
+    if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL)) {
+        const char *missing =
+            cfg->tls_cert_file == NULL ? "TSPOOL_TLS_CERT_FILE" : "TSPOOL_TLS_KEY_FILE";
+        return tsp_error_set(
+            err, TSP_INVALID, missing,
+            "%s: not set, but needed with %s (HTTPS needs a certificate and its key)", missing,
+            cfg->tls_cert_file == NULL ? "TSPOOL_TLS_KEY_FILE" : "TSPOOL_TLS_CERT_FILE");
+    }
     if (cfg->db_min_conns > cfg->pool_size) {
         return tsp_config_invalid(err, &tsp_config_vars[i_min], raws[i_min].text,
                                   "expected an integer from 0 to %d (the pool size, %s)",

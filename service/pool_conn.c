@@ -272,6 +272,7 @@ static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *er
     n = add_param(keys, values, n, "connect_timeout",
                   cfg->db_connect_timeout_s > 0 ? timeout : NULL);
     n = add_param(keys, values, n, "sslmode", cfg->db_sslmode);
+    n = add_param(keys, values, n, "sslrootcert", cfg->db_sslrootcert);
     n = add_param(keys, values, n, "application_name", cfg->db_application_name);
     n = add_param(keys, values, n, "target_session_attrs", cfg->db_target_session_attrs);
     keys[n] = NULL;

@@ -46,6 +46,8 @@ struct tsp_config {
     int db_connect_timeout_s;
     int db_statement_timeout_ms; /* 0 = no limit */
     char *db_sslmode;
+    char
+        *db_sslrootcert; /* libpq sslrootcert (CA file for verify-ca/verify-full); NULL = default */
     char *db_application_name;
     char *db_target_session_attrs; /* libpq target_session_attrs */
     char *db_session_settings;     /* "name=value,name=value" applied on every new connection */
@@ -76,17 +78,20 @@ struct tsp_config {
     struct tsp_config_origin pool_mode_origin;
 
     /* service */
-    char *env;           /* TSPOOL_ENV: "production" or "development" */
-    char *env_file;      /* TSPOOL_ENV_FILE, or NULL when none was read */
-    char *listen;        /* TSPOOL_LISTEN "host:port" */
-    char *listen_host;   /* without brackets for IPv6 ("::1") */
-    int listen_port;     /* 1..65535 */
-    char *admin_token;   /* secret; NULL when unset */
-    char *read_token;    /* secret; NULL when unset (reads are then open) */
-    bool public_probes;  /* probes open without a token */
-    bool public_metrics; /* /metrics open without a token */
-    char *log_format;    /* "json" or "text" */
-    char *log_level;     /* "error", "warn", "info", "debug" */
+    char *env;             /* TSPOOL_ENV: "production" or "development" */
+    char *env_file;        /* TSPOOL_ENV_FILE, or NULL when none was read */
+    char *listen;          /* TSPOOL_LISTEN "host:port" */
+    char *listen_host;     /* without brackets for IPv6 ("::1") */
+    int listen_port;       /* 1..65535 */
+    char *tls_cert_file;   /* PEM certificate chain for HTTPS; NULL = plain HTTP */
+    char *tls_key_file;    /* PEM private key; set exactly when tls_cert_file is */
+    char *tls_min_version; /* "1.2" or "1.3" */
+    char *admin_token;     /* secret; NULL when unset */
+    char *read_token;      /* secret; NULL when unset (reads are then open) */
+    bool public_probes;    /* probes open without a token */
+    bool public_metrics;   /* /metrics open without a token */
+    char *log_format;      /* "json" or "text" */
+    char *log_level;       /* "error", "warn", "info", "debug" */
     int shutdown_delay_s;
     int shutdown_grace_s;
     int http_threads;
