@@ -23,6 +23,7 @@ RUN apt-get update \
       civetweb \
       libjansson-dev \
       libcurl4-openssl-dev \
+      libssl-dev \
       libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -30,7 +31,8 @@ COPY . .
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_BENCH=OFF \
  && cmake --build build -j"$(nproc)" \
  && cd build && ctest -L unit --output-on-failure \
- && install -D -m 0755 -s api/tspool /out/tspool
+ && install -D -m 0755 -s api/tspool /out/tspool \
+ && install -D -m 0644 -s -t /out/compat api/libtspool-ssl.so api/libtspool-crypto.so
 
 FROM debian:bookworm-slim
 ARG VERSION=0.1.0
@@ -45,9 +47,12 @@ RUN apt-get update \
       libcivetweb1 \
       libjansson4 \
       libcurl4 \
+      libssl3 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/tspool /usr/local/bin/tspool
+# next to the binary: the two libraries that let CivetWeb use OpenSSL 3 for HTTPS
+COPY --from=build /out/compat/ /usr/local/bin/
 # A numeric user, so that Kubernetes can verify runAsNonRoot without /etc/passwd.
 USER 10001:10001
 ENV TSPOOL_LISTEN=0.0.0.0:8080 \

@@ -199,6 +199,20 @@ void tsp_tokens_free(struct tsp_tokens *t);
  * Returns false on out of memory (both NULL). Thread-safe; may stat/read the files. */
 bool tsp_tokens_get(struct tsp_tokens *t, char **admin, char **read);
 
+/* tls.c --------------------------------------------------------------------------------- */
+
+/* With TSPOOL_TLS_CERT_FILE set: load the certificate chain and key into a scratch context
+ * and check that they belong together. TSP_INVALID naming the variable and file, with
+ * OpenSSL's reason. TSP_OK at once without TLS. */
+enum tsp_code tsp_tls_check(const struct tsp_config *cfg, struct tsp_error *err) TSP_MUSTCHECK;
+/* Load libtspool-crypto.so and libtspool-ssl.so from the binary's directory (see
+ * api/sslcompat/ssl_compat.c): Debian's CivetWeb 1.15 then finds an OpenSSL 3 it can use.
+ * Call before mg_init_library. TSP_IO with dlerror's text when they are missing. */
+enum tsp_code tsp_tls_load_compat(struct tsp_error *err) TSP_MUSTCHECK;
+/* CivetWeb's init_ssl: load chain, key and TSPOOL_TLS_MIN_VERSION into its SSL_CTX.
+ * Returns 1 (done) or -1 (failed). */
+int tsp_tls_init_ctx(void *ssl_ctx, const struct tsp_config *cfg);
+
 /* dispatch.c ---------------------------------------------------------------------------- */
 
 /* Serve one request: request id, route, authorization, handler, metrics and access log.

@@ -81,6 +81,13 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+static int on_init_ssl(void *ssl_ctx, void *user_data)
+{
+    const struct tsp_http_server *server = user_data;
+
+    return tsp_tls_init_ctx(ssl_ctx, server->api.cfg);
+}
+
 static int on_init_connection(const struct mg_connection *conn, void **conn_data)
 {
     struct tsp_http_server *server = mg_get_user_context_data(conn);
@@ -112,6 +119,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     const char *options[32];
     size_t o = 0;
     int nports = 0;
+    bool tls = cfg->tls_cert_file != NULL;
     enum tsp_code rc = TSP_OK;
 
     server = calloc(1, sizeof(*server));
@@ -135,10 +143,20 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
         goto done;
     }
 
+    rc = tsp_tls_check(cfg, err);
+    if (rc == TSP_OK && tls) {
+        rc = tsp_tls_load_compat(err);
+    }
+    if (rc != TSP_OK) {
+        goto done;
+    }
+    /* a trailing 's' makes CivetWeb speak TLS on the port */
     if (strchr(cfg->listen_host, ':') != NULL) {
-        snprintf(listen, sizeof(listen), "[%s]:%d", cfg->listen_host, cfg->listen_port);
+        snprintf(listen, sizeof(listen), "[%s]:%d%s", cfg->listen_host, cfg->listen_port,
+                 tls ? "s" : "");
     } else {
-        snprintf(listen, sizeof(listen), "%s:%d", cfg->listen_host, cfg->listen_port);
+        snprintf(listen, sizeof(listen), "%s:%d%s", cfg->listen_host, cfg->listen_port,
+                 tls ? "s" : "");
     }
     snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
     snprintf(keep_alive, sizeof(keep_alive), "%d", cfg->http_keep_alive_ms);
@@ -161,6 +179,11 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     options[o++] = "1";
     options[o++] = "enable_directory_listing";
     options[o++] = "no";
+    if (tls) {
+        /* 4 = TLS 1.2 and later, 5 = TLS 1.3 only; init_ssl enforces the same floor */
+        options[o++] = "ssl_protocol_version";
+        options[o++] = strcmp(cfg->tls_min_version, "1.3") == 0 ? "5" : "4";
+    }
     options[o++] = NULL;
 
     memset(&callbacks, 0, sizeof(callbacks));
@@ -169,6 +192,9 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     callbacks.http_error = on_http_error;
     callbacks.init_connection = on_init_connection;
     callbacks.connection_close = on_connection_close;
+    if (tls) {
+        callbacks.init_ssl = on_init_ssl;
+    }
     memset(&init, 0, sizeof(init));
     init.callbacks = &callbacks;
     init.user_data = server;
@@ -178,7 +204,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     error.text = error_text;
     error.text_buffer_size = sizeof(error_text);
 
-    mg_init_library(0);
+    mg_init_library(tls ? MG_FEATURES_TLS : 0);
     server->ctx = mg_start2(&init, &error);
     if (server->ctx == NULL) {
         rc = tsp_error_set(err, TSP_IO, "TSPOOL_LISTEN", "cannot serve HTTP on %s: %s", listen,

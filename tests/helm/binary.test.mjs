@@ -24,6 +24,10 @@ const KUBE_FOR = { "full-values.yaml": "v1.30.0" };
 const NOT_SET_BY_CHART = {
     CELERY_WORKER_RUNNING: "pool.mode=direct selects the same non-pooled mode",
     TSPOOL_ENV_FILE: "the image has no .env file; everything comes from the ConfigMap",
+    DB_SSLROOTCERT: "a CA file must be mounted first; set it with extraEnv next to that volume",
+    TSPOOL_TLS_CERT_FILE: "HTTPS in the pod needs a mounted certificate; set it with extraEnv",
+    TSPOOL_TLS_KEY_FILE: "HTTPS in the pod needs a mounted key; set it with extraEnv",
+    TSPOOL_TLS_MIN_VERSION: "only matters with TSPOOL_TLS_CERT_FILE; the default 1.2 applies",
 };
 
 /* The environment a pod of this rendering gets: ConfigMap data, and *_FILE paths to real files. */
