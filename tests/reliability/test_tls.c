@@ -1,0 +1,290 @@
+/* test_tls.c - TLS on both sides, with a CA and certificates the test makes with `openssl`:
+ * the HTTPS listener (curl --cacert succeeds, plain HTTP to the TLS port fails cleanly, the
+ * minimum version holds, bad key files stop start-up with a clear message) and the database
+ * connection (DB_SSLMODE=verify-full with DB_SSLROOTCERT against the test server with ssl on).
+ * SPDX-License-Identifier: MIT
+ */
+#include "tsp_test.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http_client.h"
+#include "reliability.h"
+
+static char dir[64];
+static bool db_ssl_on;
+
+static char *path_of(const char *name)
+{
+    static char buf[4][160];
+    static int next;
+    char *out = buf[next++ % 4];
+    snprintf(out, sizeof(buf[0]), "%s/%s", dir, name);
+    return out;
+}
+
+/* Run a shell command inside the test directory; its exit status. */
+static int in_dir(const char *cmd)
+{
+    char full[2048];
+    snprintf(full, sizeof(full), "cd '%s' && %s", dir, cmd);
+    return system(full);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!tsp_test_pg_available()) {
+        return -1;
+    }
+    snprintf(dir, sizeof(dir), "/tmp/tspool-tls-XXXXXX");
+    if (mkdtemp(dir) == NULL || chmod(dir, 0755) != 0) {
+        return -1;
+    }
+    /* a CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA */
+    if (in_dir("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+               "-days 2 -subj '/CN=tspool test CA' >/dev/null 2>&1 && "
+               "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr "
+               "-subj '/CN=127.0.0.1' >/dev/null 2>&1 && "
+               "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext && "
+               "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+               "-out srv.crt -days 2 -extfile ext >/dev/null 2>&1 && "
+               "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt "
+               "-days 2 -subj '/CN=another CA' >/dev/null 2>&1 && "
+               "printf 'not a key\\n' > garbage.key && chmod 0644 *.crt && chmod 0600 *.key") !=
+        0) {
+        fprintf(stderr, "openssl could not make the test certificates\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    if (db_ssl_on) {
+        free(tsp_test_pg_query("ALTER SYSTEM RESET ssl"));
+        free(tsp_test_pg_query("ALTER SYSTEM RESET ssl_cert_file"));
+        free(tsp_test_pg_query("ALTER SYSTEM RESET ssl_key_file"));
+        free(tsp_test_pg_query("SELECT pg_reload_conf()"));
+        db_ssl_on = false;
+    }
+    (void)in_dir("rm -f *.crt *.key *.csr *.srl ext");
+    rmdir(dir);
+    return rel_teardown(state);
+}
+
+static size_t keep(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+    (void)ptr;
+    (void)userp;
+    return size * nmemb;
+}
+
+/* GET url over TLS trusting ca; *status the HTTP status. Returns curl's code. */
+static CURLcode https_get(const char *url, const char *ca, long max_tls, long *status)
+{
+    CURL *curl = curl_easy_init();
+    CURLcode cc;
+
+    assert_non_null(curl);
+    *status = 0;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep);
+    if (max_tls != 0) {
+        curl_easy_setopt(curl, CURLOPT_SSLVERSION, max_tls);
+    }
+    cc = curl_easy_perform(curl);
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    }
+    curl_easy_cleanup(curl);
+    return cc;
+}
+
+static struct tsp_test_service *start_tls(const char *min_version)
+{
+    static char cert[200], key[200], min[64];
+    const char *env[] = {cert, key, min, NULL};
+
+    snprintf(cert, sizeof(cert), "TSPOOL_TLS_CERT_FILE=%s", path_of("srv.crt"));
+    snprintf(key, sizeof(key), "TSPOOL_TLS_KEY_FILE=%s", path_of("srv.key"));
+    snprintf(min, sizeof(min), "TSPOOL_TLS_MIN_VERSION=%s", min_version);
+    /* the harness waits for plain-HTTP /livez, which a TLS port never answers */
+    return tsp_test_service_spawn(env);
+}
+
+static long wait_https(const struct tsp_test_service *svc, const char *path)
+{
+    char url[256];
+    long status = 0;
+
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", tsp_test_service_port(svc), path);
+    for (int i = 0; i < 200; i++) {
+        if (https_get(url, path_of("ca.crt"), 0, &status) == CURLE_OK) {
+            return status;
+        }
+        tsp_test_sleep_ms(100);
+    }
+    return 0;
+}
+
+static void test_tls_listener_serves_https(void **state)
+{
+    struct tsp_test_service *svc = start_tls("1.2");
+    char url[256];
+    long status = 0;
+    CURLcode cc;
+    (void)state;
+
+    assert_int_equal(wait_https(svc, "/livez"), 200);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/pool/status", tsp_test_service_port(svc));
+    assert_int_equal(https_get(url, path_of("ca.crt"), 0, &status), CURLE_OK);
+    assert_int_equal(status, 200);
+    /* a client that does not trust the CA refuses the certificate */
+    cc = https_get(url, path_of("other.crt"), 0, &status);
+    assert_int_equal(cc, CURLE_PEER_FAILED_VERIFICATION);
+    /* TLS 1.1 and older are refused */
+    cc = https_get(url, path_of("ca.crt"), CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1,
+                   &status);
+    assert_int_equal(cc, CURLE_SSL_CONNECT_ERROR);
+    /* plain HTTP to the TLS port fails cleanly and fast, and the port keeps serving TLS */
+    {
+        char plain[256];
+        long elapsed = 0;
+        snprintf(plain, sizeof(plain), "http://127.0.0.1:%d/livez", tsp_test_service_port(svc));
+        assert_int_equal(rel_get(plain, "", 5000, &elapsed), 0);
+        assert_true(elapsed < 5000);
+    }
+    assert_int_equal(https_get(url, path_of("ca.crt"), 0, &status), CURLE_OK);
+    assert_int_equal(status, 200);
+    tsp_test_service_signal(svc, SIGTERM);
+    assert_int_equal(tsp_test_service_wait(svc, 20000), 0);
+    tsp_test_service_stop(svc);
+}
+
+static void test_tls_min_version_13(void **state)
+{
+    struct tsp_test_service *svc = start_tls("1.3");
+    char url[256];
+    long status = 0;
+    (void)state;
+
+    assert_int_equal(wait_https(svc, "/livez"), 200);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/livez", tsp_test_service_port(svc));
+    assert_int_equal(https_get(url, path_of("ca.crt"),
+                               CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2, &status),
+                     CURLE_SSL_CONNECT_ERROR);
+    tsp_test_service_stop(svc);
+}
+
+static void expect_start_failure(const char *cert, const char *key, const char *message)
+{
+    char cert_env[200], key_env[200];
+    const char *env[] = {cert_env, key_env, NULL};
+    struct tsp_test_service *svc = NULL;
+    char *err = NULL;
+
+    snprintf(cert_env, sizeof(cert_env), "TSPOOL_TLS_CERT_FILE=%s", cert);
+    snprintf(key_env, sizeof(key_env), "TSPOOL_TLS_KEY_FILE=%s", key);
+    svc = tsp_test_service_spawn(env);
+    assert_int_equal(tsp_test_service_wait(svc, 20000), 1);
+    err = tsp_test_service_stderr(svc);
+    if (strstr(err, message) == NULL) {
+        fail_msg("expected \"%s\" in:\n%s", message, err);
+    }
+    free(err);
+    tsp_test_service_stop(svc);
+}
+
+static void test_tls_bad_key_files_stop_start_up(void **state)
+{
+    char expect[400];
+    (void)state;
+
+    snprintf(expect, sizeof(expect),
+             "tspool: TSPOOL_TLS_KEY_FILE: cannot load a PEM private key from \"%s\": ",
+             path_of("garbage.key"));
+    expect_start_failure(path_of("srv.crt"), path_of("garbage.key"), expect);
+    snprintf(expect, sizeof(expect),
+             "tspool: TSPOOL_TLS_KEY_FILE: cannot load a PEM private key from \"%s\": ",
+             path_of("missing.key"));
+    expect_start_failure(path_of("srv.crt"), path_of("missing.key"), expect);
+    snprintf(expect, sizeof(expect),
+             "tspool: TSPOOL_TLS_KEY_FILE: the key in \"%s\" does not belong to the certificate "
+             "in \"%s\"",
+             path_of("other.key"), path_of("srv.crt"));
+    expect_start_failure(path_of("srv.crt"), path_of("other.key"), expect);
+    snprintf(expect, sizeof(expect),
+             "tspool: TSPOOL_TLS_CERT_FILE: cannot load a PEM certificate from \"%s\": ",
+             path_of("garbage.key"));
+    expect_start_failure(path_of("garbage.key"), path_of("srv.key"), expect);
+}
+
+/* The test server gets ssl=on with the test certificate; tspool verifies it by DB_SSLROOTCERT. */
+static void test_tls_database_verify_full(void **state)
+{
+    char sql[512];
+    char root[200];
+    const char *env[] = {"DB_SSLMODE=verify-full", root, NULL};
+    struct tsp_test_service *svc = NULL;
+    struct tsp_test_reply *r = NULL;
+    char url[256];
+    char *got = NULL;
+    (void)state;
+
+    /* the server process must own its key (root runs the server as postgres) */
+    if (getuid() == 0) {
+        assert_int_equal(in_dir("chown postgres srv.key srv.crt"), 0);
+    }
+    snprintf(sql, sizeof(sql), "ALTER SYSTEM SET ssl_cert_file = '%s'", path_of("srv.crt"));
+    free(tsp_test_pg_query(sql));
+    snprintf(sql, sizeof(sql), "ALTER SYSTEM SET ssl_key_file = '%s'", path_of("srv.key"));
+    free(tsp_test_pg_query(sql));
+    free(tsp_test_pg_query("ALTER SYSTEM SET ssl = on"));
+    db_ssl_on = true;
+    free(tsp_test_pg_query("SELECT pg_reload_conf()"));
+    assert_true(tsp_test_wait_query("SHOW ssl", "on", 10000));
+
+    snprintf(root, sizeof(root), "DB_SSLROOTCERT=%s", path_of("ca.crt"));
+    svc = rel_start(env);
+    snprintf(url, sizeof(url), "%s/pool/ping", tsp_test_service_url(svc));
+    r = tsp_test_http("GET", url, NULL, NULL);
+    assert_int_equal(r->status, 200);
+    tsp_test_reply_free(r);
+    got = tsp_test_pg_query("SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a "
+                            "USING (pid) WHERE a.application_name = '" TSP_TEST_APP_NAME "'");
+    assert_non_null(got);
+    assert_string_equal(got, "t");
+    free(got);
+    rel_stop(svc);
+
+    /* a root certificate that did not sign the server's: refused, with libpq's reason */
+    snprintf(root, sizeof(root), "DB_SSLROOTCERT=%s", path_of("other.crt"));
+    svc = rel_start(env);
+    snprintf(url, sizeof(url), "%s/pool/ping", tsp_test_service_url(svc));
+    r = tsp_test_http("GET", url, NULL, NULL);
+    assert_int_equal(r->status, 503);
+    assert_non_null(strstr(tsp_test_json_str(r, "detail"), "certificate verify failed"));
+    tsp_test_reply_free(r);
+    rel_stop(svc);
+}
+
+int tsp_test_run(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tls_listener_serves_https),
+        cmocka_unit_test(test_tls_min_version_13),
+        cmocka_unit_test(test_tls_bad_key_files_stop_start_up),
+        cmocka_unit_test(test_tls_database_verify_full),
+    };
+    return cmocka_run_group_tests_name("tls", tests, setup, teardown);
+}
