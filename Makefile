@@ -10,11 +10,13 @@
 #   make fuzz    build the libFuzzer targets with clang and run each FUZZ_SECONDS (part of make test)
 #   make test-sanitize  the whole suite (unit, integration, reliability) under ASan+UBSan
 #   make soak    long variants: fuzz for SOAK_FUZZ_SECONDS each, the reliability tests repeated
+#   make valgrind  a short serve session under valgrind memcheck (part of make test)
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
+VALGRIND_BUILD ?= build-valgrind
 FUZZ_SECONDS ?= 10
 SOAK_FUZZ_SECONDS ?= 300
 SOAK_REPEAT ?= 5
@@ -26,7 +28,7 @@ TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test test-sanitize fuzz soak unit tsan bench format format-check stop deps clean helm-test helm-docs
+.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench format format-check stop deps clean helm-test helm-docs
 
 all: build
 
@@ -52,6 +54,7 @@ test: deps format-check
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory valgrind
 
 # the Makefile's test build is already ASan+UBSan; this names it for CI
 test-sanitize: test
@@ -60,6 +63,13 @@ fuzz: deps
 	cmake -S tests/fuzz -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# a short serve session under valgrind memcheck (a build without sanitizers)
+valgrind: deps
+	cmake -S . -B $(VALGRIND_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=OFF $(CMAKE_ARGS) >/dev/null
+	cmake --build $(VALGRIND_BUILD) -j $(JOBS) --target tspool
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	tests/reliability/valgrind_serve.sh $(VALGRIND_BUILD)/api/tspool $(TESTDB_DIR)
 
 soak: deps
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
@@ -105,4 +115,4 @@ stop:
 	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD)

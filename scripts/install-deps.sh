@@ -7,8 +7,8 @@ set -euo pipefail
 
 packages=(
     gcc make cmake pkg-config clang-format
-    # libFuzzer targets (tests/fuzz, make fuzz)
-    clang libclang-rt-14-dev
+    # libFuzzer targets (tests/fuzz, make fuzz); load test and leak check (tests/reliability)
+    clang libclang-rt-14-dev wrk valgrind openssl
     libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
     postgresql-15 postgresql-client-15
     # chart and Dockerfile checks (tests/helm, tests/docker): a template renderer built from
@@ -21,9 +21,6 @@ packages=(
 # Debian's npm would conflict with it.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
-fi
-if [ "${TSPOOL_WITH_VALGRIND:-0}" = 1 ]; then
-    packages+=(valgrind)
 fi
 
 missing=()
