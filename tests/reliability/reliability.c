@@ -139,6 +139,25 @@ static void *traffic_main(void *arg)
     return NULL;
 }
 
+/* Traffic still running: a failed assertion leaves the test function early, and the threads
+ * must not outlive the test (rel_teardown stops them). */
+#define MAX_LIVE_TRAFFIC 8
+static struct rel_traffic *live_traffic[MAX_LIVE_TRAFFIC];
+
+static void traffic_track(struct rel_traffic *t, bool add)
+{
+    for (size_t i = 0; i < MAX_LIVE_TRAFFIC; i++) {
+        if (add && live_traffic[i] == NULL) {
+            live_traffic[i] = t;
+            return;
+        }
+        if (!add && live_traffic[i] == t) {
+            live_traffic[i] = NULL;
+            return;
+        }
+    }
+}
+
 struct rel_traffic *rel_traffic_start(const char *base_url, const char *const *paths, int threads,
                                       long max_requests, long max_ms, long request_timeout_ms)
 {
@@ -162,6 +181,7 @@ struct rel_traffic *rel_traffic_start(const char *base_url, const char *const *p
     for (int i = 0; i < threads; i++) {
         assert_int_equal(pthread_create(&t->tids[i], NULL, traffic_main, t), 0);
     }
+    traffic_track(t, true);
     return t;
 }
 
@@ -169,6 +189,7 @@ struct rel_tally rel_traffic_stop(struct rel_traffic *t)
 {
     struct rel_tally tally;
 
+    traffic_track(t, false);
     atomic_store(&t->stop, true);
     for (int i = 0; i < t->threads; i++) {
         pthread_join(t->tids[i], NULL);
@@ -247,6 +268,27 @@ long long rel_json_int(const char *base_url, const char *path, const char *a, co
     return v;
 }
 
+void rel_dump(struct tsp_test_service *s)
+{
+    static const char *const paths[] = {"/readyz?verbose", "/startupz?verbose", "/pool/status"};
+    char *out = NULL;
+    size_t len = 0;
+
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        char url[512];
+        struct tsp_test_reply *r = NULL;
+        snprintf(url, sizeof(url), "%s%s", tsp_test_service_url(s), paths[i]);
+        r = tsp_test_http_try("GET", url, NULL, NULL, 5000);
+        fprintf(stderr, "--- GET %s: %ld\n%s\n", paths[i], r != NULL ? r->status : 0L,
+                r != NULL ? r->body : "(no response)");
+        tsp_test_reply_free(r);
+    }
+    out = tsp_test_service_stdout(s);
+    len = strlen(out);
+    fprintf(stderr, "--- service log (tail):\n%s\n", out + (len > 4000 ? len - 4000 : 0));
+    free(out);
+}
+
 void rel_report(const char *fault, const char *clients_saw, long recovery_ms, long sessions_after)
 {
     printf("FAULT | %s | %s | %ld ms | %ld sessions\n", fault, clients_saw, recovery_ms,
@@ -284,6 +326,11 @@ void rel_remember_stopped(pid_t pid)
 int rel_teardown(void **state)
 {
     (void)state;
+    for (size_t i = 0; i < MAX_LIVE_TRAFFIC; i++) {
+        if (live_traffic[i] != NULL) {
+            (void)rel_traffic_stop(live_traffic[i]);
+        }
+    }
     for (size_t i = 0; i < nstopped; i++) {
         kill(stopped_pids[i], SIGCONT);
     }

@@ -16,8 +16,8 @@
 struct tsp_test_service *rel_start(const char *const *env);
 /* Stop a service from rel_start and forget it. */
 void rel_stop(struct tsp_test_service *s);
-/* cmocka teardown for every fault test: stop a service still running, resume anything
- * paused, and make sure the shared PostgreSQL server is running. */
+/* cmocka teardown for every fault test: stop traffic and a service still running, resume
+ * anything paused, and make sure the shared PostgreSQL server is running. */
 int rel_teardown(void **state);
 /* Remember a stopped (SIGSTOP) process so that rel_teardown sends it SIGCONT. */
 void rel_remember_stopped(pid_t pid);
@@ -62,6 +62,10 @@ long long rel_json_int(const char *base_url, const char *path, const char *a, co
 
 /* Milliseconds of a monotonic clock. */
 int64_t rel_now_ms(void);
+
+/* Print /readyz?verbose, /startupz?verbose, /pool/status and the tail of the service's log to
+ * stderr: call before an assertion on a state that did not come, so the failure says why. */
+void rel_dump(struct tsp_test_service *s);
 
 /* One row of the fault report, printed as a line starting with "FAULT |". */
 void rel_report(const char *fault, const char *clients_saw, long recovery_ms, long sessions_after);

@@ -81,6 +81,9 @@ static void test_fault_blackholed_database(void **state)
             tsp_test_sleep_ms(100);
         }
     }
+    if (ready_down_ms < 0) {
+        rel_dump(svc);
+    }
     assert_true(ready_down_ms >= 0);
     assert_true(probe_max_ms < 2000);
     assert_int_equal(rel_get(base, "/metrics", 2000, NULL), 200);
@@ -88,6 +91,9 @@ static void test_fault_blackholed_database(void **state)
 
     rel_proxy_blackhole(proxy, false);
     recovery = rel_wait_status(base, "/readyz", 200, 30000);
+    if (recovery < 0) {
+        rel_dump(svc);
+    }
     assert_true(recovery >= 0);
     assert_true(rel_wait_status(base, "/pool/ping", 200, 30000) >= 0);
     tally = rel_traffic_stop(traffic);

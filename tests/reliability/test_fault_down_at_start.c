@@ -71,6 +71,9 @@ static void test_fault_database_down_at_start(void **state)
 
     assert_int_equal(tsp_test_pg_ctl("start >/dev/null"), 0);
     up_ms = rel_wait_status(base, "/readyz", 200, 20000);
+    if (up_ms < 0) {
+        rel_dump(svc);
+    }
     assert_true(up_ms >= 0);
     startup_ms = rel_wait_status(base, "/startupz", 200, 20000);
     assert_true(startup_ms >= 0);

@@ -128,6 +128,9 @@ static void test_fault_max_connections_reached(void **state)
 
     release_hogs();
     recovery = rel_wait_status(base, "/pool/ping", 200, 20000);
+    if (recovery < 0) {
+        rel_dump(svc);
+    }
     assert_true(recovery >= 0);
     assert_true(rel_wait_status(base, "/readyz", 200, 20000) >= 0);
     tsp_test_sleep_ms(300);

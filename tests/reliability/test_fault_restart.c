@@ -5,8 +5,6 @@
  */
 #include "tsp_test.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,44 +16,18 @@ static int setup(void **state)
     return tsp_test_pg_available() ? 0 : -1;
 }
 
-struct liveness_watch {
-    const char *base;
-    atomic_bool stop;
-    long checks;
-    long failures;
-    long max_ms;
-};
-
-static void *watch_liveness(void *arg)
-{
-    struct liveness_watch *w = arg;
-
-    while (!atomic_load(&w->stop)) {
-        long elapsed = 0;
-        long status = rel_get(w->base, "/livez", 5000, &elapsed);
-        w->checks++;
-        if (status != 200) {
-            w->failures++;
-        }
-        if (elapsed > w->max_ms) {
-            w->max_ms = elapsed;
-        }
-        tsp_test_sleep_ms(50);
-    }
-    return NULL;
-}
-
 static void test_fault_restart_under_load(void **state)
 {
     static const char *const env[] = {"DB_MIN_CONNS=2", "DB_MAX_CONNS=4", "DB_MAX_OVERFLOW=2",
                                       "DB_POOL_TIMEOUT=2", NULL};
     static const char *const paths[] = {"/pool/ping", "/pool/status", "/readyz", NULL};
+    static const char *const live[] = {"/livez", NULL};
     struct tsp_test_service *svc = NULL;
     const char *base = NULL;
-    struct liveness_watch watch = {.base = NULL};
     struct rel_traffic *traffic = NULL;
+    struct rel_traffic *watch = NULL;
     struct rel_tally tally;
-    pthread_t watcher;
+    struct rel_tally live_tally;
     long down_ms = -1, up_ms = -1, startup_ms = -1;
     long long open = -1;
     long sessions = -1;
@@ -64,28 +36,32 @@ static void test_fault_restart_under_load(void **state)
 
     svc = rel_start(env);
     base = tsp_test_service_url(svc);
-    watch.base = base;
     startup_ms = rel_wait_status(base, "/startupz", 200, 20000);
     assert_true(startup_ms >= 0);
-    atomic_init(&watch.stop, false);
-    assert_int_equal(pthread_create(&watcher, NULL, watch_liveness, &watch), 0);
+    /* liveness checked continuously by one client, the load by four others */
+    watch = rel_traffic_start(base, live, 1, 1000000, 60000, 5000);
     traffic = rel_traffic_start(base, paths, 4, 100000, 60000, 10000);
     tsp_test_sleep_ms(500);
 
     assert_int_equal(tsp_test_pg_ctl("stop >/dev/null"), 0);
     /* health checks run every 200 ms: readiness turns within a few intervals */
     down_ms = rel_wait_status(base, "/readyz", 503, 10000);
+    if (down_ms < 0) {
+        rel_dump(svc);
+    }
     assert_true(down_ms >= 0);
     assert_int_equal(rel_get(base, "/livez", 5000, NULL), 200);
     tsp_test_sleep_ms(1000);
     assert_int_equal(rel_get(base, "/readyz", 5000, NULL), 503);
     assert_int_equal(tsp_test_pg_ctl("start >/dev/null"), 0);
     up_ms = rel_wait_status(base, "/readyz", 200, 20000);
+    if (up_ms < 0) {
+        rel_dump(svc);
+    }
     assert_true(up_ms >= 0);
     tsp_test_sleep_ms(500);
     tally = rel_traffic_stop(traffic);
-    atomic_store(&watch.stop, true);
-    pthread_join(watcher, NULL);
+    live_tally = rel_traffic_stop(watch);
 
     /* no crash, no response cut; only documented 503s while the database was away */
     assert_int_equal(tsp_test_service_wait(svc, 0), -1);
@@ -94,8 +70,9 @@ static void test_fault_restart_under_load(void **state)
     assert_int_equal(tally.refused, 0);
     assert_int_equal(tally.other, 0);
     assert_true(tally.ok > 0);
-    assert_true(watch.checks > 0);
-    assert_int_equal(watch.failures, 0);
+    assert_true(live_tally.ok > 0);
+    assert_int_equal(live_tally.requests, live_tally.ok);
+    assert_int_equal(live_tally.cut + live_tally.reset + live_tally.refused, 0);
     /* a ping after recovery works */
     assert_int_equal(rel_get(base, "/pool/ping", 10000, NULL), 200);
 
@@ -115,8 +92,8 @@ static void test_fault_restart_under_load(void **state)
     snprintf(saw, sizeof(saw),
              "%ld requests: %ld 2xx, %ld 503, 0 cut; /livez %ld/%ld 200 (max %ld ms); "
              "/readyz 503 after %ld ms",
-             tally.requests, tally.ok, tally.status_503, watch.checks - watch.failures,
-             watch.checks, watch.max_ms, down_ms);
+             tally.requests, tally.ok, tally.status_503, live_tally.ok, live_tally.requests,
+             live_tally.max_ms, down_ms);
     rel_report("1 database restart (stop -m fast, start)", saw, up_ms, sessions);
     rel_stop(svc);
     assert_true(rel_wait_sessions(0, 10000));
