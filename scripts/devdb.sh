@@ -37,9 +37,14 @@ port_is_free() {
 }
 
 choose_port() {
-    local p i
+    local p i low span
+    # below the kernel's ephemeral range: a client socket or its TIME_WAIT holding our port
+    # number would stop a restarted server from binding it ("Address already in use")
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    span=$((low - 20000))
+    [ "$span" -ge 1000 ] || span=12000
     for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % span))
         if [ "$p" != 5432 ] && port_is_free "$p"; then
             echo "$p"
             return 0
