@@ -61,19 +61,17 @@ static size_t saw_header(char *ptr, size_t size, size_t nmemb, void *userp)
     return size * nmemb;
 }
 
-/* One GET: the status; 0 when refused; -2 when the connection was closed before any byte of
- * a response; -1 when a response was cut or never finished. */
-static long one_get(const char *url, long timeout_ms, long *elapsed_ms)
+/* One GET on curl (its connection reused when the server keeps it open): the status; 0 when
+ * refused; -2 when the connection was closed before any byte of a response; -1 when a
+ * response was cut or never finished. */
+static long get_on(CURL *curl, const char *url, long timeout_ms, long *elapsed_ms)
 {
     bool got_header = false;
-    CURL *curl = curl_easy_init();
     int64_t start = rel_now_ms();
     long status = -1;
     CURLcode cc;
 
-    if (curl == NULL) {
-        return -1;
-    }
+    curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -89,18 +87,37 @@ static long one_get(const char *url, long timeout_ms, long *elapsed_ms)
                (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR)) {
         status = -2; /* closed before a single byte of response: never served */
     }
-    curl_easy_cleanup(curl);
     if (elapsed_ms != NULL) {
         *elapsed_ms = (long)(rel_now_ms() - start);
     }
     return status;
 }
 
+/* One GET on a fresh connection. */
+static long one_get(const char *url, long timeout_ms, long *elapsed_ms)
+{
+    CURL *curl = curl_easy_init();
+    long status = -1;
+
+    if (curl == NULL) {
+        return -1;
+    }
+    status = get_on(curl, url, timeout_ms, elapsed_ms);
+    curl_easy_cleanup(curl);
+    return status;
+}
+
 static void *traffic_main(void *arg)
 {
     struct rel_traffic *t = arg;
+    /* one keep-alive client per thread, like a real one; it also keeps the number of sockets
+     * in TIME_WAIT (which can hold a port a restarting server needs) small */
+    CURL *curl = curl_easy_init();
     char url[512];
 
+    if (curl == NULL) {
+        return NULL;
+    }
     for (;;) {
         long n = atomic_fetch_add(&t->issued, 1);
         long elapsed = 0;
@@ -109,7 +126,7 @@ static void *traffic_main(void *arg)
             break;
         }
         snprintf(url, sizeof(url), "%s%s", t->base, t->paths[(size_t)n % t->npaths]);
-        status = one_get(url, t->request_timeout_ms, &elapsed);
+        status = get_on(curl, url, t->request_timeout_ms, &elapsed);
         pthread_mutex_lock(&t->lock);
         if (status > 0) {
             t->tally.requests++;
@@ -136,6 +153,7 @@ static void *traffic_main(void *arg)
             tsp_test_sleep_ms(20); /* nobody listens: do not spin */
         }
     }
+    curl_easy_cleanup(curl);
     return NULL;
 }
 
