@@ -109,6 +109,53 @@ static void test_tsp_json_parse_body_reports_position(void **state)
     json_decref(doc);
 }
 
+/* {"a":[[...]]} with `levels` levels in all (the object is one). */
+static size_t nested(char *out, size_t size, int levels)
+{
+    size_t n = (size_t)snprintf(out, size, "{\"a\":");
+    for (int i = 1; i < levels; i++) {
+        out[n++] = '[';
+    }
+    for (int i = 1; i < levels; i++) {
+        out[n++] = ']';
+    }
+    out[n++] = '}';
+    out[n] = '\0';
+    return n;
+}
+
+/* Depth is counted outside strings only; 32 levels pass, 33 do not; a NUL byte is refused. */
+static void test_tsp_json_parse_body_depth_and_nul(void **state)
+{
+    static const char in_string[] = "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"\"}";
+    char deep[200];
+    struct tsp_error err;
+    json_t *doc = NULL;
+    size_t n = 0;
+    (void)state;
+
+    n = nested(deep, sizeof(deep), 32);
+    tsp_error_init(&err);
+    assert_int_equal(tsp_json_parse_body(deep, n, &doc, &err), TSP_OK);
+    json_decref(doc);
+    doc = NULL;
+
+    n = nested(deep, sizeof(deep), 33);
+    tsp_error_init(&err);
+    assert_int_equal(tsp_json_parse_body(deep, n, &doc, &err), TSP_INVALID);
+    assert_null(doc);
+    assert_string_equal(err.detail, "JSON nested deeper than 32 levels");
+
+    tsp_error_init(&err);
+    assert_int_equal(tsp_json_parse_body(in_string, sizeof(in_string) - 1, &doc, &err), TSP_OK);
+    json_decref(doc);
+    doc = NULL;
+
+    tsp_error_init(&err);
+    assert_int_equal(tsp_json_parse_body("{\"size\":2\0}", 11, &doc, &err), TSP_INVALID);
+    assert_string_equal(err.detail, "request body contains a NUL byte");
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +165,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_query_bool_cases),
         cmocka_unit_test(test_tsp_content_type_is_json_cases),
         cmocka_unit_test(test_tsp_json_parse_body_reports_position),
+        cmocka_unit_test(test_tsp_json_parse_body_depth_and_nul),
     };
     return cmocka_run_group_tests_name("request", tests, NULL, NULL);
 }
