@@ -26,6 +26,10 @@ static const struct tsp_route routes[] = {
     {"GET", "/config", tsp_h_config, TSP_ROLE_ADMIN, "getConfig"},
     {"GET", "/metrics", tsp_h_metrics, TSP_ROLE_METRICS, "getMetrics"},
     {"GET", "/openapi.yaml", tsp_h_openapi, TSP_ROLE_PUBLIC, "getOpenapi"},
+    /* the dashboard holds no data; it reads the API above with the user's token */
+    {"GET", "/", tsp_h_ui_index, TSP_ROLE_PUBLIC, "getDashboard"},
+    {"GET", "/ui/", tsp_h_ui_index, TSP_ROLE_PUBLIC, "getDashboardUi"},
+    {"GET", "/ui/{asset}", tsp_h_ui_asset, TSP_ROLE_PUBLIC, "getDashboardAsset"},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
