@@ -5,7 +5,7 @@
 
 (() => {
     const POLL_MS = 2000;           /* plain /pool/status and the probes */
-    const DETAIL_EVERY = 3;         /* every 3rd poll asks for ?detailed=true (one DB round trip) */
+    const DETAIL_EVERY = 2;         /* every 2nd poll asks for ?detailed=true (one DB round trip) */
     const TIMESCALE_EVERY = 15;     /* TimescaleDB reads every 30 s */
     const HISTORY_MS = 5 * 60 * 1000;
     const REQUEST_TIMEOUT_MS = 8000;
@@ -15,6 +15,7 @@
 
     const state = {
         tick: 0,
+        probes: null,    /* last probe results: {name, ok, failed: [check lines]} */
         history: [],     /* {t, in_use, idle, waiting, size, max} */
         last: null,      /* last pool status document */
         down: false,
@@ -351,7 +352,8 @@
         if (detailed) {
             renderConnections(doc);
             renderServer(doc);
-            $('conns-note').hidden = true;
+            $('conns-note').textContent = `As of ${new Date().toLocaleTimeString()}.`;
+            $('conns-note').hidden = false;
         }
     }
 
@@ -361,41 +363,68 @@
         return svg('polyline', {class: cls, points: points.join(' ')});
     }
 
+    /* The smallest 1-2-5 step that divides 0..max into at most 5 intervals. */
+    function niceStep(max) {
+        for (let scale = 1; ; scale *= 10) {
+            for (const m of [1, 2, 5]) {
+                if (max / (m * scale) <= 5) {
+                    return m * scale;
+                }
+            }
+        }
+    }
+
+    function tickLabel(ms) {
+        const s = Math.round(ms / 1000);
+        if (s === 0) {
+            return 'now';
+        }
+        return s % 60 === 0 ? `-${s / 60} min` : `-${s} s`;
+    }
+
     function drawChart() {
         const chart = $('chart');
         const width = Math.max(280, Math.round(chart.clientWidth || 600));
         const height = 220;
-        const left = 34, right = 8, top = 10, bottom = 22;
+        const left = 34, right = 10, top = 10, bottom = 22;
         const now = Date.now();
         const h = state.history;
         chart.setAttribute('viewBox', `0 0 ${width} ${height}`);
-        let ymax = 1;
+        /* the window grows minute by minute up to 5 minutes, so a fresh page shows its first
+         * samples across the chart rather than squeezed against its right edge */
+        const span = h.length > 0 ? now - h[0].t : 0;
+        const windowMs = Math.min(HISTORY_MS, Math.max(60000, Math.ceil(span / 60000) * 60000));
+        let peak = 1;
         for (const p of h) {
-            ymax = Math.max(ymax, p.max, p.in_use + p.idle, p.waiting);
+            peak = Math.max(peak, p.max, p.in_use, p.idle, p.waiting);
         }
-        ymax = Math.ceil(ymax * 1.1);
-        const x = (t) => left + (width - left - right) * (1 - (now - t) / HISTORY_MS);
+        const ystep = niceStep(peak);
+        const ymax = ystep * Math.ceil((peak + 0.5) / ystep);
+        const x = (t) => left + (width - left - right) * (1 - (now - t) / windowMs);
         const y = (v) => top + (height - top - bottom) * (1 - v / ymax);
         const nodes = [];
-        const steps = 4;
-        for (let i = 0; i <= steps; i++) {
-            const v = Math.round((ymax * i) / steps);
+        for (let v = 0; v <= ymax; v += ystep) {
             nodes.push(svg('line', {class: 'grid', x1: left, x2: width - right, y1: y(v), y2: y(v)}));
             const label = svg('text', {class: 'axis', x: left - 6, y: y(v) + 4,
                                        'text-anchor': 'end'});
             label.textContent = String(v);
             nodes.push(label);
         }
-        for (let m = 5; m >= 0; m--) {
-            const label = svg('text', {class: 'axis', x: x(now - m * 60000), y: height - 6,
-                                       'text-anchor': m === 5 ? 'start' : m === 0 ? 'end' : 'middle'});
-            label.textContent = m === 0 ? 'now' : `-${m} min`;
+        const xstep = windowMs <= 60000 ? 15000 : windowMs <= 120000 ? 30000 : 60000;
+        for (let ago = windowMs; ago >= 0; ago -= xstep) {
+            const anchor = ago === windowMs ? 'start' : ago === 0 ? 'end' : 'middle';
+            const label = svg('text', {class: 'axis', x: x(now - ago), y: height - 6,
+                                       'text-anchor': anchor});
+            label.textContent = tickLabel(ago);
             nodes.push(label);
         }
         /* a gap in polling (service down) breaks the lines instead of bridging it */
         const runs = [];
         let run = [];
         for (const p of h) {
+            if (now - p.t > windowMs) {
+                continue;
+            }
             if (run.length > 0 && p.t - run[run.length - 1].t > 3 * POLL_MS + REQUEST_TIMEOUT_MS) {
                 runs.push(run);
                 run = [];
@@ -411,7 +440,7 @@
             for (const [key, cls] of series) {
                 const pts = r.map((p) => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`);
                 if (pts.length === 1) {
-                    pts.push(`${(x(r[0].t) + 2).toFixed(1)},${y(r[0][key]).toFixed(1)}`);
+                    pts.unshift(`${(x(r[0].t) - 3).toFixed(1)},${y(r[0][key]).toFixed(1)}`);
                 }
                 const line = polyline(pts, cls);
                 line.dataset.series = key;
@@ -419,12 +448,16 @@
             }
         }
         chart.replaceChildren(...nodes);
+        const minutes = windowMs / 60000;
+        $('chart-caption').textContent = `Connections over the last ${minutes} minute` +
+            `${minutes === 1 ? '' : 's'}: in use, idle and waiting, with the pool size and ` +
+            'size + overflow limits as dashed lines.';
         const last = h[h.length - 1];
         if (last) {
-            const peak = h.reduce((m, p) => Math.max(m, p.in_use), 0);
+            const most = h.reduce((m, p) => Math.max(m, p.in_use), 0);
             $('chart-now').textContent = `Now ${last.in_use} in use, ${last.idle} idle, ` +
                 `${last.waiting} waiting (limits ${last.size} / ${last.max}); ` +
-                `peak in use over the last 5 minutes: ${peak}.`;
+                `peak in use over the last 5 minutes: ${most}.`;
         }
     }
 
@@ -460,20 +493,39 @@
     }
 
     async function refreshProbes() {
-        const results = await Promise.all(PROBES.map(refreshProbe));
+        state.probes = await Promise.all(PROBES.map(refreshProbe));
+    }
+
+    /* One line at the top: readiness (naming the failing checks) and the pool's use. */
+    function renderSummary() {
+        const results = state.probes || [];
         const notOk = results.filter((r) => !r.ok);
         const doc = state.last;
         const pool = doc && doc.gauges && doc.config
             ? ` · ${doc.gauges.in_use} in use of ${doc.config.size} (+${doc.config.max_overflow} overflow)`
             : '';
         const summary = $('summary');
+        if (results.length === 0) {
+            return;
+        }
         if (notOk.length === 0) {
             summary.textContent = `Ready${pool}`;
             summary.className = 'summary ok';
             document.title = 'tspool: ready';
         } else {
-            const why = notOk.map((r) => r.failed.join(', ') || r.name).join('; ');
-            summary.textContent = `Not ready: ${why}${pool}`;
+            const names = [];
+            for (const r of notOk) {
+                for (const f of r.failed) {
+                    const name = f.split(' ')[0];
+                    if (!names.includes(name)) {
+                        names.push(name);
+                    }
+                }
+                if (r.failed.length === 0) {
+                    names.push(r.name);
+                }
+            }
+            summary.textContent = `Not ready (${names.join(', ')} failing)${pool}`;
             summary.className = 'summary bad';
             document.title = 'tspool: not ready';
         }
@@ -667,6 +719,7 @@
             state.tsDue = false;
         }
         setUp();
+        renderSummary();
         schedule(POLL_MS);
     }
 
