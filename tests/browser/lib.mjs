@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 
 export const SOURCE_DIR = process.env.TSPOOL_SOURCE_DIR || path.resolve(import.meta.dirname, "../..");
@@ -138,7 +139,8 @@ export class Service {
         const out = fs.openSync(this.logPath, "a");
         this.child = spawn(BINARY, ["serve"], { env: this.env, stdio: ["ignore", out, out] });
         fs.closeSync(out);
-        this.exited = new Promise((resolve) => this.child.once("exit", (code, sig) => resolve(code ?? 128)));
+        this.exited = new Promise((resolve) => this.child.once("exit", (code, sig) =>
+            resolve(code !== null ? code : 128 + (os.constants.signals[sig] || 0))));
         await waitFor(`${this.name} /livez`, async () => {
             if (this.child.exitCode !== null) {
                 throw new Error(`tspool serve exited ${this.child.exitCode}; see ${this.logPath}`);
@@ -148,14 +150,18 @@ export class Service {
         }, 20000, 100);
     }
 
+    /* SIGTERM (SIGKILL after 15 s); resolves to the exit status (128 + n for a signal). */
     async stop() {
-        if (this.child === null || this.child.exitCode !== null || this.child.signalCode !== null) {
-            return;
+        if (this.child === null) {
+            return null;
         }
-        this.child.kill("SIGTERM");
+        if (this.child.exitCode === null && this.child.signalCode === null) {
+            this.child.kill("SIGTERM");
+        }
         const timer = setTimeout(() => this.child.kill("SIGKILL"), 15000);
-        await this.exited;
+        const status = await this.exited;
         clearTimeout(timer);
+        return status;
     }
 
     log() {
