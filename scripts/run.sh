@@ -29,6 +29,8 @@ base="http://${TSPOOL_LISTEN}"
 cat <<MSG
 tspool serving on ${base} (database ${DB_HOST}:${DB_PORT}; Ctrl-C stops it)
 
+  dashboard: open ${base}/ in a browser
+
   curl -s '${base}/readyz?verbose'
   curl -s ${base}/pool/status | jq .
   curl -s '${base}/pool/status?detailed=true' | jq .
