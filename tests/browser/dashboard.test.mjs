@@ -66,6 +66,62 @@ function watch(page) {
     return seen;
 }
 
+/* Runs in the page: sections and controls have labels, tables have headers, and visible text
+ * meets WCAG AA contrast (4.5:1) against its effective background. */
+function auditPage() {
+    const problems = [];
+    for (const s of document.querySelectorAll("section")) {
+        const id = s.getAttribute("aria-labelledby");
+        if (!id || !document.getElementById(id)) {
+            problems.push(`section #${s.id} has no label`);
+        }
+    }
+    for (const input of document.querySelectorAll("input, button, select, textarea")) {
+        const name = input.labels && input.labels.length > 0 ? input.labels[0].textContent : input.textContent;
+        if (!name || !name.trim()) {
+            problems.push(`control ${input.outerHTML.slice(0, 60)} has no label`);
+        }
+    }
+    const chart = document.getElementById("chart");
+    if (chart.getAttribute("role") !== "img" || !document.getElementById(chart.getAttribute("aria-labelledby"))) {
+        problems.push("the chart has no accessible name");
+    }
+    for (const t of document.querySelectorAll("table")) {
+        if (t.querySelectorAll("thead th[scope=col]").length === 0) {
+            problems.push(`table #${t.id} has no column headers`);
+        }
+    }
+    // WCAG 2 contrast of text against its effective background
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+        for (let n = el; n; n = n.parentElement) {
+            const c = rgb(getComputedStyle(n).backgroundColor);
+            if (c.length === 3 || (c.length === 4 && c[3] > 0)) {
+                return c.slice(0, 3);
+            }
+        }
+        return [255, 255, 255];
+    };
+    let checked = 0;
+    for (const el of document.querySelectorAll("h1, h2, h3, p, dt, dd, th, td, li, .state, a, button, label, figcaption")) {
+        if (!el.offsetParent || !el.textContent.trim()) {
+            continue;
+        }
+        const fg = lum(rgb(getComputedStyle(el).color).slice(0, 3));
+        const bg = lum(background(el));
+        const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+        checked++;
+        if (ratio < 4.5) {
+            problems.push(`contrast ${ratio.toFixed(2)} for ${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 30)}"`);
+        }
+    }
+    return { problems, checked };
+}
+
 /* ---- the TimescaleDB side ----------------------------------------------------------------- */
 
 function parseDsn(dsn) {
@@ -183,62 +239,14 @@ async function main() {
         assertEqual(missing.headers.get("content-type"), "application/problem+json", "404 type");
     });
 
-    await steps.run("accessible: labelled sections and controls, keyboard entry, AA contrast", async () => {
-        const report = await page.evaluate(() => {
-            const problems = [];
-            for (const s of document.querySelectorAll("section")) {
-                const id = s.getAttribute("aria-labelledby");
-                if (!id || !document.getElementById(id)) {
-                    problems.push(`section #${s.id} has no label`);
-                }
-            }
-            for (const input of document.querySelectorAll("input, button, select, textarea")) {
-                const name = input.labels && input.labels.length > 0 ? input.labels[0].textContent : input.textContent;
-                if (!name || !name.trim()) {
-                    problems.push(`control ${input.outerHTML.slice(0, 60)} has no label`);
-                }
-            }
-            const chart = document.getElementById("chart");
-            if (chart.getAttribute("role") !== "img" || !document.getElementById(chart.getAttribute("aria-labelledby"))) {
-                problems.push("the chart has no accessible name");
-            }
-            for (const t of document.querySelectorAll("table")) {
-                if (t.querySelectorAll("thead th[scope=col]").length === 0) {
-                    problems.push(`table #${t.id} has no column headers`);
-                }
-            }
-            // WCAG 2 contrast of text against its effective background
-            const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
-            const lum = ([r, g, b]) => {
-                const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-                return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-            };
-            const background = (el) => {
-                for (let n = el; n; n = n.parentElement) {
-                    const c = rgb(getComputedStyle(n).backgroundColor);
-                    if (c.length === 3 || (c.length === 4 && c[3] > 0)) {
-                        return c.slice(0, 3);
-                    }
-                }
-                return [255, 255, 255];
-            };
-            let checked = 0;
-            for (const el of document.querySelectorAll("h1, h2, h3, p, dt, dd, th, td, li, .state, a, button, label, figcaption")) {
-                if (!el.offsetParent || !el.textContent.trim()) {
-                    continue;
-                }
-                const fg = lum(rgb(getComputedStyle(el).color).slice(0, 3));
-                const bg = lum(background(el));
-                const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-                checked++;
-                if (ratio < 4.5) {
-                    problems.push(`contrast ${ratio.toFixed(2)} for ${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 30)}"`);
-                }
-            }
-            return { problems, checked };
-        });
-        assert(report.checked > 40, `only ${report.checked} text elements checked`);
-        assertEqual(report.problems.join("\n"), "", "accessibility problems");
+    await steps.run("accessible: labelled sections and controls, keyboard entry, AA contrast in light and dark schemes", async () => {
+        for (const colorScheme of ["light", "dark"]) {
+            await page.emulateMedia({ colorScheme });
+            const report = await page.evaluate(auditPage);
+            assert(report.checked > 40, `${colorScheme}: only ${report.checked} text elements checked`);
+            assertEqual(report.problems.join("\n"), "", `${colorScheme}: accessibility problems`);
+        }
+        await page.emulateMedia({ colorScheme: "light" });
         await page.keyboard.press("Tab");
         const first = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
         assertEqual(first, "Skip to content", "first Tab stop");
