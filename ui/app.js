@@ -481,8 +481,16 @@
                 items.push(el('li', {class: m[1] === '+' ? 'ok' : 'failed'}, `${m[2]} ${m[3]}`));
             }
         }
-        if (res.status !== 200 && res.status !== 503) {
-            items.push(el('li', {class: 'failed'}, `HTTP ${res.status}`));
+        if (items.length === 0 && res.status !== 200) {
+            /* not the probe's own text: a problem document (e.g. 503 while the server drains) */
+            let detail = `HTTP ${res.status}`;
+            try {
+                const problem = JSON.parse(text);
+                detail = problem.detail || problem.title || detail;
+            } catch (e) {
+                /* plain text or nothing: the status says enough */
+            }
+            items.push(el('li', {class: 'failed'}, `server ${detail}`));
         }
         box.querySelector('.checks').replaceChildren(...items);
         const ok = res.status === 200;
@@ -533,15 +541,16 @@
 
     /* ---- TimescaleDB -------------------------------------------------------------------- */
 
+    /* A list response: a bare array, or an object holding it under `key` (or its only array). */
     function listOf(body, key) {
         if (Array.isArray(body)) {
             return body;
         }
-        if (body && Array.isArray(body[key])) {
-            return body[key];
-        }
-        if (body && Array.isArray(body.items)) {
-            return body.items;
+        if (body && typeof body === 'object') {
+            if (Array.isArray(body[key])) {
+                return body[key];
+            }
+            return Object.values(body).find(Array.isArray) || [];
         }
         return [];
     }
