@@ -217,8 +217,7 @@ int tsp_cli_serve(int argc, char **argv)
     tsp_pool_pg_connector(&cfg, &connector);
     rc = tsp_pool_new(&pool_opts, &connector, &pool, &err);
     if (rc != TSP_OK) {
-        log_event(TSP_LOG_LEVEL_ERROR, "serve.error", "cannot create the pool: ", err.detail);
-        goto done;
+        goto fail;
     }
     memset(&health_opts, 0, sizeof(health_opts));
     /* liveness must survive a database outage: the maintenance thread may sit in a connect

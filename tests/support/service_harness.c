@@ -32,6 +32,41 @@ struct tsp_test_service {
     char err_path[64];
 };
 
+/* Services still running: a failed assertion skips tsp_test_service_stop(), so whatever is
+ * left is killed when the test executable exits (no orphan servers holding sessions). */
+#define MAX_LIVE 32
+static pid_t live_pids[MAX_LIVE];
+static bool reaper_installed;
+
+static void kill_leftovers(void)
+{
+    for (size_t i = 0; i < MAX_LIVE; i++) {
+        if (live_pids[i] > 0) {
+            kill(live_pids[i], SIGKILL);
+            waitpid(live_pids[i], NULL, 0);
+            live_pids[i] = 0;
+        }
+    }
+}
+
+static void track(pid_t pid, bool add)
+{
+    if (!reaper_installed) {
+        atexit(kill_leftovers);
+        reaper_installed = true;
+    }
+    for (size_t i = 0; i < MAX_LIVE; i++) {
+        if (add && live_pids[i] == 0) {
+            live_pids[i] = pid;
+            return;
+        }
+        if (!add && live_pids[i] == pid) {
+            live_pids[i] = 0;
+            return;
+        }
+    }
+}
+
 int tsp_test_free_port(void)
 {
     struct sockaddr_in addr;
@@ -209,6 +244,7 @@ struct tsp_test_service *tsp_test_service_spawn(const char *const *extra)
     close(fd);
     env = tsp_test_env(s->port, extra);
     s->pid = spawn(args, env, s->out_path, s->err_path);
+    track(s->pid, true);
     tsp_test_env_free(env);
     return s;
 }
@@ -273,6 +309,7 @@ int tsp_test_service_wait(struct tsp_test_service *s, long timeout_ms)
         pid_t got = waitpid(s->pid, &wstatus, WNOHANG);
         if (got == s->pid) {
             s->status = decode_status(wstatus);
+            track(s->pid, false);
             break;
         }
         if (got < 0 && errno != EINTR) {
