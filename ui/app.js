@@ -6,9 +6,10 @@
 (() => {
     const POLL_MS = 2000;           /* plain /pool/status and the probes */
     const DETAIL_EVERY = 2;         /* every 2nd poll asks for ?detailed=true (one DB round trip) */
-    const TIMESCALE_EVERY = 15;     /* TimescaleDB reads every 30 s */
+    const TIMESCALE_MS = 30000;     /* TimescaleDB reads every 30 s, beside the main loop */
     const HISTORY_MS = 5 * 60 * 1000;
     const REQUEST_TIMEOUT_MS = 8000;
+    const TIMESCALE_TIMEOUT_MS = 30000; /* catalog reads can be slow; they never mean "down" */
     const MAX_BACKOFF_MS = 30000;
     const TOKEN_KEY = 'tspool.readToken';
     const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -23,11 +24,15 @@
         waitingForToken: false,
         tokenRejected: false,
         tsEndpoints: null, /* null: not known yet; true/false from the compiled-in openapi.yaml */
-        tsDue: true,
+        tsDue: true,       /* read TimescaleDB at the next poll (start, token, recovery) */
+        tsLast: 0,         /* when the last TimescaleDB read finished */
+        tsBusy: false,     /* a TimescaleDB read is running */
         timer: null,
     };
 
     class DownError extends Error {}
+    /* no answer in time: the service may be down, or just slow on one read */
+    class TimeoutError extends DownError {}
     class AuthError extends Error {}
     class HttpError extends Error {
         constructor(status, body, text) {
@@ -50,21 +55,23 @@
         }
     }
 
-    async function request(path, accept) {
+    async function request(path, accept, timeoutMs = REQUEST_TIMEOUT_MS) {
         const headers = {Accept: accept || 'application/json'};
         const token = readToken();
         if (token) {
             headers.Authorization = 'Bearer ' + token;
         }
         const ctl = new AbortController();
-        const timer = setTimeout(() => ctl.abort(), REQUEST_TIMEOUT_MS);
+        const timer = setTimeout(() => ctl.abort(), timeoutMs);
         let res;
         try {
             res = await fetch(path, {headers, signal: ctl.signal, cache: 'no-store',
                                      credentials: 'omit'});
         } catch (e) {
-            throw new DownError(e && e.name === 'AbortError' ? 'no answer within 8 s'
-                                                               : 'connection refused or reset');
+            if (e && e.name === 'AbortError') {
+                throw new TimeoutError(`no answer within ${Math.round(timeoutMs / 1000)} s`);
+            }
+            throw new DownError('connection refused or reset');
         } finally {
             clearTimeout(timer);
         }
@@ -74,8 +81,8 @@
         return res;
     }
 
-    async function getJson(path) {
-        const res = await request(path, 'application/json');
+    async function getJson(path, timeoutMs) {
+        const res = await request(path, 'application/json', timeoutMs);
         const text = await res.text();
         let body = null;
         try {
@@ -564,7 +571,7 @@
      * page never probes a path that does not exist. */
     async function timescaleEndpoints() {
         if (state.tsEndpoints === null) {
-            const res = await request('/openapi.yaml', 'application/yaml');
+            const res = await request('/openapi.yaml', 'application/yaml', TIMESCALE_TIMEOUT_MS);
             const text = res.ok ? await res.text() : '';
             state.tsEndpoints = /^ {2}\/timescaledb:/m.test(text) && /^ {2}\/hypertables:/m.test(text);
         }
@@ -633,7 +640,7 @@
         }
         let caps;
         try {
-            caps = await getJson('/timescaledb');
+            caps = await getJson('/timescaledb', TIMESCALE_TIMEOUT_MS);
         } catch (e) {
             if (e instanceof HttpError) {
                 tsNote(`TimescaleDB is not available: ${e.message}`, false);
@@ -651,9 +658,9 @@
         tsNote(`TimescaleDB ${caps.version || ''} (license ${caps.license || 'unknown'})` +
                `${caps.database ? ` in database ${caps.database}` : ''}.`, true);
         const [hts, jobs, aggs] = await Promise.all([
-            getJson('/hypertables'),
-            f.jobs === false ? null : getJson('/jobs'),
-            f.continuous_aggregates === false ? null : getJson('/aggregates'),
+            getJson('/hypertables', TIMESCALE_TIMEOUT_MS),
+            f.jobs === false ? null : getJson('/jobs', TIMESCALE_TIMEOUT_MS),
+            f.continuous_aggregates === false ? null : getJson('/aggregates', TIMESCALE_TIMEOUT_MS),
         ]);
         renderHypertables(listOf(hts, 'hypertables'));
         if (jobs === null) {
@@ -671,18 +678,40 @@
 
     /* ---- the loop ----------------------------------------------------------------------- */
 
+    /* TimescaleDB reads run beside the main loop: a slow catalog query must not hold up the
+     * pool chart and the probes. An outage is reported by the main loop, not here. */
+    function refreshTimescaleAside() {
+        if (state.tsBusy) {
+            return;
+        }
+        state.tsBusy = true;
+        section(refreshTimescale, (e) => tsNote(`TimescaleDB read failed: ${e.message}`, false), true)
+            .then((e) => {
+                state.tsBusy = false;
+                if (e === null) {
+                    state.tsDue = false;
+                    state.tsLast = Date.now();
+                } else if (e instanceof AuthError) {
+                    askToken();
+                } else if (!(e instanceof DownError)) {
+                    $('summary').textContent = `Dashboard error: ${e && e.message ? e.message : e}`;
+                }
+            });
+    }
+
     function schedule(ms) {
         clearTimeout(state.timer);
         state.timer = setTimeout(poll, ms);
     }
 
-    /* Run one section; its own HTTP errors are shown in place and do not stop the others. */
-    async function section(fn, onError) {
+    /* Run one section; its own HTTP errors (and, when softTimeouts, its timeouts) are shown in
+     * place and do not stop the others. Returns the error the loop must handle, or null. */
+    async function section(fn, onError, softTimeouts) {
         try {
             await fn();
             return null;
         } catch (e) {
-            if (e instanceof HttpError) {
+            if (e instanceof HttpError || (softTimeouts && e instanceof TimeoutError)) {
                 onError(e);
                 return null;
             }
@@ -704,9 +733,8 @@
                 $('summary').textContent = `Probe request failed: ${e.message}`;
             }),
         ];
-        if (state.tsDue || state.tick % TIMESCALE_EVERY === 0) {
-            tasks.push(section(refreshTimescale, (e) => tsNote(`TimescaleDB read failed: ${e.message}`,
-                                                               false)));
+        if (state.tsDue || Date.now() - state.tsLast >= TIMESCALE_MS) {
+            refreshTimescaleAside();
         }
         const errors = (await Promise.all(tasks)).filter((e) => e !== null);
         if (errors.some((e) => e instanceof AuthError)) {
@@ -720,15 +748,12 @@
             schedule(backoffMs());
             return;
         }
+        setUp();
+        renderSummary();
         for (const e of errors) {
             /* a bug in this page: show it rather than fail silently */
             $('summary').textContent = `Dashboard error: ${e && e.message ? e.message : e}`;
         }
-        if (tasks.length > 2) {
-            state.tsDue = false;
-        }
-        setUp();
-        renderSummary();
         schedule(POLL_MS);
     }
 
