@@ -17,6 +17,7 @@
     const state = {
         tick: 0,
         probes: null,    /* last probe results: {name, ok, failed: [check lines]} */
+        announced: '',   /* the last state told to screen readers */
         history: [],     /* {t, in_use, idle, waiting, size, max} */
         last: null,      /* last pool status document */
         down: false,
@@ -44,6 +45,14 @@
     }
 
     const $ = (id) => document.getElementById(id);
+
+    /* Tell screen readers about a change of state (ready, not ready, down), not every poll. */
+    function announce(text) {
+        if (state.announced !== text) {
+            state.announced = text;
+            $('announce').textContent = text;
+        }
+    }
 
     /* ---- HTTP ------------------------------------------------------------------------ */
 
@@ -219,6 +228,7 @@
         banner.hidden = false;
         $('summary').textContent = 'Service down';
         document.title = 'tspool: service down';
+        state.announced = 'down'; /* the banner is an alert already; announce the recovery */
     }
 
     function setUp() {
@@ -527,6 +537,7 @@
             summary.textContent = `Ready${pool}`;
             summary.className = 'summary ok';
             document.title = 'tspool: ready';
+            announce('tspool ready');
         } else {
             const names = [];
             for (const r of notOk) {
@@ -543,6 +554,7 @@
             summary.textContent = `Not ready (${names.join(', ')} failing)${pool}`;
             summary.className = 'summary bad';
             document.title = 'tspool: not ready';
+            announce(`tspool not ready: ${names.join(', ')} failing`);
         }
     }
 

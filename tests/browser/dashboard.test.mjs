@@ -334,6 +334,8 @@ async function main() {
             await waitText(page, "#probe-ready .checks li.failed", (t) => t.startsWith("db failed"), "a failed db check", 10000);
             await waitText(page, "#summary", (t) => t.startsWith("Not ready (db failing)"), "the summary", 10000);
             assertEqual(await text(page, "#probe-live .state"), "live", "liveness during the outage");
+            // screen readers hear the change once, through the polite live region
+            assertEqual(await text(page, "#announce"), "tspool not ready: db failing", "announcement");
             await shoot(page, "dashboard-not-ready.png");
         } finally {
             devdb("start");
