@@ -335,6 +335,9 @@ async function main() {
             await waitText(page, "#probe-ready .checks li.failed", (t) => t.startsWith("db failed"), "a failed db check", 10000);
             await waitText(page, "#summary", (t) => t.startsWith("Not ready (db failing)"), "the summary", 10000);
             assertEqual(await text(page, "#probe-live .state"), "live", "liveness during the outage");
+            // the server's view says why it is missing instead of showing stale figures
+            await waitText(page, "#server-note", (t) => t.startsWith("The server's view is unavailable: "), "the server note", 15000);
+            assertEqual(await page.locator("#server-stats").isVisible(), false, "server figures hidden");
             // screen readers hear the change once, through the polite live region
             assertEqual(await text(page, "#announce"), "tspool not ready: db failing", "announcement");
             await shoot(page, "dashboard-not-ready.png");
@@ -368,9 +371,13 @@ async function main() {
             await tab.goto(`${tokenService.url}/ui/`);
             await waitFor("the token form", () => tab.locator("#token-form").isVisible(), 15000);
             assertEqual(await tab.evaluate(() => document.activeElement.id), "token-input", "focus on the token field");
+            // nothing read yet: no figures pretend to be data
+            assertEqual(await tab.locator("#server-stats").isVisible(), false, "server figures before the token");
+            assertEqual(await text(tab, "#g-in_use"), "–", "in-use gauge before the token");
             await tab.getByLabel("Read token").fill("wrong-token");
             await tab.keyboard.press("Enter");
             await waitText(tab, "#token-error", (t) => t.includes("rejected"), "the rejection message", 15000);
+            await shoot(tab, "dashboard-token.png");
             assertEqual(await tab.locator("#token-form").isVisible(), true, "form shown again");
             await tab.getByLabel("Read token").fill(READ_TOKEN);
             await tab.getByRole("button", { name: "Use token" }).click();
