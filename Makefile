@@ -28,7 +28,7 @@ deps:
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
 
 run: build
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh start
@@ -47,7 +47,7 @@ test: deps format-check
 
 unit: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
 tsan: deps
