@@ -1,0 +1,280 @@
+// lib.mjs - helpers of the contract test: the spec and its JSON Schemas (ajv, 2020-12 dialect),
+// the tspool process, the test databases, HTTP requests (fetch, and raw sockets for requests
+// fetch refuses to send).
+// SPDX-License-Identifier: MIT
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import YAML from "yaml";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SPEC_PATH = path.join(ROOT, "openapi.yaml");
+export const METHODS = ["get", "put", "post", "delete", "patch"];
+
+export function loadSpec(file = SPEC_PATH) {
+    return YAML.parse(fs.readFileSync(file, "utf8"));
+}
+
+/* The object a local $ref ("#/components/...") points at. */
+export function pointer(doc, ref) {
+    if (!ref.startsWith("#/")) {
+        throw new Error(`only local references are supported: ${ref}`);
+    }
+    let node = doc;
+    for (const raw of ref.slice(2).split("/")) {
+        const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+        node = node?.[key];
+        if (node === undefined) {
+            throw new Error(`dangling reference ${ref}`);
+        }
+    }
+    return node;
+}
+
+export function deref(doc, obj) {
+    let seen = 0;
+    while (obj && typeof obj === "object" && typeof obj.$ref === "string") {
+        obj = pointer(doc, obj.$ref);
+        if (++seen > 20) {
+            throw new Error("reference cycle");
+        }
+    }
+    return obj;
+}
+
+/* Every operation: {id, method, path, op, pathItem}. */
+export function operations(spec) {
+    const out = [];
+    for (const [p, item] of Object.entries(spec.paths || {})) {
+        for (const m of METHODS) {
+            if (item[m]) {
+                out.push({ id: item[m].operationId || `${m.toUpperCase()} ${p}`, method: m.toUpperCase(), path: p, op: item[m], pathItem: item });
+            }
+        }
+    }
+    return out;
+}
+
+/* Parameters of an operation (path-item ones overridden by operation ones), dereferenced. */
+export function parameters(spec, o) {
+    const byKey = new Map();
+    for (const p of [...(o.pathItem.parameters || []), ...(o.op.parameters || [])]) {
+        const d = deref(spec, p);
+        byKey.set(`${d.in}:${d.name}`, d);
+    }
+    return [...byKey.values()];
+}
+
+/* Schema validation: component schemas become $defs of one schema resource, so every
+ * "#/components/schemas/X" reference resolves. */
+export class Schemas {
+    constructor(spec) {
+        this.ajv = new Ajv2020({ strict: true, strictTypes: false, strictTuples: false, allErrors: true, validateFormats: true });
+        addFormats(this.ajv);
+        // OpenAPI 3.1 Schema Object keywords that are not JSON Schema
+        this.ajv.addVocabulary(["example", "discriminator", "xml", "externalDocs"]);
+        this.rootId = "https://tspool.invalid/openapi.json";
+        this.ajv.addSchema({ $id: this.rootId, $defs: this.rewrite(spec.components?.schemas || {}, "#") });
+        this.cache = new Map();
+    }
+
+    rewrite(node, base) {
+        if (Array.isArray(node)) {
+            return node.map((n) => this.rewrite(n, base));
+        }
+        if (node && typeof node === "object") {
+            const out = {};
+            for (const [k, v] of Object.entries(node)) {
+                if (k === "$ref" && typeof v === "string" && v.startsWith("#/components/schemas/")) {
+                    out[k] = `${base}/$defs/${v.slice("#/components/schemas/".length)}`;
+                } else {
+                    out[k] = this.rewrite(v, base);
+                }
+            }
+            return out;
+        }
+        return node;
+    }
+
+    /* Validate value against schema (a schema object of the spec); returns "" or the errors. */
+    check(schema, value) {
+        let fn = this.cache.get(schema);
+        if (!fn) {
+            fn = this.ajv.compile(this.rewrite(schema, this.rootId + "#"));
+            this.cache.set(schema, fn);
+        }
+        if (fn(value)) {
+            return "";
+        }
+        return this.ajv.errorsText(fn.errors, { dataVar: "body" });
+    }
+}
+
+/* KEY=value lines of `scripts/devdb.sh env` for the PostgreSQL test server (started if needed). */
+export function pgEnv() {
+    const dir = process.env.TSPOOL_TEST_PGDIR || path.join(ROOT, ".tspool/test-pg");
+    const env = { ...process.env, TSPOOL_DEVDB_DIR: dir };
+    const script = path.join(ROOT, "scripts/devdb.sh");
+    let res = spawnSync(script, ["start"], { env, encoding: "utf8" });
+    if (res.status !== 0) {
+        throw new Error(`cannot start the PostgreSQL test server: ${res.stdout}${res.stderr}`);
+    }
+    res = spawnSync(script, ["env"], { env, encoding: "utf8" });
+    if (res.status !== 0) {
+        throw new Error(`devdb.sh env failed: ${res.stderr}`);
+    }
+    return parseEnvLines(res.stdout);
+}
+
+/* DB_* for the TimescaleDB test server: TSPOOL_TEST_TSDB_DSN is not parsed here; the PGlite
+ * server of scripts/tsdb.sh (TSPOOL_TEST_TSDBDIR) is started when needed. Returns null with the
+ * reason when it cannot be had. */
+export function tsdbEnv() {
+    const script = path.join(ROOT, "scripts/tsdb.sh");
+    if (!fs.existsSync(script)) {
+        return { env: null, why: "scripts/tsdb.sh is missing" };
+    }
+    const dir = process.env.TSPOOL_TEST_TSDBDIR || path.join(ROOT, ".tspool/test-tsdb");
+    const env = { ...process.env, TSPOOL_TSDB_DIR: dir };
+    const res = spawnSync(script, ["start"], { env, encoding: "utf8", timeout: 300000 });
+    if (res.status !== 0) {
+        return { env: null, why: `scripts/tsdb.sh start failed: ${res.stdout}${res.stderr}` };
+    }
+    const port = spawnSync(script, ["port"], { env, encoding: "utf8" }).stdout.trim();
+    return {
+        env: { DB_HOST: "127.0.0.1", DB_PORT: port, DB_NAME: "postgres", DB_USER: "postgres", DB_PASS: "postgres", DB_SSLMODE: "disable" },
+        why: "",
+    };
+}
+
+export function parseEnvLines(text) {
+    const out = {};
+    for (const line of text.split("\n")) {
+        const i = line.indexOf("=");
+        if (i > 0) {
+            out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+        }
+    }
+    return out;
+}
+
+export function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.on("error", reject);
+        s.listen(0, "127.0.0.1", () => {
+            const { port } = s.address();
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* A running `tspool serve`. */
+export class Service {
+    constructor(binary, env) {
+        this.binary = binary;
+        this.env = env;
+        this.output = "";
+    }
+
+    async start(waitPath = "/livez") {
+        this.port = await freePort();
+        this.url = `http://127.0.0.1:${this.port}`;
+        const env = { PATH: process.env.PATH || "/usr/bin:/bin" };
+        for (const k of ["HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"]) {
+            if (process.env[k]) {
+                env[k] = process.env[k];
+            }
+        }
+        Object.assign(env, {
+            TSPOOL_LISTEN: `127.0.0.1:${this.port}`,
+            TSPOOL_LOG_LEVEL: "warn",
+            TSPOOL_HEALTH_INTERVAL_MS: "200",
+            TSPOOL_SHUTDOWN_DELAY: "0",
+            TSPOOL_STATS_LOG_INTERVAL: "0",
+            TSPOOL_HTTP_THREADS: "8",
+            DB_APPLICATION_NAME: "tspool_contract",
+            DB_CONNECT_TIMEOUT: "2",
+            ...this.env,
+        });
+        // an empty working directory: no ./.env is picked up
+        this.cwd = fs.mkdtempSync(path.join(os.tmpdir(), "tspool-contract-"));
+        this.child = spawn(this.binary, ["serve"], { env, cwd: this.cwd, stdio: ["ignore", "pipe", "pipe"] });
+        this.child.stdout.on("data", (d) => (this.output += d));
+        this.child.stderr.on("data", (d) => (this.output += d));
+        this.exited = new Promise((resolve) => this.child.on("exit", (code, sig) => resolve(sig ? 128 : code)));
+        let done = false;
+        this.exited.then(() => (done = true));
+        const end = Date.now() + 30000;
+        while (Date.now() < end && !done) {
+            try {
+                const res = await fetch(this.url + waitPath, { signal: AbortSignal.timeout(2000) });
+                await res.arrayBuffer();
+                if (res.status < 500 || waitPath === "/livez") {
+                    if (res.status === 200) {
+                        return;
+                    }
+                }
+            } catch {
+                /* not listening yet */
+            }
+            await sleep(100);
+        }
+        throw new Error(`tspool serve did not come up:\n${this.output}`);
+    }
+
+    /* SIGTERM and wait; returns the exit status. */
+    async stop() {
+        if (!this.child || this.child.exitCode !== null) {
+            return this.child ? this.child.exitCode : 0;
+        }
+        this.child.kill("SIGTERM");
+        const timer = setTimeout(() => this.child.kill("SIGKILL"), 20000);
+        const code = await this.exited;
+        clearTimeout(timer);
+        fs.rmSync(this.cwd, { recursive: true, force: true });
+        return code;
+    }
+}
+
+/* One HTTP request; returns {status, headers (lower-case names), text, contentType}. */
+export async function request(base, method, p, { headers = {}, body } = {}) {
+    const res = await fetch(base + p, { method, headers, body, redirect: "manual", signal: AbortSignal.timeout(30000) });
+    const text = Buffer.from(await res.arrayBuffer()).toString("utf8");
+    const h = {};
+    res.headers.forEach((v, k) => (h[k] = v));
+    return { status: res.status, headers: h, text, contentType: h["content-type"] || "" };
+}
+
+/* A request fetch would not send (oversized header): raw bytes, parsed response. */
+export function rawRequest(port, bytes) {
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(port, "127.0.0.1");
+        const chunks = [];
+        sock.setTimeout(10000, () => sock.destroy(new Error("raw request timed out")));
+        sock.on("data", (d) => chunks.push(d));
+        sock.on("error", reject);
+        sock.on("close", () => {
+            const all = Buffer.concat(chunks).toString("utf8");
+            const sep = all.indexOf("\r\n\r\n");
+            const head = all.slice(0, sep).split("\r\n");
+            const status = Number((head[0] || "").split(" ")[1]);
+            const h = {};
+            for (const line of head.slice(1)) {
+                const i = line.indexOf(":");
+                h[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+            }
+            resolve({ status, headers: h, text: all.slice(sep + 4), contentType: h["content-type"] || "" });
+        });
+        sock.write(bytes);
+        // the server answers and closes; half-close so it sees the end of the request too
+        sock.end();
+    });
+}
