@@ -8,7 +8,7 @@
 // SPDX-License-Identifier: MIT
 // env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR
 import fs from "node:fs";
-import { deref, loadSpec, METHODS, operations, parameters, pgEnv, rawRequest, request, Schemas, Service, SPEC_PATH, tsdbEnv } from "./lib.mjs";
+import { deref, loadSpec, METHODS, operations, parameters, pgEnv, psqlFile, rawRequest, request, Schemas, Service, SPEC_PATH, tsdbEnv } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY;
 const ADMIN = "contract-admin-token";
@@ -106,6 +106,10 @@ function mismatches(o, res, { sentId } = {}) {
     const err = schema ? schemas.check(schema, body) : "";
     if (err) {
         out.push(`body: ${err}; got ${res.text.slice(0, 400)}`);
+    }
+    const extra = schema ? schemas.extraFields(schema, body) : [];
+    if (extra.length) {
+        out.push(`undocumented members: ${extra.join(", ")}`);
     }
     if (key === "application/problem+json" && body && typeof body === "object") {
         if (body.status !== res.status) {
@@ -523,6 +527,8 @@ async function main() {
         if (!ts.env) {
             fail("tsdb", `the TimescaleDB test server is needed for ${tsOps.length} operations: ${ts.why}`);
         } else {
+            // PGlite serves one connection at a time: the fixture is in place before tspool connects
+            psqlFile(ts.env, new URL("./tsdb-fixture.sql", import.meta.url).pathname);
             await withService("tsdb", { ...ts.env, ...tokens(), TSPOOL_HTTP_THREADS: "4", DB_MAX_CONNS: "1", DB_MAX_OVERFLOW: "0" }, async (svc) => {
                 for (const o of ordered(tsOps)) {
                     await exercise(svc, o);

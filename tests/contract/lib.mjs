@@ -81,6 +81,7 @@ export class Schemas {
         this.rootId = "https://tspool.invalid/openapi.json";
         this.ajv.addSchema({ $id: this.rootId, $defs: this.rewrite(spec.components?.schemas || {}, "#") });
         this.cache = new Map();
+        this.components = spec.components?.schemas || {};
     }
 
     rewrite(node, base) {
@@ -99,6 +100,60 @@ export class Schemas {
             return out;
         }
         return node;
+    }
+
+    /* Members of objects in value that schema does not name (JSON Schema allows them unless
+     * additionalProperties says otherwise; the contract does not): a list of JSON paths. An
+     * object schema with additionalProperties or patternProperties documents any member. */
+    extraFields(schema, value, where = "body") {
+        const branches = this.flatten(schema);
+        const out = [];
+        if (Array.isArray(value)) {
+            const items = branches.map((b) => b.items).filter(Boolean);
+            if (items.length) {
+                value.forEach((v, i) => out.push(...this.extraFields({ anyOf: items }, v, `${where}[${i}]`)));
+            }
+            return out;
+        }
+        if (!value || typeof value !== "object") {
+            return out;
+        }
+        const props = new Map();
+        let open = false;
+        for (const b of branches) {
+            for (const [k, v] of Object.entries(b.properties || {})) {
+                props.set(k, [...(props.get(k) || []), v]);
+            }
+            if ((b.additionalProperties !== undefined && b.additionalProperties !== false) || b.patternProperties) {
+                open = true;
+            }
+        }
+        for (const [k, v] of Object.entries(value)) {
+            if (props.has(k)) {
+                out.push(...this.extraFields({ anyOf: props.get(k) }, v, `${where}.${k}`));
+            } else if (!open) {
+                out.push(`${where}.${k}`);
+            }
+        }
+        return out;
+    }
+
+    /* A schema and every schema it is composed of (allOf, anyOf, oneOf, $ref), flattened. */
+    flatten(schema, depth = 0) {
+        if (!schema || typeof schema !== "object" || depth > 32) {
+            return [];
+        }
+        if (typeof schema.$ref === "string") {
+            const name = schema.$ref.replace("#/components/schemas/", "");
+            return this.flatten(this.components[name], depth + 1);
+        }
+        const out = [schema];
+        for (const k of ["allOf", "anyOf", "oneOf"]) {
+            for (const sub of schema[k] || []) {
+                out.push(...this.flatten(sub, depth + 1));
+            }
+        }
+        return out;
     }
 
     /* Validate value against schema (a schema object of the spec); returns "" or the errors. */
@@ -150,6 +205,18 @@ export function tsdbEnv() {
         env: { DB_HOST: "127.0.0.1", DB_PORT: port, DB_NAME: "postgres", DB_USER: "postgres", DB_PASS: "postgres", DB_SSLMODE: "disable" },
         why: "",
     };
+}
+
+/* Run an SQL file with psql against the server DB_* in env names; throws on any error. */
+export function psqlFile(env, file) {
+    const res = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", file], {
+        env: { ...process.env, PGHOST: env.DB_HOST, PGPORT: env.DB_PORT, PGDATABASE: env.DB_NAME, PGUSER: env.DB_USER, PGPASSWORD: env.DB_PASS, PGSSLMODE: env.DB_SSLMODE || "disable" },
+        encoding: "utf8",
+        timeout: 120000,
+    });
+    if (res.status !== 0) {
+        throw new Error(`psql -f ${file} failed: ${res.stdout}${res.stderr}`);
+    }
 }
 
 export function parseEnvLines(text) {
