@@ -1,9 +1,10 @@
 // lib.mjs - helpers of the contract test: the spec and its JSON Schemas (ajv, 2020-12 dialect),
-// the tspool process, the test databases, HTTP requests (fetch, and raw sockets for requests
-// fetch refuses to send).
+// the tspool process, the test databases, HTTP requests (one connection each, and raw sockets
+// for requests no client library sends).
 // SPDX-License-Identifier: MIT
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -282,12 +283,9 @@ export class Service {
         const end = Date.now() + 30000;
         while (Date.now() < end && !done) {
             try {
-                const res = await fetch(this.url + waitPath, { signal: AbortSignal.timeout(2000) });
-                await res.arrayBuffer();
-                if (res.status < 500 || waitPath === "/livez") {
-                    if (res.status === 200) {
-                        return;
-                    }
+                const res = await request(this.url, "GET", waitPath);
+                if (res.status === 200) {
+                    return;
                 }
             } catch {
                 /* not listening yet */
@@ -311,16 +309,34 @@ export class Service {
     }
 }
 
-/* One HTTP request; returns {status, headers (lower-case names), text, contentType}. */
-export async function request(base, method, p, { headers = {}, body } = {}) {
-    const res = await fetch(base + p, { method, headers, body, redirect: "manual", signal: AbortSignal.timeout(30000) });
-    const text = Buffer.from(await res.arrayBuffer()).toString("utf8");
-    const h = {};
-    res.headers.forEach((v, k) => (h[k] = v));
-    return { status: res.status, headers: h, text, contentType: h["content-type"] || "" };
+/* One HTTP request on a connection of its own (no keep-alive: no race with the server closing
+ * an idle connection); returns {status, headers (lower-case names), text, contentType}. */
+export function request(base, method, p, { headers = {}, body } = {}) {
+    return new Promise((resolve, reject) => {
+        const url = new URL(base + p);
+        const h = { Connection: "close", ...headers };
+        if (body !== undefined) {
+            h["Content-Length"] = Buffer.byteLength(body);
+        }
+        const req = http.request({ host: url.hostname, port: url.port, method, path: url.pathname + url.search, headers: h, agent: false, timeout: 30000 }, (res) => {
+            const chunks = [];
+            res.on("data", (d) => chunks.push(d));
+            res.on("end", () => {
+                const text = Buffer.concat(chunks).toString("utf8");
+                resolve({ status: res.statusCode, headers: res.headers, text, contentType: res.headers["content-type"] || "" });
+            });
+            res.on("error", reject);
+        });
+        req.on("timeout", () => req.destroy(new Error(`${method} ${p}: no answer within 30 s`)));
+        req.on("error", reject);
+        if (body !== undefined) {
+            req.write(body);
+        }
+        req.end();
+    });
 }
 
-/* A request fetch would not send (oversized header): raw bytes, parsed response. */
+/* A request no client library sends (oversized header): raw bytes, parsed response. */
 export function rawRequest(port, bytes) {
     return new Promise((resolve, reject) => {
         const sock = net.connect(port, "127.0.0.1");
