@@ -442,11 +442,13 @@ function tokens(extra = {}) {
     return { TSPOOL_ADMIN_TOKEN: ADMIN, TSPOOL_READ_TOKEN: READ, ...extra };
 }
 
-async function withService(name, env, fn, waitPath) {
+/* Run fn against a service started with env. It is used once /startupz passes (the first
+ * database check is done), or, for a database that cannot be reached, once /livez does. */
+async function withService(name, env, fn, waitPath = "/startupz") {
     const svc = new Service(BINARY, env);
     svc.readToken = env.TSPOOL_READ_TOKEN;
     try {
-        await svc.start(waitPath);
+        await svc.start(waitPath, authHeader(READ));
     } catch (e) {
         fail(`${name}: start`, e.message);
         return;
@@ -511,7 +513,7 @@ async function main() {
             await call(svc, o, "private, no token", { token: "", expect: open ? "2xx" : 401 });
             await call(svc, o, "private, read token", { token: READ, expect: o.op.responses["403"] ? 403 : "2xx" });
         }
-    }, "/openapi.yaml");
+    });
 
     // 3. the database cannot be reached: readiness, startup and ping fail as documented
     await withService("pg-down", { ...pg, DB_PORT: "1", DB_CONNECT_TIMEOUT: "1", ...tokens() }, async (svc) => {
@@ -519,7 +521,7 @@ async function main() {
             await call(svc, o, "database down");
         }
         await call(svc, byId.get("getPoolStatus"), "database down, detailed", { query: "detailed=true", expect: 200 });
-    });
+    }, "/livez");
 
     // 4. the TimescaleDB operations against the TimescaleDB test server
     if (tsOps.length > 0) {

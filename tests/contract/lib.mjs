@@ -252,7 +252,8 @@ export class Service {
         this.output = "";
     }
 
-    async start(waitPath = "/livez") {
+    /* Start and wait until GET waitPath (with waitHeaders) answers 200. */
+    async start(waitPath = "/livez", waitHeaders = {}) {
         this.port = await freePort();
         this.url = `http://127.0.0.1:${this.port}`;
         const env = { PATH: process.env.PATH || "/usr/bin:/bin" };
@@ -283,7 +284,7 @@ export class Service {
         const end = Date.now() + 30000;
         while (Date.now() < end && !done) {
             try {
-                const res = await request(this.url, "GET", waitPath);
+                const res = await request(this.url, "GET", waitPath, { headers: waitHeaders });
                 if (res.status === 200) {
                     return;
                 }
