@@ -29,15 +29,6 @@ void tsp_ts_caps_override_api(struct tsp_ts *ts, int columnstore);
 enum tsp_code tsp_ts_caps_for_lease(struct tsp_ts *ts, struct tsp_lease *lease,
                                     struct tsp_ts_caps *out, struct tsp_error *err) TSP_MUSTCHECK;
 
-enum tsp_ts_feature {
-    TSP_TS_FEATURE_NONE = 0,  /* nothing: the capability report itself */
-    TSP_TS_FEATURE_EXTENSION, /* only the extension itself */
-    TSP_TS_FEATURE_COMPRESSION,
-    TSP_TS_FEATURE_RETENTION,
-    TSP_TS_FEATURE_AGGREGATES,
-    TSP_TS_FEATURE_JOBS,
-};
-
 /* TSP_OK when caps has the feature, else TSP_CONFLICT saying exactly what is missing. Pure. */
 enum tsp_code tsp_ts_caps_require(const struct tsp_ts_caps *caps, enum tsp_ts_feature feature,
                                   struct tsp_error *err) TSP_MUSTCHECK;

@@ -606,3 +606,16 @@ enum tsp_code tsp_ts_caps_get(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
     tsp_ts_op_end(&op);
     return TSP_OK;
 }
+
+enum tsp_code tsp_ts_require(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                             enum tsp_ts_feature feature, struct tsp_error *err)
+{
+    struct tsp_ts_op op;
+    enum tsp_code rc;
+
+    rc = tsp_ts_op_begin(&op, ts, ctx, "timescaledb.require", feature, err);
+    if (rc == TSP_OK) {
+        tsp_ts_op_end(&op);
+    }
+    return rc;
+}

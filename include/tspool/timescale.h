@@ -67,6 +67,22 @@ struct tsp_ts_caps {
     bool jobs;                  /* run_job, alter_job */
 };
 
+/* What an operation needs from the server. */
+enum tsp_ts_feature {
+    TSP_TS_FEATURE_NONE = 0,    /* nothing: the capability report itself */
+    TSP_TS_FEATURE_EXTENSION,   /* the extension (hypertables, chunks, drop_chunks, jobs list) */
+    TSP_TS_FEATURE_COMPRESSION, /* compression settings, compress/decompress, its policy */
+    TSP_TS_FEATURE_RETENTION,   /* retention policies */
+    TSP_TS_FEATURE_AGGREGATES,  /* continuous aggregates and their policies */
+    TSP_TS_FEATURE_JOBS,        /* run_job, alter_job */
+};
+
+/* TSP_OK when the pool's database offers `feature`, else TSP_CONFLICT saying exactly what is
+ * missing ("extension timescaledb is not installed in database \"app\""); pool and database
+ * errors as for every operation. Uses the cached capabilities (one borrow when stale). */
+enum tsp_code tsp_ts_require(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                             enum tsp_ts_feature feature, struct tsp_error *err) TSP_MUSTCHECK;
+
 /* Capabilities of the pool's database: probed on first use, again after the pool opened a new
  * connection (a reconnect may reach another server) and at most every 60 s. Never fails
  * because the extension is missing; fails on pool/database errors. */

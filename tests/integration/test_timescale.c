@@ -244,6 +244,7 @@ static void test_tsp_ts_caps_get_timescaledb(void **state)
     assert_true(caps.compression && caps.continuous_aggregates && caps.jobs);
     assert_int_equal(caps.columnstore_api, fx->api < 0 && caps.version_num >= 21800);
     assert_true(caps.server_version_num >= 150000);
+    assert_int_equal(tsp_ts_require(fx->ts, NULL, TSP_TS_FEATURE_AGGREGATES, &err), TSP_OK);
     free(version);
 }
 
@@ -772,7 +773,7 @@ static void test_tsp_ts_plain_postgres_conflicts(void **state)
     struct tsp_ts_caps caps;
     size_t count = 0;
     struct tsp_error err;
-    enum tsp_code rcs[20];
+    enum tsp_code rcs[21];
     int n = 0;
 
     assert_non_null(h);
@@ -811,8 +812,9 @@ static void test_tsp_ts_plain_postgres_conflicts(void **state)
     TRY(tsp_ts_job_get(fx->ts, NULL, 1, &job, &err));
     TRY(tsp_ts_job_run(fx->ts, NULL, 1, &change, &err));
     TRY(tsp_ts_job_alter(fx->ts, NULL, 1, "1 hour", -1, &change, &err));
+    TRY(tsp_ts_require(fx->ts, NULL, TSP_TS_FEATURE_EXTENSION, &err));
 #undef TRY
-    assert_int_equal(n, 20);
+    assert_int_equal(n, 21);
     free(h);
 }
 
