@@ -49,7 +49,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: tspool serve [--help]\n\n"
                  "Serve the HTTP API. Configuration comes from the environment (and .env);\n"
                  "see 'tspool config' for the effective values. SIGTERM or SIGINT drains:\n"
-                 "readiness fails at once, new connections stop after TSPOOL_SHUTDOWN_DELAY,\n"
+                 "readiness fails at once, new requests get 503 after TSPOOL_SHUTDOWN_DELAY,\n"
                  "in-flight requests get TSPOOL_SHUTDOWN_GRACE, then the pool closes.\n"
                  "A second signal exits at once.\n");
 }
@@ -217,8 +217,7 @@ int tsp_cli_serve(int argc, char **argv)
     tsp_pool_pg_connector(&cfg, &connector);
     rc = tsp_pool_new(&pool_opts, &connector, &pool, &err);
     if (rc != TSP_OK) {
-        log_event(TSP_LOG_LEVEL_ERROR, "serve.error", "cannot create the pool: ", err.detail);
-        goto done;
+        goto fail;
     }
     memset(&health_opts, 0, sizeof(health_opts));
     /* liveness must survive a database outage: the maintenance thread may sit in a connect

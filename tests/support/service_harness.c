@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,41 @@ struct tsp_test_service {
     char out_path[64];
     char err_path[64];
 };
+
+/* Services still running: a failed assertion skips tsp_test_service_stop(), so whatever is
+ * left is killed when the test executable exits (no orphan servers holding sessions). */
+#define MAX_LIVE 32
+static pid_t live_pids[MAX_LIVE];
+static bool reaper_installed;
+
+static void kill_leftovers(void)
+{
+    for (size_t i = 0; i < MAX_LIVE; i++) {
+        if (live_pids[i] > 0) {
+            kill(live_pids[i], SIGKILL);
+            waitpid(live_pids[i], NULL, 0);
+            live_pids[i] = 0;
+        }
+    }
+}
+
+static void track(pid_t pid, bool add)
+{
+    if (!reaper_installed) {
+        atexit(kill_leftovers);
+        reaper_installed = true;
+    }
+    for (size_t i = 0; i < MAX_LIVE; i++) {
+        if (add && live_pids[i] == 0) {
+            live_pids[i] = pid;
+            return;
+        }
+        if (!add && live_pids[i] == pid) {
+            live_pids[i] = 0;
+            return;
+        }
+    }
+}
 
 int tsp_test_free_port(void)
 {
@@ -209,6 +245,7 @@ struct tsp_test_service *tsp_test_service_spawn(const char *const *extra)
     close(fd);
     env = tsp_test_env(s->port, extra);
     s->pid = spawn(args, env, s->out_path, s->err_path);
+    track(s->pid, true);
     tsp_test_env_free(env);
     return s;
 }
@@ -273,6 +310,7 @@ int tsp_test_service_wait(struct tsp_test_service *s, long timeout_ms)
         pid_t got = waitpid(s->pid, &wstatus, WNOHANG);
         if (got == s->pid) {
             s->status = decode_status(wstatus);
+            track(s->pid, false);
             break;
         }
         if (got < 0 && errno != EINTR) {
@@ -330,13 +368,21 @@ bool tsp_test_wait_query(const char *sql, const char *expect, long timeout_ms)
 
 struct tsp_test_lock {
     pthread_t thread;
+    char dsn[512]; /* copied in the caller's thread: the pg_harness buffers are not shared */
     char sql[256];
 };
 
 static void *lock_main(void *arg)
 {
     struct tsp_test_lock *lock = arg;
-    free(tsp_test_pg_query(lock->sql));
+    PGconn *conn = PQconnectdb(lock->dsn);
+
+    if (PQstatus(conn) == CONNECTION_OK) {
+        PQclear(PQexec(conn, lock->sql));
+    } else {
+        fprintf(stderr, "lock session: %s", PQerrorMessage(conn));
+    }
+    PQfinish(conn);
     return NULL;
 }
 
@@ -345,6 +391,7 @@ struct tsp_test_lock *tsp_test_lock_catalog(int seconds)
     struct tsp_test_lock *lock = calloc(1, sizeof(*lock));
 
     assert_non_null(lock);
+    snprintf(lock->dsn, sizeof(lock->dsn), "%s", tsp_test_pg_dsn());
     snprintf(lock->sql, sizeof(lock->sql),
              "BEGIN; LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE; "
              "SELECT pg_sleep(%d); COMMIT",
