@@ -8,7 +8,7 @@
 // SPDX-License-Identifier: MIT
 // env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR
 import fs from "node:fs";
-import { deref, loadSpec, METHODS, operations, parameters, pgEnv, psqlFile, rawRequest, request, Schemas, Service, SPEC_PATH, tsdbEnv } from "./lib.mjs";
+import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgEnv, psqlFile, rawRequest, request, Schemas, Service, SPEC_PATH, tsdbEnv } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY;
 const ADMIN = "contract-admin-token";
@@ -523,7 +523,15 @@ async function main() {
         await call(svc, byId.get("getPoolStatus"), "database down, detailed", { query: "detailed=true", expect: 200 });
     }, "/livez");
 
-    // 4. the TimescaleDB operations against the TimescaleDB test server
+    // 4. a statement that runs into DB_STATEMENT_TIMEOUT_MS: the ping waits on a locked catalog
+    await withService("pg-timeout", { ...pg, ...tokens(), DB_STATEMENT_TIMEOUT_MS: "300" }, async (svc) => {
+        const lock = await lockCatalog(pg, 3);
+        await call(svc, byId.get("pingPool"), "statement timeout", { expect: 504 });
+        await lock.done;
+        await call(svc, byId.get("pingPool"), "after the statement timeout", { expect: 200 });
+    });
+
+    // 5. the TimescaleDB operations against the TimescaleDB test server
     if (tsOps.length > 0) {
         const ts = tsdbEnv();
         if (!ts.env) {

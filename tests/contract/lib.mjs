@@ -211,13 +211,36 @@ export function tsdbEnv() {
 /* Run an SQL file with psql against the server DB_* in env names; throws on any error. */
 export function psqlFile(env, file) {
     const res = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", file], {
-        env: { ...process.env, PGHOST: env.DB_HOST, PGPORT: env.DB_PORT, PGDATABASE: env.DB_NAME, PGUSER: env.DB_USER, PGPASSWORD: env.DB_PASS, PGSSLMODE: env.DB_SSLMODE || "disable" },
+        env: pgClientEnv(env),
         encoding: "utf8",
         timeout: 120000,
     });
     if (res.status !== 0) {
         throw new Error(`psql -f ${file} failed: ${res.stdout}${res.stderr}`);
     }
+}
+
+function pgClientEnv(env) {
+    return { ...process.env, PGHOST: env.DB_HOST, PGPORT: env.DB_PORT, PGDATABASE: env.DB_NAME, PGUSER: env.DB_USER, PGPASSWORD: env.DB_PASS, PGSSLMODE: env.DB_SSLMODE || "disable" };
+}
+
+/* Hold an ACCESS EXCLUSIVE lock on pg_extension (what the ping reads) for `seconds` from a psql
+ * session; resolves once the lock is granted, with a promise for the session's end. */
+export async function lockCatalog(env, seconds) {
+    const sql = `BEGIN; LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(${seconds}); COMMIT;`;
+    const child = spawn("psql", ["-X", "-q", "-c", sql], { env: pgClientEnv(env), stdio: "ignore" });
+    const done = new Promise((resolve) => child.on("exit", resolve));
+    const probe = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'pg_extension' AND l.mode = 'AccessExclusiveLock' AND l.granted";
+    const end = Date.now() + 10000;
+    while (Date.now() < end) {
+        const res = spawnSync("psql", ["-X", "-Atc", probe], { env: pgClientEnv(env), encoding: "utf8" });
+        if (res.stdout.trim() === "1") {
+            return { done };
+        }
+        await sleep(50);
+    }
+    child.kill();
+    throw new Error("the catalog lock was not granted within 10 s");
 }
 
 export function parseEnvLines(text) {
