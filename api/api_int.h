@@ -200,5 +200,6 @@ int tsp_h_pool_patch(struct tsp_req *req);
 int tsp_h_config(struct tsp_req *req);
 int tsp_h_metrics(struct tsp_req *req);
 int tsp_h_openapi(struct tsp_req *req);
+int tsp_h_docs(struct tsp_req *req);
 
 #endif /* TSPOOL_API_INT_H */

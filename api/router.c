@@ -26,6 +26,7 @@ static const struct tsp_route routes[] = {
     {"GET", "/config", tsp_h_config, TSP_ROLE_ADMIN, "getConfig"},
     {"GET", "/metrics", tsp_h_metrics, TSP_ROLE_METRICS, "getMetrics"},
     {"GET", "/openapi.yaml", tsp_h_openapi, TSP_ROLE_PUBLIC, "getOpenapi"},
+    {"GET", "/docs", tsp_h_docs, TSP_ROLE_PUBLIC, "getDocs"},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
