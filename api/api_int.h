@@ -221,6 +221,7 @@ int tsp_h_pool_patch(struct tsp_req *req);
 int tsp_h_config(struct tsp_req *req);
 int tsp_h_metrics(struct tsp_req *req);
 int tsp_h_openapi(struct tsp_req *req);
+int tsp_h_docs(struct tsp_req *req);
 int tsp_h_ui_index(struct tsp_req *req);
 int tsp_h_ui_asset(struct tsp_req *req);
 

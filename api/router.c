@@ -26,6 +26,7 @@ static const struct tsp_route routes[] = {
     {"GET", "/config", tsp_h_config, TSP_ROLE_ADMIN, "getConfig"},
     {"GET", "/metrics", tsp_h_metrics, TSP_ROLE_METRICS, "getMetrics"},
     {"GET", "/openapi.yaml", tsp_h_openapi, TSP_ROLE_PUBLIC, "getOpenapi"},
+    {"GET", "/docs", tsp_h_docs, TSP_ROLE_PUBLIC, "getDocs"},
     /* the dashboard holds no data; it reads the API above with the user's token */
     {"GET", "/", tsp_h_ui_index, TSP_ROLE_PUBLIC, "getDashboard"},
     {"GET", "/ui/", tsp_h_ui_index, TSP_ROLE_PUBLIC, "getDashboardUi"},

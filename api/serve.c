@@ -49,7 +49,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: tspool serve [--help]\n\n"
                  "Serve the HTTP API. Configuration comes from the environment (and .env);\n"
                  "see 'tspool config' for the effective values. SIGTERM or SIGINT drains:\n"
-                 "readiness fails at once, new connections stop after TSPOOL_SHUTDOWN_DELAY,\n"
+                 "readiness fails at once, new requests get 503 after TSPOOL_SHUTDOWN_DELAY,\n"
                  "in-flight requests get TSPOOL_SHUTDOWN_GRACE, then the pool closes.\n"
                  "A second signal exits at once.\n");
 }

@@ -130,6 +130,16 @@ static void test_http_readiness_follows_database(void **state)
     assert_int_equal(r->status, 503);
     assert_string_equal(tsp_test_json_str(r, "code"), "DB_UNAVAILABLE");
     tsp_test_reply_free(r);
+    /* the pool's own view needs no database; the detailed one says why the server's is missing */
+    r = tsp_test_get(url("/pool/status"), NULL);
+    assert_int_equal(r->status, 200);
+    tsp_test_reply_free(r);
+    r = tsp_test_get(url("/pool/status?detailed=true"), NULL);
+    assert_int_equal(r->status, 200);
+    assert_true(json_is_null(json_object_get(r->json, "server")));
+    assert_non_null(tsp_test_json_str(r, "server_error"));
+    assert_true(json_is_array(json_object_get(r->json, "connections")));
+    tsp_test_reply_free(r);
 
     assert_int_equal(tsp_test_pg_ctl("start"), 0);
     assert_int_equal(wait_status("/readyz", 200, 20000), 200);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -367,13 +368,21 @@ bool tsp_test_wait_query(const char *sql, const char *expect, long timeout_ms)
 
 struct tsp_test_lock {
     pthread_t thread;
+    char dsn[512]; /* copied in the caller's thread: the pg_harness buffers are not shared */
     char sql[256];
 };
 
 static void *lock_main(void *arg)
 {
     struct tsp_test_lock *lock = arg;
-    free(tsp_test_pg_query(lock->sql));
+    PGconn *conn = PQconnectdb(lock->dsn);
+
+    if (PQstatus(conn) == CONNECTION_OK) {
+        PQclear(PQexec(conn, lock->sql));
+    } else {
+        fprintf(stderr, "lock session: %s", PQerrorMessage(conn));
+    }
+    PQfinish(conn);
     return NULL;
 }
 
@@ -382,6 +391,7 @@ struct tsp_test_lock *tsp_test_lock_catalog(int seconds)
     struct tsp_test_lock *lock = calloc(1, sizeof(*lock));
 
     assert_non_null(lock);
+    snprintf(lock->dsn, sizeof(lock->dsn), "%s", tsp_test_pg_dsn());
     snprintf(lock->sql, sizeof(lock->sql),
              "BEGIN; LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE; "
              "SELECT pg_sleep(%d); COMMIT",
