@@ -196,6 +196,7 @@ static void test_http_compression_compress_decompress(void **state)
 {
     struct tsp_test_reply *r = NULL;
     long long older;
+    long long newer;
 
     need_server(state);
     r = admin("PUT", "/hypertables/" HT "/compression?dry_run=true",
@@ -223,6 +224,20 @@ static void test_http_compression_compress_decompress(void **state)
     r = tsp_test_get(url("/hypertables/" HT "/chunks?compressed=true"), NULL);
     assert_int_equal(r->status, 200);
     assert_int_equal((long long)json_array_size(member(r, "chunks")), older);
+    tsp_test_reply_free(r);
+    r = tsp_test_get(url("/hypertables/" HT "/chunks?older_than=7%20days&compressed=false"), NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(json_array_size(member(r, "chunks")), 0);
+    tsp_test_reply_free(r);
+    newer = query_int("SELECT count(*) FROM show_chunks('" HT "', newer_than => INTERVAL '7 "
+                      "days')");
+    r = tsp_test_get(url("/hypertables/" HT "/chunks?newer_than=7%20days"), NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal((long long)json_array_size(member(r, "chunks")), newer);
+    tsp_test_reply_free(r);
+    r = tsp_test_get(url("/hypertables/" HT "/chunks?compressed=maybe"), NULL);
+    assert_int_equal(r->status, 400);
+    assert_string_equal(tsp_test_json_str(r, "field"), "compressed");
     tsp_test_reply_free(r);
 
     r = admin("POST", "/hypertables/" HT "/decompress", "{\"older_than\": \"15 days\"}");
