@@ -16,6 +16,7 @@
 #include "tspool/health.h"
 #include "tspool/metrics.h"
 #include "tspool/pool.h"
+#include "tspool/timescale.h"
 
 struct mg_connection;
 
@@ -37,6 +38,7 @@ struct tsp_api {
     int http_threads;                     /* worker threads, for the keep-alive fairness rule */
     const atomic_int *active_connections; /* connections held by workers (server.c) */
     const atomic_bool *draining;          /* shutting down: refuse new requests (server.c) */
+    struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
 };
 
 #define TSP_ROUTE_MAX_PARAMS 4
@@ -224,5 +226,32 @@ int tsp_h_openapi(struct tsp_req *req);
 int tsp_h_docs(struct tsp_req *req);
 int tsp_h_ui_index(struct tsp_req *req);
 int tsp_h_ui_asset(struct tsp_req *req);
+
+/* TimescaleDB: hypertable_handlers.c, aggregate_handlers.c, job_handlers.c */
+int tsp_h_timescaledb(struct tsp_req *req);
+int tsp_h_hypertables_list(struct tsp_req *req);
+int tsp_h_hypertable_get(struct tsp_req *req);
+int tsp_h_chunks_list(struct tsp_req *req);
+int tsp_h_compression_put(struct tsp_req *req);
+int tsp_h_chunks_compress(struct tsp_req *req);
+int tsp_h_chunks_decompress(struct tsp_req *req);
+int tsp_h_chunks_drop(struct tsp_req *req);
+int tsp_h_compression_policy_get(struct tsp_req *req);
+int tsp_h_compression_policy_put(struct tsp_req *req);
+int tsp_h_compression_policy_delete(struct tsp_req *req);
+int tsp_h_retention_policy_get(struct tsp_req *req);
+int tsp_h_retention_policy_put(struct tsp_req *req);
+int tsp_h_retention_policy_delete(struct tsp_req *req);
+int tsp_h_aggregates_list(struct tsp_req *req);
+int tsp_h_aggregate_get(struct tsp_req *req);
+int tsp_h_aggregate_create(struct tsp_req *req);
+int tsp_h_aggregate_drop(struct tsp_req *req);
+int tsp_h_aggregate_policy_put(struct tsp_req *req);
+int tsp_h_aggregate_policy_delete(struct tsp_req *req);
+int tsp_h_aggregate_refresh(struct tsp_req *req);
+int tsp_h_jobs_list(struct tsp_req *req);
+int tsp_h_job_get(struct tsp_req *req);
+int tsp_h_job_run(struct tsp_req *req);
+int tsp_h_job_patch(struct tsp_req *req);
 
 #endif /* TSPOOL_API_INT_H */

@@ -129,6 +129,10 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     server->api.http_threads = cfg->http_threads;
     server->api.active_connections = &server->active;
     server->api.draining = &server->draining;
+    rc = tsp_ts_new(deps->pool, &server->api.ts, err);
+    if (rc != TSP_OK) {
+        goto done;
+    }
 
     if (strchr(cfg->listen_host, ':') != NULL) {
         snprintf(listen, sizeof(listen), "[%s]:%d", cfg->listen_host, cfg->listen_port);
@@ -187,6 +191,9 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     *out = server;
     server = NULL;
 done:
+    if (server != NULL) {
+        tsp_ts_free(server->api.ts);
+    }
     free(server);
     return rc;
 }
@@ -213,5 +220,6 @@ void tsp_http_stop(struct tsp_http_server *server)
     }
     mg_stop(server->ctx);
     mg_exit_library();
+    tsp_ts_free(server->api.ts);
     free(server);
 }
