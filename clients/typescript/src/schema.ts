@@ -341,6 +341,365 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dashboard page
+         * @description A small page that polls this service's own endpoints (`/pool/status`, the probes and,
+         *     when present, the TimescaleDB reads) and shows them. It holds no data itself: when
+         *     reads need the read token, the page asks for it once and keeps it in the browser tab's
+         *     sessionStorage. Dashboard files are sent with `Cache-Control: no-cache`, an `ETag`
+         *     (answering `If-None-Match` with 304) and a Content-Security-Policy that allows this
+         *     origin only.
+         */
+        get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The dashboard page (same as /) */
+        get: operations["getDashboardUi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A dashboard file (index.html, app.js, style.css) */
+        get: operations["getDashboardAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/timescaledb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** TimescaleDB extension, version, license and the feature groups available */
+        get: operations["getTimescaledb"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Background jobs with their job_stats */
+        get: operations["listJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** alter_job(schedule_interval, scheduled) */
+        patch: operations["alterJob"];
+        trace?: never;
+    };
+    "/jobs/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** CALL run_job(id) in the foreground */
+        post: operations["runJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hypertables with sizes, chunks, compression stats and policies */
+        get: operations["listHypertables"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One hypertable, with dimensions and compression settings */
+        get: operations["getHypertable"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/chunks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Chunks selected with show_chunks(older_than, newer_than), oldest first */
+        get: operations["listChunks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/compression": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Enable compression (the columnstore on 2.18+) or change segment_by / order_by */
+        put: operations["setCompression"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/compress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compress the chunks show_chunks(older_than / newer_than) selects
+         * @description Returns each chunk touched with its size before and after.
+         */
+        post: operations["compressChunks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/decompress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decompress the chunks show_chunks(older_than / newer_than) selects */
+        post: operations["decompressChunks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/compression-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hypertable's compression (columnstore) policy */
+        get: operations["getCompressionPolicy"];
+        /** Add or replace the compression policy */
+        put: operations["putCompressionPolicy"];
+        post?: never;
+        /** Remove the compression policy */
+        delete: operations["deleteCompressionPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/retention-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hypertable's retention policy */
+        get: operations["getRetentionPolicy"];
+        /** Add or replace the retention policy */
+        put: operations["putRetentionPolicy"];
+        post?: never;
+        /** Remove the retention policy */
+        delete: operations["deleteRetentionPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/drop-chunks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** drop_chunks(older_than, newer_than); a dry run lists the chunks that would go */
+        post: operations["dropChunks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/aggregates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Continuous aggregates with source, bucket, refresh policy and last refresh */
+        get: operations["listAggregates"];
+        put?: never;
+        /** Create a continuous aggregate from a structured spec (never raw SQL) */
+        post: operations["createAggregate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/aggregates/{name}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Add or replace the refresh policy */
+        put: operations["putAggregatePolicy"];
+        post?: never;
+        /** Remove the refresh policy */
+        delete: operations["deleteAggregatePolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/aggregates/{name}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** refresh_continuous_aggregate over [start, end) (runs outside a transaction) */
+        post: operations["refreshAggregate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/aggregates/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One continuous aggregate */
+        get: operations["getAggregate"];
+        put?: never;
+        post?: never;
+        /** DROP MATERIALIZED VIEW */
+        delete: operations["dropAggregate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -487,8 +846,222 @@ export interface components {
                 help: string;
             }[];
         };
+        TimescaleCaps: {
+            installed: boolean;
+            database: string | null;
+            server_version_num: number;
+            /** @example 2.23.0 */
+            version: string | null;
+            /**
+             * @example timescale
+             * @example apache
+             */
+            license: string | null;
+            /** @description the 2.18+ columnstore procedures are used */
+            columnstore_api: boolean;
+            features: {
+                hypertables: boolean;
+                compression: boolean;
+                retention_policies: boolean;
+                continuous_aggregates: boolean;
+                jobs: boolean;
+            };
+        };
+        Policy: {
+            job_id: number;
+            /**
+             * @example compression
+             * @example retention
+             * @example refresh
+             */
+            kind: string;
+            schedule_interval: string | null;
+            scheduled: boolean;
+            compress_after?: string | null;
+            drop_after?: string | null;
+            start_offset?: string | null;
+            end_offset?: string | null;
+        };
+        Hypertable: {
+            schema: string;
+            name: string;
+            time_column: string | null;
+            chunk_interval: string | null;
+            num_chunks: number;
+            compression_enabled: boolean;
+            total_bytes: number;
+            compression: {
+                compressed_chunks: number;
+                before_bytes: number;
+                after_bytes: number;
+                /** @description before / after */
+                ratio: number | null;
+            };
+            policies: components["schemas"]["Policy"][];
+        };
+        HypertableDetail: {
+            schema: string;
+            name: string;
+            time_column: string | null;
+            chunk_interval: string | null;
+            num_chunks: number;
+            compression_enabled: boolean;
+            total_bytes: number;
+            compression: {
+                compressed_chunks: number;
+                before_bytes: number;
+                after_bytes: number;
+                /** @description before / after */
+                ratio: number | null;
+            };
+            policies: components["schemas"]["Policy"][];
+            dimensions: {
+                column: string;
+                column_type: string;
+                /**
+                 * @example Time
+                 * @example Space
+                 */
+                kind: string;
+                interval: string | null;
+                num_partitions: number | null;
+            }[];
+            compression_settings: {
+                segment_by: string[];
+                /**
+                 * @example [
+                 *       "ts DESC"
+                 *     ]
+                 */
+                order_by: string[];
+            };
+        };
+        Chunk: {
+            schema: string;
+            name: string;
+            range_start: string | null;
+            range_end: string | null;
+            compressed: boolean;
+            total_bytes: number;
+            before_compression_bytes: number | null;
+            after_compression_bytes: number | null;
+        };
+        Aggregate: {
+            schema: string;
+            name: string;
+            hypertable_schema: string | null;
+            hypertable: string | null;
+            /** @example 01:00:00 */
+            bucket: string | null;
+            materialized_only: boolean;
+            refresh_policy: {
+                job_id: number;
+                /** @enum {string} */
+                kind: "refresh";
+                schedule_interval: string | null;
+                scheduled: boolean;
+                start_offset: string | null;
+                end_offset: string | null;
+            } | null;
+            last_refresh: string | null;
+        };
+        AggregateSpec: {
+            /** @description `name` or `schema.name` of the view */
+            name: string;
+            hypertable: string;
+            time_column: string;
+            /** @description bucket width (interval text), checked by the server */
+            bucket: string;
+            group_by?: string[];
+            aggregates: {
+                /** @enum {string} */
+                fn: "avg" | "min" | "max" | "sum" | "count" | "first" | "last";
+                /** @description a column, or `*` for count */
+                column: string;
+                as: string;
+            }[];
+            /** @default false */
+            with_data: boolean;
+        };
+        Job: {
+            job_id: number;
+            application_name: string | null;
+            proc_schema: string | null;
+            proc_name: string | null;
+            schedule_interval: string | null;
+            scheduled: boolean;
+            /** @description The job's configuration as TimescaleDB stores it (a JSON object) */
+            config: {
+                [key: string]: unknown;
+            } | string | null;
+            hypertable_schema: string | null;
+            hypertable: string | null;
+            job_stats: {
+                /**
+                 * @example Success
+                 * @example Failed
+                 */
+                last_run_status: string | null;
+                last_run_started_at: string | null;
+                last_successful_finish: string | null;
+                next_start: string | null;
+                total_runs: number;
+                total_failures: number;
+            };
+        };
+        Change: {
+            dry_run: boolean;
+            /** @description every statement ran in one transaction */
+            atomic: boolean;
+            statements: {
+                sql: string;
+                params: (string | null)[];
+            }[];
+            chunks: {
+                schema: string;
+                name: string;
+                range_start: string | null;
+                range_end: string | null;
+                compressed: boolean;
+                total_bytes: number;
+                before_compression_bytes: number | null;
+                after_compression_bytes: number | null;
+                /** @description size on disk before the change */
+                bytes_before: number;
+                /** @description size on disk after the change (0 when dropped) */
+                bytes_after: number;
+            }[];
+            /** @description the policy job the change created or removed, or the job it ran */
+            job_id: number | null;
+        };
     };
     responses: {
+        /** @description The file (text/html, text/css or text/javascript, UTF-8) */
+        DashboardFile: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                ETag: components["headers"]["ETag"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html; charset=utf-8": string;
+                "text/javascript; charset=utf-8": string;
+                "text/css; charset=utf-8": string;
+            };
+        };
+        /** @description The copy the client holds is current (no content) */
+        NotModified: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                ETag: components["headers"]["ETag"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
         /** @description The probe passes: `ok`, or with `verbose` one line per check */
         ProbeOk: {
             headers: {
@@ -621,8 +1194,33 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description What the change ran (or, with dry_run, would run), and the chunks it touched */
+        Change: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Change"];
+            };
+        };
+        /**
+         * @description A capability is missing (e.g. `extension timescaledb is not installed in database
+         *     "app"`, or a TSL feature under the Apache-only license), or the object already exists
+         */
+        Conflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
+        /** @description An ETag from an earlier answer; a match is answered with 304 */
+        IfNoneMatch: string;
         /** @description List every check (`[+]name ok`, `[-]name failed: reason`) and a last line `<probe> check passed|failed` (`true`/`false`; a bare `verbose` is true) */
         Verbose: "" | "true" | "false" | "1" | "0" | "yes" | "no";
         /** @description Skip a check by name (repeatable); unknown names are ignored */
@@ -635,8 +1233,40 @@ export interface components {
         StartupzCheck: "db" | "warm";
         /** @description Name of one check (another name answers 404) */
         HealthzCheck: "ping" | "maintenance" | "db" | "pool" | "shutdown";
+        /**
+         * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+         * @example metrics
+         */
+        HypertableName: string;
+        /**
+         * @description The continuous aggregate (its view): `name` or `schema.name`
+         * @example metrics_hourly
+         */
+        AggregateName: string;
+        /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+        DryRun: string;
+        /**
+         * @description TimescaleDB job id (3 is the built-in job history retention job of 2.15+)
+         * @example 3
+         */
+        JobId: number;
     };
-    requestBodies: never;
+    requestBodies: {
+        /** @description Chunks selected with show_chunks(); each bound is an interval (`7 days`), a timestamp or an integer */
+        ChunkSelection: {
+            content: {
+                /**
+                 * @example {
+                 *       "older_than": "7 days"
+                 *     }
+                 */
+                "application/json": {
+                    older_than?: string;
+                    newer_than?: string;
+                };
+            };
+        };
+    };
     headers: {
         /** @description The request's id (echoed when sane, else generated) */
         "X-Request-Id": string;
@@ -644,6 +1274,12 @@ export interface components {
         "Retry-After": number;
         /** @description Bearer challenge */
         "WWW-Authenticate": string;
+        /** @description Strong entity tag of a dashboard file (a hash of its content) */
+        ETag: string;
+        /** @description `no-cache` for dashboard files: keep, but revalidate with If-None-Match */
+        "Cache-Control": string;
+        /** @description This origin only, no inline script or style, no framing: `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'` */
+        "Content-Security-Policy": string;
     };
     pathItems: never;
 }
@@ -1026,6 +1662,984 @@ export interface operations {
                 };
             };
             400: components["responses"]["Unparsable"];
+        };
+    };
+    getDashboard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from an earlier answer; a match is answered with 304 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["DashboardFile"];
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["Unparsable"];
+        };
+    };
+    getDashboardUi: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from an earlier answer; a match is answered with 304 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["DashboardFile"];
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["Unparsable"];
+        };
+    };
+    getDashboardAsset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from an earlier answer; a match is answered with 304 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description File name */
+                asset: "index.html" | "app.js" | "style.css";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["DashboardFile"];
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["Unparsable"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getTimescaledb: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Capabilities of the pool's database (installed is false without the extension) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimescaleCaps"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every job */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        jobs: components["schemas"]["Job"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description TimescaleDB job id (3 is the built-in job history retention job of 2.15+)
+                 * @example 3
+                 */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    alterJob: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description TimescaleDB job id (3 is the built-in job history retention job of 2.15+)
+                 * @example 3
+                 */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "schedule_interval": "1 hour",
+                 *       "scheduled": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 1 hour */
+                    schedule_interval?: string;
+                    scheduled?: boolean;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    runJob: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description TimescaleDB job id (3 is the built-in job history retention job of 2.15+)
+                 * @example 3
+                 */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    listHypertables: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every hypertable */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hypertables: components["schemas"]["Hypertable"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getHypertable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The hypertable */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HypertableDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listChunks: {
+        parameters: {
+            query?: {
+                /** @description An interval (`7 days`), a timestamp or an integer (integer time columns) */
+                older_than?: string;
+                /** @description An interval, a timestamp or an integer */
+                newer_than?: string;
+                /** @description Only compressed (`true`) or uncompressed (`false`) chunks */
+                compressed?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chunks */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        chunks: components["schemas"]["Chunk"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setCompression: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "segment_by": [
+                 *         "device_id"
+                 *       ],
+                 *       "order_by": [
+                 *         "ts DESC"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @example [
+                     *       "device_id"
+                     *     ]
+                     */
+                    segment_by?: string[];
+                    /**
+                     * @example [
+                     *       "ts DESC"
+                     *     ]
+                     */
+                    order_by?: string[];
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    compressChunks: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["ChunkSelection"];
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    decompressChunks: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["ChunkSelection"];
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    getCompressionPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putCompressionPolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "compress_after": "7 days",
+                 *       "schedule_interval": "12 hours"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 7 days */
+                    compress_after: string;
+                    /** @example 12 hours */
+                    schedule_interval?: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    deleteCompressionPolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    getRetentionPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putRetentionPolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "drop_after": "90 days",
+                 *       "schedule_interval": "1 day"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 90 days */
+                    drop_after: string;
+                    /** @example 1 day */
+                    schedule_interval?: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    deleteRetentionPolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    dropChunks: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        /** @description Each bound is an interval (`90 days`), a timestamp or an integer */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "older_than": "90 days"
+                 *     }
+                 */
+                "application/json": {
+                    older_than: string;
+                    newer_than?: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    listAggregates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every continuous aggregate */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        aggregates: components["schemas"]["Aggregate"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createAggregate: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+                /** @description An existing aggregate of that name is not a conflict */
+                if_not_exists?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "metrics_daily",
+                 *       "hypertable": "metrics",
+                 *       "time_column": "ts",
+                 *       "bucket": "1 day",
+                 *       "group_by": [
+                 *         "device_id"
+                 *       ],
+                 *       "aggregates": [
+                 *         {
+                 *           "fn": "avg",
+                 *           "column": "value",
+                 *           "as": "avg_value"
+                 *         },
+                 *         {
+                 *           "fn": "max",
+                 *           "column": "value",
+                 *           "as": "max_value"
+                 *         }
+                 *       ],
+                 *       "with_data": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["AggregateSpec"];
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            201: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putAggregatePolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The continuous aggregate (its view): `name` or `schema.name`
+                 * @example metrics_hourly
+                 */
+                name: components["parameters"]["AggregateName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "start_offset": "3 days",
+                 *       "end_offset": "1 hour",
+                 *       "schedule_interval": "1 hour"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description null = unbounded
+                     * @example 3 days
+                     */
+                    start_offset?: string | null;
+                    /**
+                     * @description null = unbounded
+                     * @example 1 hour
+                     */
+                    end_offset?: string | null;
+                    /** @example 1 hour */
+                    schedule_interval: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    deleteAggregatePolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The continuous aggregate (its view): `name` or `schema.name`
+                 * @example metrics_hourly
+                 */
+                name: components["parameters"]["AggregateName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    refreshAggregate: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The continuous aggregate (its view): `name` or `schema.name`
+                 * @example metrics_hourly
+                 */
+                name: components["parameters"]["AggregateName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "start": "2026-01-01T00:00:00Z",
+                 *       "end": null
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 2026-01-01T00:00:00Z */
+                    start?: string | null;
+                    end?: string | null;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    getAggregate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The continuous aggregate (its view): `name` or `schema.name`
+                 * @example metrics_hourly
+                 */
+                name: components["parameters"]["AggregateName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The aggregate */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Aggregate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    dropAggregate: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The continuous aggregate (its view): `name` or `schema.name`
+                 * @example metrics_hourly
+                 */
+                name: components["parameters"]["AggregateName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
 }
