@@ -598,8 +598,11 @@
                     : null;
             const compressed = h.compression_enabled
                 ? `${num(comp.compressed_chunks)} of ${num(h.num_chunks)}` : 'off';
+            /* the bar is the share of space saved; tiny tables can grow when compressed */
+            const saved = ratio ? 1 - 1 / ratio : 0;
             const ratioCell = ratio
-                ? el('span', {}, bar(1 - 1 / ratio, `saves ${Math.round((1 - 1 / ratio) * 100)}%`),
+                ? el('span', {}, bar(saved, saved >= 0 ? `saves ${Math.round(saved * 100)}%`
+                                                       : `grows by ${Math.round(-saved * 100)}%`),
                      `${ratio.toFixed(1)}×`)
                 : '–';
             return [qualified(h.schema, h.name), num(h.num_chunks), compressed,

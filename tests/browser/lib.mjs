@@ -121,7 +121,9 @@ export class Service {
         }
         Object.assign(env, dbEnv, {
             DB_APPLICATION_NAME: APP_NAME,
-            DB_CONNECT_TIMEOUT: "2",
+            // generous: a loaded test machine can take seconds to accept a connection, and a
+            // stopped server refuses at once anyway
+            DB_CONNECT_TIMEOUT: "10",
             TSPOOL_HEALTH_INTERVAL_MS: "200",
             TSPOOL_SHUTDOWN_DELAY: "0",
             TSPOOL_SHUTDOWN_GRACE: "5",
