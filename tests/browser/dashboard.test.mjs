@@ -151,8 +151,9 @@ function createTimescaleFixture(dsn) {
         CREATE TABLE browser_metrics (ts timestamptz NOT NULL, device int NOT NULL, value double precision);
         SELECT create_hypertable('browser_metrics', 'ts', chunk_time_interval => interval '1 day');
         INSERT INTO browser_metrics
-            SELECT t, (extract(epoch FROM t)::bigint / 60) % 4, random() * 100
-            FROM generate_series(timestamptz '2026-01-01', timestamptz '2026-01-04 23:00', interval '10 minutes') AS t;
+            SELECT t, d, (extract(epoch FROM t)::bigint / 60) % 50 + d
+            FROM generate_series(timestamptz '2026-01-01', timestamptz '2026-01-04 23:59', interval '1 minute') AS t,
+                 generate_series(1, 4) AS d;
         ALTER TABLE browser_metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device');
         SELECT compress_chunk(c) FROM show_chunks('browser_metrics', older_than => timestamptz '2026-01-02') AS c;
         SELECT add_retention_policy('browser_metrics', interval '90 days');
@@ -425,11 +426,20 @@ async function main() {
                 assertEqual((await row.locator("td").nth(1).textContent()).trim(), String(chunks), "chunk count");
                 assert(/^1 of /.test((await row.locator("td").nth(2).textContent()).trim()), "one compressed chunk");
                 await waitFor("the retention policy", async () =>
-                    (await tab.locator("#policies tbody tr", { hasText: "drop after 90 days" }).count()) === 1, 10000);
+                    (await tab.locator("#policies tbody tr", { hasText: "drop after 90 days" })
+                        .filter({ hasText: "public.browser_metrics" }).count()) === 1, 10000);
+                await waitFor("the retention job", async () =>
+                    (await tab.locator("#jobs tbody tr", { hasText: "policy_retention" })
+                        .filter({ hasText: "public.browser_metrics" }).count()) === 1, 10000);
+                assert(/\d+(\.\d)? (B|KiB|MiB|GiB)/.test(await row.locator("td").nth(3).textContent()), "size shown");
+                // one compressed chunk of regular data: compressed well, drawn as a bar
+                const ratio = (await row.locator("td").nth(4).textContent()).trim();
+                assert(/^\d+\.\d×$/.test(ratio) && parseFloat(ratio) > 2, `compression ratio ${ratio}`);
+                assert((await row.locator("td").nth(4).locator(".bar[role=img]").getAttribute("aria-label")).startsWith("saves "), "bar label");
                 await waitFor("the continuous aggregate", async () =>
                     (await tab.locator("#aggregates tbody tr", { hasText: "browser_metrics_hourly" }).count()) === 1, 10000);
                 assertEqual(tabSeen.errors.join("\n"), "", "console errors");
-                await shoot(tab, "dashboard-timescaledb.png");
+                await tab.locator("#timescaledb").screenshot({ path: path.join(ARTIFACTS, "dashboard-timescaledb.png") });
             } finally {
                 await tab.close();
             }
