@@ -708,7 +708,7 @@ export interface components {
         Problem: {
             /**
              * Format: uri
-             * @example https://tspool.dev/problems/pool-exhausted
+             * @example urn:tspool:problem:pool-exhausted
              */
             type: string;
             title: string;
