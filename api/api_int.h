@@ -202,6 +202,7 @@ int tsp_h_pool_patch(struct tsp_req *req);
 int tsp_h_config(struct tsp_req *req);
 int tsp_h_metrics(struct tsp_req *req);
 int tsp_h_openapi(struct tsp_req *req);
+int tsp_h_docs(struct tsp_req *req);
 
 /* TimescaleDB: hypertable_handlers.c, aggregate_handlers.c, job_handlers.c */
 int tsp_h_timescaledb(struct tsp_req *req);

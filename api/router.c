@@ -26,6 +26,7 @@ static const struct tsp_route routes[] = {
     {"GET", "/config", tsp_h_config, TSP_ROLE_ADMIN, "getConfig"},
     {"GET", "/metrics", tsp_h_metrics, TSP_ROLE_METRICS, "getMetrics"},
     {"GET", "/openapi.yaml", tsp_h_openapi, TSP_ROLE_PUBLIC, "getOpenapi"},
+    {"GET", "/docs", tsp_h_docs, TSP_ROLE_PUBLIC, "getDocs"},
     /* TimescaleDB */
     {"GET", "/timescaledb", tsp_h_timescaledb, TSP_ROLE_READ, "getTimescaledb"},
     {"GET", "/hypertables", tsp_h_hypertables_list, TSP_ROLE_READ, "listHypertables"},
