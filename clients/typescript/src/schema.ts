@@ -1724,8 +1724,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2056,8 +2054,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2166,8 +2162,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2378,8 +2372,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2487,8 +2479,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
