@@ -1872,8 +1872,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2204,8 +2202,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2314,8 +2310,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2526,8 +2520,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
@@ -2635,8 +2627,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            413: components["responses"]["TooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
