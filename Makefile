@@ -11,6 +11,9 @@
 #   make test-sanitize  the whole suite (unit, integration, reliability) under ASan+UBSan
 #   make soak    long variants: fuzz for SOAK_FUZZ_SECONDS each, the reliability tests repeated
 #   make valgrind  a short serve session under valgrind memcheck (part of make test)
+#   make docs    re-render api/docs.html (GET /docs) from openapi.yaml
+#   make client  regenerate clients/typescript/src/schema.ts from openapi.yaml
+#   make contract-test  only the OpenAPI lint, contract, client and example tests (also part of make test)
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -28,7 +31,8 @@ TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench format format-check stop deps clean helm-test helm-docs
+.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench format format-check stop deps \
+	clean helm-test helm-docs docs client contract-test
 
 all: build
 
@@ -37,7 +41,7 @@ deps:
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
 
 run: build
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh start
@@ -81,7 +85,7 @@ soak: deps
 
 unit: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
 tsan: deps
@@ -102,6 +106,22 @@ helm-test: deps
 # regenerate the values table in helm/tspool/README.md from values.yaml and values.schema.json
 helm-docs:
 	node tests/helm/values-table.mjs --write
+
+# the reference page and the TypeScript client types are generated from openapi.yaml and
+# committed; the contract tests fail while they are stale
+docs:
+	sh tests/contract/setup.sh >/dev/null
+	node tests/contract/build-docs.mjs
+
+client:
+	sh tests/contract/setup.sh >/dev/null
+	node clients/typescript/generate.mjs
+
+contract-test: deps
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ctest --output-on-failure -L contract
 
 format:
 	clang-format -i $(SOURCES)

@@ -16,6 +16,7 @@
 #include "tspool/health.h"
 #include "tspool/metrics.h"
 #include "tspool/pool.h"
+#include "tspool/timescale.h"
 
 struct mg_connection;
 struct tsp_tokens;
@@ -38,7 +39,8 @@ struct tsp_api {
     int http_threads;                     /* worker threads, for the keep-alive fairness rule */
     const atomic_int *active_connections; /* connections held by workers (server.c) */
     const atomic_bool *draining;          /* shutting down: refuse new requests (server.c) */
-    struct tsp_tokens *tokens; /* current bearer tokens, following their *_FILE; NULL = cfg's */
+    struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
+    struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
 };
 
 #define TSP_ROUTE_MAX_PARAMS 4
@@ -137,10 +139,10 @@ const char *tsp_req_header(const struct tsp_req *req, const char *name);
 /* Reason phrase of a status ("OK", "Not Found"). Static string. */
 const char *tsp_http_reason(int status);
 /* Build the whole response (status line, headers, body) into one malloc'd buffer: standard
- * headers Content-Type, Content-Length, X-Request-Id, Cache-Control: no-store,
- * X-Content-Type-Options: nosniff, Connection when needed, plus `extra_headers`
- * ("Name: value\r\n" lines, may be NULL). *out is freed by the caller. Returns TSP_OK or
- * TSP_NO_MEMORY. Pure. */
+ * headers Content-Type, Content-Length (not on a 304), X-Request-Id, Cache-Control: no-store
+ * (unless extra_headers has its own Cache-Control), X-Content-Type-Options: nosniff,
+ * Connection when needed, plus `extra_headers` ("Name: value\r\n" lines, may be NULL). *out
+ * is freed by the caller. Returns TSP_OK or TSP_NO_MEMORY. Pure. */
 enum tsp_code tsp_response_build(const struct tsp_req *req, int status, const char *content_type,
                                  const char *extra_headers, const char *body, size_t body_len,
                                  char **out, size_t *out_len) TSP_MUSTCHECK;
@@ -219,6 +221,26 @@ int tsp_tls_init_ctx(void *ssl_ctx, const struct tsp_config *cfg);
  * Returns the status sent. */
 int tsp_dispatch(const struct tsp_api *api, struct mg_connection *conn);
 
+/* ui_handlers.c ------------------------------------------------------------------------- */
+
+/* One dashboard file compiled into the binary. */
+struct tsp_ui_asset {
+    const char *name; /* "index.html", "app.js", "style.css" */
+    const unsigned char *data;
+    const size_t *len; /* the generated length (excludes the trailing NUL) */
+    const char *content_type;
+};
+
+/* The dashboard file called name, or NULL. Static data. */
+const struct tsp_ui_asset *tsp_ui_asset_find(const char *name);
+/* The strong entity tag of an asset ("\"<16 hex digits>\"", a hash of the content) into out
+ * (>= 19 bytes). Pure. */
+void tsp_ui_etag(const struct tsp_ui_asset *asset, char *out, size_t outsize);
+/* True when an If-None-Match header value (may be NULL) matches etag, or is "*". Pure. */
+bool tsp_ui_not_modified(const char *if_none_match, const char *etag);
+/* The Content-Security-Policy sent with every dashboard file. Static string. */
+const char *tsp_ui_csp(void);
+
 /* handlers (one file per resource group) ------------------------------------------------ */
 int tsp_h_livez(struct tsp_req *req);
 int tsp_h_readyz(struct tsp_req *req);
@@ -233,5 +255,35 @@ int tsp_h_pool_patch(struct tsp_req *req);
 int tsp_h_config(struct tsp_req *req);
 int tsp_h_metrics(struct tsp_req *req);
 int tsp_h_openapi(struct tsp_req *req);
+int tsp_h_docs(struct tsp_req *req);
+int tsp_h_ui_index(struct tsp_req *req);
+int tsp_h_ui_asset(struct tsp_req *req);
+
+/* TimescaleDB: hypertable_handlers.c, aggregate_handlers.c, job_handlers.c */
+int tsp_h_timescaledb(struct tsp_req *req);
+int tsp_h_hypertables_list(struct tsp_req *req);
+int tsp_h_hypertable_get(struct tsp_req *req);
+int tsp_h_chunks_list(struct tsp_req *req);
+int tsp_h_compression_put(struct tsp_req *req);
+int tsp_h_chunks_compress(struct tsp_req *req);
+int tsp_h_chunks_decompress(struct tsp_req *req);
+int tsp_h_chunks_drop(struct tsp_req *req);
+int tsp_h_compression_policy_get(struct tsp_req *req);
+int tsp_h_compression_policy_put(struct tsp_req *req);
+int tsp_h_compression_policy_delete(struct tsp_req *req);
+int tsp_h_retention_policy_get(struct tsp_req *req);
+int tsp_h_retention_policy_put(struct tsp_req *req);
+int tsp_h_retention_policy_delete(struct tsp_req *req);
+int tsp_h_aggregates_list(struct tsp_req *req);
+int tsp_h_aggregate_get(struct tsp_req *req);
+int tsp_h_aggregate_create(struct tsp_req *req);
+int tsp_h_aggregate_drop(struct tsp_req *req);
+int tsp_h_aggregate_policy_put(struct tsp_req *req);
+int tsp_h_aggregate_policy_delete(struct tsp_req *req);
+int tsp_h_aggregate_refresh(struct tsp_req *req);
+int tsp_h_jobs_list(struct tsp_req *req);
+int tsp_h_job_get(struct tsp_req *req);
+int tsp_h_job_run(struct tsp_req *req);
+int tsp_h_job_patch(struct tsp_req *req);
 
 #endif /* TSPOOL_API_INT_H */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *tsp_http_reason(int status)
 {
@@ -20,6 +21,8 @@ const char *tsp_http_reason(int status)
         return "Accepted";
     case 204:
         return "No Content";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -49,12 +52,32 @@ const char *tsp_http_reason(int status)
     }
 }
 
+/* True when a "Name: value\r\n" header block has a header called name. */
+static bool has_header(const char *headers, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *line = headers;
+
+    while (line != NULL && *line != '\0') {
+        if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+            return true;
+        }
+        line = strstr(line, "\r\n");
+        if (line != NULL) {
+            line += 2;
+        }
+    }
+    return false;
+}
+
 enum tsp_code tsp_response_build(const struct tsp_req *req, int status, const char *content_type,
                                  const char *extra_headers, const char *body, size_t body_len,
                                  char **out, size_t *out_len)
 {
     char head[1024];
     const char *connection = "";
+    const char *cache = "Cache-Control: no-store\r\n";
+    char length[48];
     int hlen = 0;
     size_t extra_len = extra_headers != NULL ? strlen(extra_headers) : 0;
     char *buf = NULL;
@@ -64,15 +87,24 @@ enum tsp_code tsp_response_build(const struct tsp_req *req, int status, const ch
     } else if (req->keep_alive_10) {
         connection = "Connection: keep-alive\r\n";
     }
+    /* a handler may choose its own caching (the dashboard's files revalidate by ETag) */
+    if (has_header(extra_headers, "Cache-Control")) {
+        cache = "";
+    }
+    /* a 304 has no content, and a Content-Length would have to be the full 200's (RFC 9110) */
+    length[0] = '\0';
+    if (status != 304) {
+        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
+    }
     hlen = snprintf(head, sizeof(head),
                     "HTTP/1.1 %d %s\r\n"
                     "Content-Type: %s\r\n"
-                    "Content-Length: %zu\r\n"
+                    "%s"
                     "X-Request-Id: %s\r\n"
-                    "Cache-Control: no-store\r\n"
+                    "%s"
                     "X-Content-Type-Options: nosniff\r\n"
                     "%s",
-                    status, tsp_http_reason(status), content_type, body_len, req->request_id,
+                    status, tsp_http_reason(status), content_type, length, req->request_id, cache,
                     connection);
     if (hlen < 0 || (size_t)hlen >= sizeof(head)) {
         return TSP_INTERNAL;
@@ -124,7 +156,7 @@ done:
 
 int tsp_respond_json(struct tsp_req *req, int status, const json_t *json)
 {
-    char *text = json_dumps(json, JSON_COMPACT);
+    char *text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15));
     int sent = 0;
 
     if (text == NULL) {

@@ -142,6 +142,10 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
         rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory starting the HTTP server");
         goto done;
     }
+    rc = tsp_ts_new(deps->pool, &server->api.ts, err);
+    if (rc != TSP_OK) {
+        goto done;
+    }
 
     rc = tsp_tls_check(cfg, err);
     if (rc == TSP_OK && tls) {
@@ -220,6 +224,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
 done:
     if (server != NULL) {
         tsp_tokens_free(server->api.tokens);
+        tsp_ts_free(server->api.ts);
     }
     free(server);
     return rc;
@@ -248,5 +253,6 @@ void tsp_http_stop(struct tsp_http_server *server)
     mg_stop(server->ctx);
     mg_exit_library();
     tsp_tokens_free(server->api.tokens);
+    tsp_ts_free(server->api.ts);
     free(server);
 }

@@ -15,6 +15,8 @@ packages=(
     # Debian's Go packages, objdump for the binary's NEEDED entries
     golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
     golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev binutils
+    # the dashboard browser test (tests/browser): playwright-core drives this chromium
+    chromium
 )
 # node and npm run the chart tests and the PGlite TimescaleDB test server (scripts/tsdb.sh).
 # Checked by command: a nodejs from another repository is fine and may bundle npm, and

@@ -229,7 +229,7 @@ for pat in .git build build-\* .tspool node_modules; do
     check ".dockerignore excludes $pat" grep -qxF "$pat" "$src/.dockerignore"
 done
 
-for need in CMakeLists.txt cmake include service api tests README.md openapi.yaml; do
+for need in CMakeLists.txt cmake include service api tests README.md openapi.yaml ui; do
     [ -e "$src/$need" ] || continue
     check ".dockerignore keeps $need (the build stage needs it)" \
         sh -c "! grep -Eqx -- '/?$need/?(\*\*?)?' '$src/.dockerignore'"

@@ -9,6 +9,7 @@
 #include "tsp_test.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,14 +72,16 @@ static void fixture_config(struct fixture *fx, const char *dsn)
     fx->cfg.pool_mode = TSP_POOL_MODE_DIRECT;
 }
 
-static int fixture_open(struct fixture *fx, const char *dsn)
+/* pooled: a pool of 4 kept connections (PostgreSQL); else direct mode, one connection at a
+ * time (PGlite). */
+static int fixture_open(struct fixture *fx, const char *dsn, bool pooled)
 {
     struct tsp_pool_options opts;
     struct tsp_error err;
 
     memset(&opts, 0, sizeof(opts));
-    opts.mode = TSP_POOL_MODE_DIRECT;
-    opts.size = 1;
+    opts.mode = pooled ? TSP_POOL_MODE_POOLED : TSP_POOL_MODE_DIRECT;
+    opts.size = pooled ? 4 : 1;
     opts.max_overflow = 0;
     opts.min_idle = 0;
     opts.timeout_ms = 60000;
@@ -177,7 +180,7 @@ static int group_setup_api(void **state, int columnstore)
              "'10 minutes') t");
     fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
-    if (fixture_open(fx, dsn) != 0) {
+    if (fixture_open(fx, dsn, false) != 0) {
         fixture_close(fx);
         return -1;
     }
@@ -741,7 +744,7 @@ static int pg_setup(void **state)
     }
     fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
-    if (fixture_open(fx, tsp_test_pg_dsn()) != 0) {
+    if (fixture_open(fx, tsp_test_pg_dsn(), true) != 0) {
         fixture_close(fx);
         return -1;
     }
@@ -818,6 +821,45 @@ static void test_tsp_ts_plain_postgres_conflicts(void **state)
     free(h);
 }
 
+/* Several threads share one service: the capability cache is read, invalidated and refreshed
+ * under its lock while the pool lends its connections to all of them. */
+static void *caps_worker(void *arg)
+{
+    struct fixture *fx = arg;
+    struct tsp_ts_caps caps;
+    struct tsp_error err;
+    long failures = 0;
+
+    for (int i = 0; i < 20; i++) {
+        tsp_error_init(&err);
+        if (tsp_ts_caps_get(fx->ts, NULL, &caps, &err) != TSP_OK || caps.installed ||
+            tsp_ts_require(fx->ts, NULL, TSP_TS_FEATURE_JOBS, &err) != TSP_CONFLICT) {
+            failures++;
+        }
+        if (i % 10 == 0) {
+            tsp_ts_caps_invalidate(fx->ts);
+        }
+    }
+    return (void *)failures;
+}
+
+static void test_tsp_ts_caps_shared_by_threads(void **state)
+{
+    struct fixture *fx = fixture_of(state);
+    pthread_t threads[4];
+    long total = 0;
+
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, caps_worker, fx), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *failures = NULL;
+        assert_int_equal(pthread_join(threads[i], &failures), 0);
+        total += (long)failures;
+    }
+    assert_int_equal(total, 0);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tsdb_tests[] = {
@@ -838,6 +880,7 @@ int tsp_test_run(void)
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test(test_tsp_ts_plain_postgres_conflicts),
+        cmocka_unit_test(test_tsp_ts_caps_shared_by_threads),
     };
     int failures = 0;
 
