@@ -145,6 +145,7 @@ static void test_tsp_response_build_handler_cache_control_replaces_default(void 
                              "Content-Type: text/css; charset=utf-8\r\n"
                              "Content-Length: 3\r\n"
                              "X-Request-Id: r1\r\n"
+                             "X-Content-Type-Options: nosniff\r\n"
                              "ETag: \"1\"\r\n"
                              "cache-control: no-cache\r\n"
                              "\r\n"
@@ -174,6 +175,7 @@ static void test_tsp_response_build_304_has_no_content_length(void **state)
     assert_string_equal(out, "HTTP/1.1 304 Not Modified\r\n"
                              "Content-Type: text/html; charset=utf-8\r\n"
                              "X-Request-Id: r2\r\n"
+                             "X-Content-Type-Options: nosniff\r\n"
                              "Cache-Control: no-cache\r\n"
                              "\r\n");
     assert_int_equal(len, strlen(out));
