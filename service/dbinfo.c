@@ -74,26 +74,30 @@ static bool connection_lost(const struct tsp_error *e)
            strcmp(e->sqlstate, "57P02") == 0;
 }
 
+/* Attempts of a ping whose session dies under it; see tsp_dbinfo_ping. */
+#define PING_ATTEMPTS 3
+
 enum tsp_code tsp_dbinfo_ping(struct tsp_pool *pool, const char *label, struct tsp_dbinfo_ping *out,
                               struct tsp_error *err)
 {
-    struct tsp_error first;
+    struct tsp_error attempt;
     enum tsp_code rc = TSP_OK;
 
-    /* a connection killed while idle can be handed out before the pre-ping notices: the
-     * borrower must not see that, so the ping is retried once on a fresh borrow */
-    tsp_error_init(&first);
-    rc = ping_once(pool, label, out, &first);
-    if (rc == TSP_OK) {
-        return TSP_OK;
-    }
-    if (!connection_lost(&first)) {
-        if (err != NULL && err->code == TSP_OK) {
-            *err = first; /* first error wins */
+    /* a connection killed while idle can be handed out before the pre-ping notices, and the
+     * borrower must not see that: the ping runs again on a fresh borrow (the pool has dropped
+     * every connection of the failed one's generation). Bounded, because a new connection can
+     * be killed too before its first use (pg_terminate_backend in a loop) */
+    for (int i = 0; i < PING_ATTEMPTS; i++) {
+        tsp_error_init(&attempt);
+        rc = ping_once(pool, label, out, &attempt);
+        if (rc == TSP_OK || !connection_lost(&attempt)) {
+            break;
         }
-        return rc;
     }
-    return ping_once(pool, label, out, err);
+    if (rc != TSP_OK && err != NULL && err->code == TSP_OK) {
+        *err = attempt; /* first error wins */
+    }
+    return rc;
 }
 
 static const char settings_sql[] =
