@@ -5,6 +5,7 @@
 #   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
 #   make tsan    the unit tests under ThreadSanitizer
 #   make format  apply clang-format;  make stop  stop the development databases
+#   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -60,3 +61,10 @@ stop:
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD)
+
+# scripts/bench.sh installs the peers, builds a Release tspool in build-bench, runs every load
+# test on loopback (about ten minutes) and writes bench/results/latest.md; it also runs
+# `make bench-pool` (the pool micro-benchmark) when that target exists.
+.PHONY: bench
+bench:
+	@scripts/bench.sh

@@ -1,0 +1,499 @@
+#!/usr/bin/env python3
+# report.py - turn one `make bench` run (results.jsonl, notes, commands, configs in the run's
+# temporary directory) into bench/results/latest.md, latest.jsonl and the scale chart.
+# SPDX-License-Identifier: MIT
+"""usage: report.py --work DIR --out DIR
+
+Every figure in the Markdown comes from DIR/results.jsonl; ratios are computed here, in one
+place, against the targets of the benchmark issue. A comparison whose side is missing is
+reported as "n/a" with the reason from DIR/notes.jsonl, never silently dropped."""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+SCALE_CONNS = [1, 8, 64, 256, 1024]
+POOL_SIZES = [1, 4, 16, 64]
+
+
+def load_jsonl(path):
+    rows = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    rows.append(json.loads(line))
+    return rows
+
+
+def read(path, default=""):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def num(v):
+    """Numbers may arrive as JSON numbers or as strings (shell-added fields)."""
+    if v is None or v == "":
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def fmt_rps(v):
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def fmt_ms(us):
+    if us is None:
+        return "—"
+    ms = us / 1000.0
+    if ms < 10:
+        return f"{ms:.2f}"
+    return f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
+
+
+def fmt_mb(kb):
+    return "—" if kb is None else f"{kb / 1024.0:.1f}"
+
+
+def errors_of(r):
+    if r.get("tool") == "conncheck":
+        keys = ["errors", "timeouts", "status_other"]
+    else:
+        keys = ["err_connect", "err_read", "err_write", "err_status", "err_timeout"]
+    return int(sum(num(r.get(k)) or 0 for k in keys))
+
+
+class Report:
+    def __init__(self, work):
+        self.work = work
+        self.rows = {r["id"]: r for r in load_jsonl(os.path.join(work, "results.jsonl"))}
+        self.notes = load_jsonl(os.path.join(work, "notes.jsonl"))
+        self.meta = json.loads(read(os.path.join(work, "meta.json"), "{}") or "{}")
+        self.bodies = json.loads(read(os.path.join(work, "bodies.json"), "{}") or "{}")
+        self.out = []
+        self.verdicts = []  # (name, PASS/MISS/n/a, detail)
+        self.close_delimited = False  # a runs table needs the footnote on close-delimited bodies
+
+    def r(self, rid):
+        return self.rows.get(rid)
+
+    def val(self, rid, key):
+        row = self.rows.get(rid)
+        return None if row is None else num(row.get(key))
+
+    def why_missing(self, *words):
+        """The recorded reason a peer or run is missing, if any."""
+        for n in self.notes:
+            if n["kind"] == "skip" and any(w.lower() in n["text"].lower() for w in words):
+                return n["text"]
+        return "not measured in this run"
+
+    def w(self, line=""):
+        self.out.append(line)
+
+    # ------------------------------------------------------------------ verdicts
+    def ratio_check(self, name, num_id, den_id, target, key="rps", higher=True, den_words=()):
+        a, b = self.val(num_id, key), self.val(den_id, key)
+        if a is None or b is None or b == 0 or a == 0:
+            missing = num_id if a is None else den_id
+            words = ("tspool",) if "/tspool/" in missing else (den_words or (missing.split("/")[1],))
+            reason = self.why_missing(*words)
+            self.verdicts.append((name, "n/a", f"`{missing}` missing: {reason}"))
+            return None
+        ratio = a / b if higher else b / a
+        ok = ratio >= target
+        if higher:
+            detail = f"{ratio:.2f}x (target ≥ {target:g}x)"
+        else:
+            detail = f"{ratio:.1f}x lower (target ≥ {target:g}x lower)"
+        self.verdicts.append((name, "PASS" if ok else "MISS", detail))
+        return ratio
+
+    def verdict_table(self):
+        c = self.r
+        self.w("| target | tspool | reference | ratio | verdict |")
+        self.w("|---|---|---|---|---|")
+
+        def line(name, tid, rid, target, key="rps", higher=True, words=()):
+            a, b = self.val(tid, key), self.val(rid, key)
+            ratio = self.ratio_check(name, tid, rid, target, key, higher, words)
+            fa = fmt_rps(a) if key == "rps" else fmt_ms(a) + " ms"
+            fb = fmt_rps(b) if key == "rps" else fmt_ms(b) + " ms"
+            v = self.verdicts[-1]
+            rtxt = "—" if ratio is None else f"{ratio:.2f}x" + ("" if higher else " lower")
+            goal = f"≥ {target:g}x" if higher else f"≤ 1/{target:g}"
+            self.w(f"| {name} ({goal}) | {fa} | {fb} | {rtxt} | **{v[1]}** |")
+
+        line("`/livez` keep-alive c64 vs nginx static", "g1/tspool/livez/ka64", "g1/nginx/livez/ka64", 0.8,
+             words=("nginx", "tspool"))
+        line("`/pool/status` keep-alive c64 vs nginx static", "g1/tspool/pool_status/ka64",
+             "g1/nginx/pool_status/ka64", 0.8, words=("nginx", "tspool"))
+        line("`/livez` Connection: close c64 vs nginx", "g1/tspool/livez/close64", "g1/nginx/livez/close64", 0.75,
+             words=("nginx", "tspool"))
+        line("`/pool/status` Connection: close c64 vs nginx", "g1/tspool/pool_status/close64",
+             "g1/nginx/pool_status/close64", 0.75, words=("nginx", "tspool"))
+        line("`/readyz` vs Patroni `/readiness` req/s", "g2/tspool/readyz/close64", "g2/patroni/readiness/close64",
+             10, words=("patroni",))
+        line("`/readyz` vs Patroni `/readiness` p99", "g2/tspool/readyz/close64", "g2/patroni/readiness/close64",
+             50, key="p99_us", higher=False, words=("patroni",))
+        line("`/livez` vs Patroni `/liveness` req/s", "g1/tspool/livez/close64", "g2/patroni/liveness/close64",
+             10, words=("patroni",))
+        line("`/livez` vs Patroni `/liveness` p99", "g1/tspool/livez/close64", "g2/patroni/liveness/close64",
+             50, key="p99_us", higher=False, words=("patroni",))
+        line("`/metrics` vs postgres_exporter (c16 keep-alive)", "g1/tspool/metrics/ka16",
+             "g3/exporter/metrics/ka16", 50, words=("exporter",))
+        line("`/pool/ping` c64 pool 20 vs pgbench via PgBouncer pool 20", "scale/tspool/pool_ping/c64",
+             "g4/pgbench/pgbouncer/c64", 1.0, words=("pgbouncer", "pgbench"))
+
+        # 1024 keep-alive clients: every one answered, no errors
+        for ep in ("livez", "pool_status", "pool_ping"):
+            row = c(f"c1024/tspool/{ep}")
+            name = f"1024 keep-alive clients on `/{ep.replace('_', '/')}` all answered"
+            if row is None:
+                reason = self.why_missing("tspool", "conncheck")
+                self.verdicts.append((name, "n/a", reason))
+                self.w(f"| {name} | — | — | — | **n/a** |")
+                continue
+            starved, errs = int(num(row["starved"])), errors_of(row)
+            ok = starved == 0 and errs == 0 and int(num(row.get("unanswered_at_end")) or 0) == 0
+            detail = (f"{starved} of {row['connections']} never answered, {errs} errors, "
+                      f"p99 {fmt_ms(num(row['p99_us']))} ms")
+            self.verdicts.append((name, "PASS" if ok else "MISS", detail))
+            self.w(f"| {name} | {detail} | — | — | **{'PASS' if ok else 'MISS'}** |")
+
+        # idle RSS with 20 connections vs PgBouncer + 3 MB
+        # both idle after load with 20 server connections open: PgBouncer opens its pool only
+        # under load, and tspool's idle figure before load would flatter it
+        t, p = self.val("mem/tspool/after", "rss_kb"), self.val("mem/pgbouncer/after", "rss_kb")
+        name = "idle RSS with 20 connections ≤ PgBouncer + 3 MB (both idle after load)"
+        if t is None or p is None:
+            reason = self.why_missing("tspool" if t is None else "pgbouncer")
+            self.verdicts.append((name, "n/a", reason))
+            self.w(f"| {name} | {fmt_mb(t)} MB | {fmt_mb(p)} MB | — | **n/a** |")
+        else:
+            ok = t <= p + 3 * 1024
+            self.verdicts.append((name, "PASS" if ok else "MISS", f"{fmt_mb(t)} MB vs {fmt_mb(p)} MB"))
+            self.w(f"| {name} | {fmt_mb(t)} MB | {fmt_mb(p)} MB | {t - p:+.0f} kB | **{'PASS' if ok else 'MISS'}** |")
+
+    # ------------------------------------------------------------------ tables
+    def runs_table(self, prefix_list, title):
+        rows = [r for rid, r in self.rows.items() if any(rid.startswith(p) for p in prefix_list)]
+        if not rows:
+            self.w(f"_No {title} runs recorded._")
+            return
+        self.w("| run | tool | conns | mode | req/s | p50 ms | p99 ms | max ms | errors | server count |")
+        self.w("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            server = "—"
+            if r.get("server_delta") is not None:
+                delta, got = int(num(r["server_delta"])), int(num(r.get("requests")) or 0)
+                conns = int(num(r.get("conns")) or 0)
+                ok = got <= delta <= got + conns + 1
+                server = f"{delta:,} {'✓' if ok else '✗ (wrk ' + format(got, ',') + ')'}"
+            errs = str(errors_of(r))
+            if (r.get("tool") == "wrk" and r.get("mode") == "close" and num(r.get("requests"))
+                    and num(r.get("err_read")) == num(r.get("requests"))):
+                errs += " ¹"
+                self.close_delimited = True
+            self.w(f"| `{r['id']}` | {r.get('tool', '')} | {r.get('conns', '')} | {r.get('mode', '')} | "
+                   f"{fmt_rps(num(r.get('rps')))} | {fmt_ms(num(r.get('p50_us')))} | "
+                   f"{fmt_ms(num(r.get('p99_us')))} | {fmt_ms(num(r.get('max_us')))} | {errs} | {server} |")
+        if self.close_delimited:
+            self.w()
+            self.w("¹ one wrk read error per response: the server ends each body by closing the connection "
+                   "(HTTP/1.0, no Content-Length) and wrk counts that close as an error after counting the "
+                   "complete response. The conncheck rows (`g2c/`) count the same pattern by status code.")
+            self.close_delimited = False
+
+    def scale(self, outdir):
+        self.w("| connections | `/pool/status` req/s | p99 ms | `/pool/ping` req/s | p99 ms | nginx static req/s | p99 ms |")
+        self.w("|---|---|---|---|---|---|---|")
+        data = []
+        for c in SCALE_CONNS:
+            vals = []
+            for rid in (f"scale/tspool/pool_status/c{c}", f"scale/tspool/pool_ping/c{c}",
+                        f"scale/nginx/pool_status/c{c}"):
+                vals += [self.val(rid, "rps"), self.val(rid, "p99_us")]
+            data.append((c, vals))
+            cells = [fmt_rps(vals[i]) if i % 2 == 0 else fmt_ms(vals[i]) for i in range(6)]
+            self.w(f"| {c} | " + " | ".join(cells) + " |")
+        self.w()
+        self.w("`/pool/ping` at 64 connections by pool size (DB_MAX_CONNS = DB_MIN_CONNS, no overflow):")
+        self.w()
+        self.w("| pool size | req/s | p50 ms | p99 ms | errors |")
+        self.w("|---|---|---|---|---|")
+        pool = []
+        for p in POOL_SIZES:
+            row = self.r(f"poolsize/tspool/pool_ping/p{p}")
+            pool.append((p, self.val(f"poolsize/tspool/pool_ping/p{p}", "rps"),
+                         self.val(f"poolsize/tspool/pool_ping/p{p}", "p99_us")))
+            if row is None:
+                self.w(f"| {p} | — | — | — | — |")
+            else:
+                self.w(f"| {p} | {fmt_rps(num(row['rps']))} | {fmt_ms(num(row['p50_us']))} | "
+                       f"{fmt_ms(num(row['p99_us']))} | {errors_of(row)} |")
+        return self.chart(outdir, data, pool)
+
+    def chart(self, outdir, data, pool):
+        if shutil.which("gnuplot") is None:
+            return "gnuplot not installed: no chart"
+        dat = os.path.join(self.work, "scale.dat")
+        pdat = os.path.join(self.work, "pool.dat")
+
+        def cell(v, div=1.0):
+            return "NaN" if v is None else f"{v / div:.3f}"
+
+        with open(dat, "w", encoding="utf-8") as f:
+            for c, v in data:
+                f.write(f"{c} " + " ".join(cell(v[i], 1.0 if i % 2 == 0 else 1000.0) for i in range(6)) + "\n")
+        with open(pdat, "w", encoding="utf-8") as f:
+            for p, rps, p99 in pool:
+                f.write(f"{p} {cell(rps)} {cell(p99, 1000.0)}\n")
+        png = os.path.join(outdir, "scale.png")
+        have_pool = any(rps is not None for _, rps, _ in pool)
+        pool_plot = f"""unset logscale y
+set xtics (1, 4, 16, 64)
+set xlabel 'pool size (64 connections)'
+set ylabel 'requests/s'
+set y2label 'p99 latency (ms)'
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set title '/pool/ping by pool size'
+plot '{pdat}' u 1:2 w lp lw 2 pt 7 t 'req/s' axes x1y1, '' u 1:3 w lp lw 2 pt 5 dt 2 t 'p99 ms' axes x1y2
+""" if have_pool else ""
+        if not any(v is not None for _, vals in data for v in vals):
+            return "no scale runs recorded: no chart"
+        gp = f"""
+set terminal pngcairo size 1500,480 font ',10'
+set output '{png}'
+set multiplot layout 1,{3 if have_pool else 2} title 'tspool scale curves ({self.meta.get('date', '')}, {self.meta.get('ncpu', '?')} CPUs, load generator on the same machine)'
+set logscale x 2
+set xtics (1, 8, 64, 256, 1024)
+set grid
+set key top left
+set xlabel 'concurrent keep-alive connections'
+set ylabel 'requests/s'
+set yrange [0:*]
+set title 'throughput'
+plot '{dat}' u 1:2 w lp lw 2 pt 7 t '/pool/status', '' u 1:4 w lp lw 2 pt 5 t '/pool/ping (pool 20)', '' u 1:6 w lp lw 2 pt 9 dt 2 t 'nginx static copy'
+set logscale y 10
+set yrange [*:*]
+set ylabel 'p99 latency (ms)'
+set title 'p99 latency'
+plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/pool/ping (pool 20)', '' u 1:7 w lp lw 2 pt 9 dt 2 t 'nginx static copy'
+{pool_plot}unset multiplot
+"""
+        gpf = os.path.join(self.work, "scale.gp")
+        with open(gpf, "w", encoding="utf-8") as f:
+            f.write(gp)
+        res = subprocess.run(["gnuplot", gpf], capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            return "gnuplot failed: " + res.stderr.strip().splitlines()[-1]
+        return None
+
+    def memory(self):
+        self.w("| process | state | RSS MB | peak (VmHWM) MB | database connections |")
+        self.w("|---|---|---|---|---|")
+        for rid, label, state in (("mem/tspool/idle", "tspool", "idle, warm pool, before load"),
+                                  ("mem/tspool/after", "tspool", "idle after all load runs (peak = highest under load)"),
+                                  ("mem/pgbouncer/idle", "PgBouncer 1.18", "idle, pool filled"),
+                                  ("mem/pgbouncer/after", "PgBouncer 1.18", "idle after pgbench c64 (peak = under load)"),
+                                  ("mem/nginx/after", "nginx (master + workers)", "after load"),
+                                  ("mem/patroni", "Patroni (REST + HA loop, without its PostgreSQL)", "after load"),
+                                  ("mem/exporter", "postgres_exporter", "after load")):
+            row = self.r(rid)
+            if row is None:
+                continue
+            self.w(f"| {label} | {state} | {fmt_mb(num(row.get('rss_kb')))} | {fmt_mb(num(row.get('hwm_kb')))} | "
+                   f"{row.get('backends', '—')} |")
+
+    def conncheck(self, prefixes=("c1024/",)):
+        rows = [r for rid, r in self.rows.items() if rid.startswith(tuple(prefixes))]
+        if not rows:
+            self.w("_Not run._ " + self.why_missing("tspool", "conncheck"))
+            return
+        self.w("| run | connections | responses | req/s | p50 ms | p99 ms | never answered | min / max per connection | errors | non-2xx |")
+        self.w("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            self.w(f"| `{r['id']}` | {r['connections']} | {int(num(r['responses'])):,} | {fmt_rps(num(r['rps']))} | "
+                   f"{fmt_ms(num(r['p50_us']))} | {fmt_ms(num(r['p99_us']))} | **{r['starved']}** | "
+                   f"{r['min_per_conn']} / {r['max_per_conn']} | {int(num(r['errors'])) + int(num(r['timeouts']))} | "
+                   f"{r['status_other']} |")
+
+    def build(self, outdir):
+        m = self.meta
+        v = m.get("versions", {})
+        self.w("# tspool benchmark results")
+        self.w()
+        self.w("Generated by `make bench` (scripts/bench.sh). Every peer ran on 127.0.0.1 on the same "
+               "machine as the load generator, one after another, in one run. Absolute numbers on a shared "
+               "machine are noise; the ratios between tools measured back to back are the result.")
+        self.w()
+        self.w(f"- date: {m.get('date', '?')}, commit `{m.get('commit', '?')}`"
+               + (f" (+{m['dirty']} uncommitted changes)" if m.get("dirty") not in (None, "", "0") else ""))
+        self.w(f"- machine: {m.get('cpu', '?')}, {m.get('ncpu', '?')} CPUs, {m.get('mem', '?')}, "
+               f"{m.get('kernel', '?')}; load average at the end {m.get('load', '?')}")
+        self.w(f"- each run: {m.get('duration_s', '?')} s, wrk -t{m.get('wrk_threads', '?')} (-t1 for one "
+               f"connection), `--timeout 10s`; whole suite {m.get('elapsed_s', '?')} s")
+        b = self.bodies
+        if b:
+            src = ("byte-for-byte copies of tspool's own responses" if b.get("source") == "tspool"
+                   else "stand-in bodies from bench/fixtures (tspool did not run)")
+            self.w(f"- nginx serves {src}: `/livez` {b.get('livez')} B, `/pool/status` "
+                   f"{b.get('pool_status')} B, `/metrics` {b.get('metrics')} B")
+        self.w()
+        self.w("## Targets")
+        self.w()
+        self.verdict_table()
+        self.w()
+        skips = [n for n in self.notes if n["kind"] == "skip"]
+        if skips:
+            self.w("## Not measured, and why")
+            self.w()
+            for n in skips:
+                self.w(f"- {n['text']}")
+            self.w()
+        self.w("## Scale curves")
+        self.w()
+        self.w("![scale curves](scale.png)")
+        self.w()
+        chart_err = self.scale(outdir)
+        if chart_err:
+            self.w()
+            self.w(f"_Chart: {chart_err}_")
+        self.w()
+        self.w("## Every connection served")
+        self.w()
+        self.w("wrk reports totals only: a connection the server never answers does not show. "
+               "`bench/http/conncheck` keeps N keep-alive connections busy, counts the responses on each and "
+               "reports those that got none. For every wrk run against tspool the \"server count\" column "
+               "compares wrk's total with tspool's own `tspool_http_requests_total` (✓ when the server "
+               "counted at least wrk's total and at most that plus the connections in flight).")
+        self.w()
+        self.conncheck()
+        self.w()
+        self.w("## All runs")
+        self.w()
+        self.w("### 1. `/livez`, `/pool/status`, `/metrics` vs nginx serving the same bytes")
+        self.w()
+        self.runs_table(["g1/"], "comparison 1")
+        self.w()
+        self.w("### 2. Probes vs Patroni REST (Connection: close, c64)")
+        self.w()
+        self.runs_table(["g2/"], "comparison 2")
+        self.w()
+        self.conncheck(["g2c/"])
+        self.w()
+        self.w("### 3. `/metrics` vs postgres_exporter")
+        self.w()
+        self.runs_table(["g3/", "g1/tspool/metrics/ka16"], "comparison 3")
+        self.w()
+        self.w("### 4. `/pool/ping` (HTTP → pool → `SELECT 1`) vs pgbench `SELECT 1`")
+        self.w()
+        self.w("pgbench latency percentiles come from a 10% sample of its per-transaction log.")
+        self.w()
+        self.runs_table(["g4/", "scale/tspool/pool_ping/c64"], "comparison 4")
+        self.w()
+        self.w("### 5. Scale runs")
+        self.w()
+        self.runs_table(["scale/", "poolsize/"], "scale")
+        self.w()
+        self.w("## Memory")
+        self.w()
+        self.w("From `/proc/PID/status` (VmRSS, VmHWM) of the process itself.")
+        self.w()
+        self.memory()
+        self.w()
+        self.w("## Start-up")
+        self.w()
+        st = self.r("startup/tspool")
+        if st:
+            self.w(f"Exec of `tspool serve` to the first `/readyz` 200 with DB_MIN_CONNS=20 (polled every 2 ms): "
+                   f"median **{st['median_ms']:.1f} ms** of {', '.join(f'{x:.1f}' for x in st['runs_ms'])} ms; "
+                   f"{st.get('backends_after', '?')} TCP backends open 2 s later.")
+        else:
+            self.w("_Not measured._ " + self.why_missing("tspool"))
+        self.w()
+        self.w("## Pool micro-benchmark (`bench/pool_bench`)")
+        self.w()
+        pb = read(os.path.join(self.work, "pool_bench.txt")).strip()
+        if pb:
+            self.w("```")
+            self.w(pb)
+            self.w("```")
+        else:
+            self.w("_Not run._ " + self.why_missing("pool micro-benchmark"))
+        self.w()
+        other = [n for n in self.notes if n["kind"] != "skip"]
+        if other:
+            self.w("## Notes")
+            self.w()
+            for n in other:
+                self.w(f"- {n['text']}")
+            self.w()
+        self.w("## Versions")
+        self.w()
+        self.w("| component | version |")
+        self.w("|---|---|")
+        for k, val in v.items():
+            self.w(f"| {k} | {val or '—'} |")
+        self.w()
+        self.w("## Exact commands")
+        self.w()
+        self.w("Ports are chosen free at run time; `<tmp>` is the run's temporary directory.")
+        self.w()
+        self.w("```sh")
+        tmp = self.work
+        for line in read(os.path.join(self.work, "commands.txt")).splitlines():
+            self.w(line.replace(tmp, "<tmp>"))
+        self.w("```")
+        self.w()
+        for fname, lang, title in (("nginx.conf.used", "nginx", "nginx.conf"),
+                                   ("pgbouncer.ini.used", "ini", "pgbouncer.ini"),
+                                   ("patroni.yml.used", "yaml", "patroni.yml"),
+                                   ("tspool-config.json", "json", "tspool effective configuration (GET /config)")):
+            text = read(os.path.join(self.work, fname)).strip()
+            if not text:
+                continue
+            self.w(f"<details><summary>{title}</summary>")
+            self.w()
+            self.w(f"```{lang}")
+            self.w(text.replace(tmp, "<tmp>"))
+            self.w("```")
+            self.w()
+            self.w("</details>")
+            self.w()
+        return "\n".join(self.out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    rep = Report(args.work)
+    text = rep.build(args.out)
+    with open(os.path.join(args.out, "latest.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "latest.jsonl"), "w", encoding="utf-8") as f:
+        for r in rep.rows.values():
+            f.write(json.dumps(r, sort_keys=True).replace(args.work, "<tmp>") + "\n")
+    for name, verdict, detail in rep.verdicts:
+        print(f"{verdict:4}  {name}: {detail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
