@@ -35,15 +35,22 @@ port_is_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_port: prints a free loopback port not handed out before in this run.
+# free_port: prints a free loopback port not handed out before in this run. Ports come from
+# below the kernel's ephemeral range: thousands of load-test client sockets live in that range,
+# and a port that nothing listens on may still be bound by one of them.
 free_port() {
-    local p i used
+    local p i used lo hi inuse
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+    hi=$((lo - 1))
+    lo=$((hi > 21000 ? 20000 : 10000))
+    inuse=" $(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
     for i in $(seq 1 300); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((lo + RANDOM % (hi - lo)))
         used=0
         for u in "${bench_ports[@]}"; do
             [ "$u" = "$p" ] && used=1
         done
+        [[ "$inuse" == *" $p "* ]] && used=1
         if [ "$used" = 0 ] && [ "$p" != 5432 ] && port_is_free "$p"; then
             echo "$p"
             return 0

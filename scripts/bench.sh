@@ -9,6 +9,8 @@
 #   BENCH_OUT=bench/results   where latest.md, latest.jsonl and scale.png go
 #   BENCH_SKIP_INSTALL=1  do not run scripts/bench-install.sh
 #   BENCH_KEEP=1          keep the temporary directory (logs, configs) for inspection
+#   BENCH_TSPOOL_BIN=PATH measure this tspool binary instead of building build-bench (e.g. to
+#                         compare two builds; it must accept `serve` and the same environment)
 #   TSPOOL_HTTP_*         passed through to tspool, to try other HTTP settings
 # Absolute numbers on a shared machine are noise; the ratios between tools measured back to
 # back in one run are the result. Every process is stopped on exit, also on failure or ^C.
@@ -62,16 +64,23 @@ done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge 4096 ] || die "open-file limit $(ulimit -n) is too low for 1024 connections"
 
-say "building tspool (Release) in build-bench"
-cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_TESTS=OFF -DCMAKE_C_FLAGS= >"$work/cmake.log" 2>&1 ||
+if [ -n "${BENCH_TSPOOL_BIN:-}" ]; then
+    say "building the load-check tool in build-bench; tspool is $BENCH_TSPOOL_BIN"
+else
+    say "building tspool (Release) in build-bench"
+fi
+cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_TESTS=OFF -DCMAKE_C_COMPILER_LAUNCHER= >"$work/cmake.log" 2>&1 ||
     die "cmake configure failed: $(tail -n 5 "$work/cmake.log")"
 tspool_bin="$build/api/tspool"
-if ! cmake --build "$build" -j 2 --target tspool >>"$work/cmake.log" 2>&1; then
+if [ -n "${BENCH_TSPOOL_BIN:-}" ]; then
+    tspool_bin="$BENCH_TSPOOL_BIN"
+    note note "tspool binary given by BENCH_TSPOOL_BIN, not built from this tree"
+elif ! cmake --build "$build" -j 2 --target tspool >>"$work/cmake.log" 2>&1; then
     # -O2 enables warnings (e.g. -Wformat-truncation) that the Debug build of `make test` never
     # sees; they are bugs to fix, but they must not hide the performance figures
     first_error="$(grep -m 1 'error:' "$work/cmake.log" | sed "s|$repo/||")"
     note note "the Release build fails with -Werror: $first_error; benchmarked with -Wno-error"
-    cmake -S "$repo" -B "$build" -DCMAKE_C_FLAGS=-Wno-error >>"$work/cmake.log" 2>&1
+    cmake -S "$repo" -B "$build" -DCMAKE_C_COMPILER_LAUNCHER="$repo/scripts/bench-cc-nowerror.sh" >>"$work/cmake.log" 2>&1
     if ! cmake --build "$build" -j 2 --target tspool >>"$work/cmake.log" 2>&1; then
         note skip "tspool: the Release build failed: $(grep -m 1 'error:' "$work/cmake.log" | sed "s|$repo/||")"
         tspool_bin=""
@@ -193,6 +202,7 @@ done
 if [ "$have_tspool" = 1 ]; then
     tspool_wrk "g2/tspool/readyz/close64" "/readyz" 64 close
     conncheck_run "g2c/tspool/readyz/close64" "$tspool_url/readyz" 64 close || true
+    conncheck_run "g2c/tspool/livez/close64" "$tspool_url/livez" 64 close || true
 fi
 
 # 5. scale curves; /pool/ping at c64 is also comparison 4 (pool 20, no overflow)
@@ -257,6 +267,7 @@ if start_patroni; then
     # Patroni ends bodies by closing (HTTP/1.0, no Content-Length), which wrk also counts as a
     # read error per response; conncheck counts the same runs by status code
     conncheck_run "g2c/patroni/readiness/close64" "$patroni_url/readiness" 64 close || true
+    conncheck_run "g2c/patroni/liveness/close64" "$patroni_url/liveness" 64 close || true
     record_mem "mem/patroni" "$patroni_pid"
 fi
 stop_patroni 2>/dev/null || true
