@@ -440,6 +440,17 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         else:
             self.w("_Not run._ " + self.why_missing("pool micro-benchmark"))
         self.w()
+        profiles = sorted(f for f in os.listdir(outdir) if f.startswith("profile-") and f.endswith(".txt"))
+        if profiles:
+            self.w("## Profiles")
+            self.w()
+            self.w("Made with `scripts/bench-profile.sh PATH CONNS ka|close` (perf, Release with frame pointers); "
+                   "each file starts with the date and commit it was made at.")
+            self.w()
+            for f in profiles:
+                first = read(os.path.join(outdir, f)).splitlines()[:1]
+                self.w(f"- [{f}]({f}){': ' + first[0].lstrip('# ') if first else ''}")
+            self.w()
         other = [n for n in self.notes if n["kind"] != "skip"]
         if other:
             self.w("## Notes")

@@ -9,7 +9,7 @@ set -euo pipefail
 
 required=(wrk iproute2 jq nginx-light pgbouncer gnuplot-nox postgresql-15 postgresql-client-15 python3 curl
     cmake gcc make pkg-config libpq-dev libcivetweb-dev libjansson-dev libcurl4-openssl-dev)
-optional=(patroni python3-etcd etcd-server prometheus-postgres-exporter shellcheck)
+optional=(patroni python3-etcd etcd-server prometheus-postgres-exporter shellcheck linux-perf)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
