@@ -324,13 +324,18 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         if not rows:
             self.w("_Not run._ " + self.why_missing("tspool", "conncheck"))
             return
-        self.w("| run | connections | responses | req/s | p50 ms | p99 ms | never answered | min / max per connection | errors | non-2xx |")
-        self.w("|---|---|---|---|---|---|---|---|---|---|")
+        self.w("| run | connections | responses | req/s | p50 ms | p99 ms | no answer during the run | "
+               "no answer at all | min / max per connection | errors | non-2xx |")
+        self.w("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             self.w(f"| `{r['id']}` | {r['connections']} | {int(num(r['responses'])):,} | {fmt_rps(num(r['rps']))} | "
                    f"{fmt_ms(num(r['p50_us']))} | {fmt_ms(num(r['p99_us']))} | **{r['starved']}** | "
-                   f"{r['min_per_conn']} / {r['max_per_conn']} | {int(num(r['errors'])) + int(num(r['timeouts']))} | "
-                   f"{r['status_other']} |")
+                   f"{r.get('never_answered', '—')} | {r['min_per_conn']} / {r['max_per_conn']} | "
+                   f"{int(num(r['errors'])) + int(num(r['timeouts']))} | {r['status_other']} |")
+        self.w()
+        self.w("\"No answer during the run\": connections that received no complete response within the "
+               "run's duration; \"no answer at all\": not even in the 10 s allowed afterwards for requests "
+               "in flight. Latencies start before `connect()` and include those late answers.")
 
     def build(self, outdir):
         m = self.meta
@@ -377,8 +382,8 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         self.w("## Every connection served")
         self.w()
         self.w("wrk reports totals only: a connection the server never answers does not show. "
-               "`bench/http/conncheck` keeps N keep-alive connections busy, counts the responses on each and "
-               "reports those that got none. For every wrk run against tspool the \"server count\" column "
+               "`bench/http/conncheck` keeps N keep-alive connections busy for the run's duration, counts "
+               "the responses on each and reports those that got none. For every wrk run against tspool the \"server count\" column "
                "compares wrk's total with tspool's own `tspool_http_requests_total` (✓ when the server "
                "counted at least wrk's total and at most that plus the connections in flight).")
         self.w()

@@ -19,15 +19,14 @@ start_tspool() {
     tspool_url="http://127.0.0.1:$port"
     cmd_log "DB_HOST=127.0.0.1 DB_PORT=$pg_port DB_NAME=postgres DB_USER=postgres DB_PASS=... DB_SSLMODE=disable DB_MAX_CONNS=$size DB_MAX_OVERFLOW=0 DB_MIN_CONNS=$min TSPOOL_LISTEN=127.0.0.1:$port TSPOOL_LOG_LEVEL=warn TSPOOL_SHUTDOWN_DELAY=0 $tspool_bin serve"
     t0="$(date +%s%N)"
-    # the environment (not a file) configures tspool; the caller's TSPOOL_HTTP_* settings pass
-    # through so the HTTP tuning can be varied from the command line
+    # the environment configures tspool (the work directory has no .env); the caller's
+    # TSPOOL_HTTP_* settings pass through so the HTTP tuning can be varied from the command line
     (
         cd "$work" || exit 1
         export DB_HOST=127.0.0.1 DB_PORT="$pg_port" DB_NAME=postgres DB_USER=postgres
         export DB_PASS="$pg_password" DB_SSLMODE=disable DB_MAX_CONNS="$size" DB_MAX_OVERFLOW=0
         export DB_MIN_CONNS="$min" TSPOOL_LISTEN="127.0.0.1:$port" TSPOOL_LOG_LEVEL=warn
         export TSPOOL_SHUTDOWN_DELAY=0 TSPOOL_ADMIN_TOKEN="$tspool_admin_token"
-        export TSPOOL_ENV_FILE=/dev/null
         exec "$tspool_bin" serve
     ) >"$work/$name.log" 2>&1 &
     tspool_pid=$!
@@ -119,7 +118,7 @@ EOF
 # pgbouncer_server_conns: server connections PgBouncer holds (SHOW POOLS: sv_active + sv_idle
 # + sv_used + sv_tested + sv_login).
 pgbouncer_server_conns() {
-    psql -h 127.0.0.1 -p "$pgbouncer_port" -U postgres -X -A -t -F ' ' -c 'SHOW POOLS' pgbouncer 2>/dev/null |
+    { psql -h 127.0.0.1 -p "$pgbouncer_port" -U postgres -X -A -t -F ' ' -c 'SHOW POOLS' pgbouncer 2>/dev/null || true; } |
         awk '$1 == "postgres" {s += $6 + $7 + $8 + $9 + $10} END {print s + 0}'
 }
 

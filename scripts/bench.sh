@@ -106,12 +106,13 @@ cmd_log "TSPOOL_DEVDB_DIR=<tmp>/pg scripts/devdb.sh start   # PostgreSQL 15 on 1
 
 # client backends connected over TCP (tspool, PgBouncer); psql itself uses the Unix socket
 pg_tcp_backends() {
-    "$devdb" psql -A -t -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND client_addr IS NOT NULL"
+    "$devdb" psql -A -t -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND client_addr IS NOT NULL" ||
+        echo "?"
 }
 
 # tspool_counter: the sum of tspool_http_requests_total over all labels ("" if absent).
 tspool_counter() {
-    curl -s --max-time 5 "$tspool_url/metrics" |
+    { curl -s --max-time 5 "$tspool_url/metrics" || true; } |
         awk '/^tspool_http_requests_total[{ ]/ {s += $NF; n++} END {if (n) printf "%.0f\n", s}'
 }
 

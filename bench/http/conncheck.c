@@ -1,6 +1,7 @@
 /* conncheck.c - HTTP load check that counts responses per connection, for `make bench`.
  * wrk reports totals only, so a connection the server never answers is invisible to it; this tool
- * keeps N connections busy for D seconds and reports how many of them got no response at all.
+ * keeps N connections busy for D seconds and reports how many of them got no response within
+ * those D seconds ("starved"), and how many got none even after waiting for the stragglers.
  * SPDX-License-Identifier: MIT
  *
  * usage: conncheck [-c CONNS] [-d SECONDS] [-T TIMEOUT_S] [--close] URL
@@ -42,6 +43,7 @@ struct conn {
     unsigned status;      /* status code of the response being read */
     uint64_t sent_ns;     /* when the request was sent (latency start) */
     unsigned long served; /* complete responses received on this slot */
+    unsigned long late;   /* of those, completed after the run ended (while draining) */
 };
 
 struct target {
@@ -192,7 +194,7 @@ static int parse_head(struct conn *c, size_t head_len)
     return 0;
 }
 
-static void record(struct stats *s, struct conn *c, uint64_t now)
+static void record(struct stats *s, struct conn *c, uint64_t now, int late)
 {
     if (s->n_lat == s->cap_lat) {
         size_t cap = s->cap_lat != 0 ? s->cap_lat * 2 : 65536;
@@ -212,6 +214,7 @@ static void record(struct stats *s, struct conn *c, uint64_t now)
         s->other++;
     }
     c->served++;
+    c->late += late != 0;
 }
 
 struct run {
@@ -280,7 +283,7 @@ static void fail(struct run *r, struct conn *c)
 
 static void finish_response(struct run *r, struct conn *c)
 {
-    record(&r->st, c, now_ns(CLOCK_MONOTONIC));
+    record(&r->st, c, now_ns(CLOCK_MONOTONIC), !r->running);
     if (c->server_closes || r->close_mode || !r->running) {
         drop(r, c);
     } else {
@@ -478,15 +481,20 @@ static int run_load(const struct target *t, int nconns, double seconds, int clos
     }
     uint64_t elapsed = now_ns(CLOCK_MONOTONIC) - t0;
     unsigned long in_flight = 0;
-    unsigned long starved = 0;
+    unsigned long starved = 0;    /* no response within the run */
+    unsigned long never = 0;      /* no response at all, even while draining */
+    unsigned long late_total = 0; /* responses that completed only after the run */
     unsigned long min_served = (unsigned long)-1;
     unsigned long max_served = 0;
     for (int i = 0; i < nconns; i++) {
         struct conn *c = &r.conns[i];
+        unsigned long in_run = c->served - c->late;
         in_flight += c->phase != PH_IDLE;
-        starved += c->served == 0;
-        min_served = c->served < min_served ? c->served : min_served;
-        max_served = c->served > max_served ? c->served : max_served;
+        starved += in_run == 0;
+        never += c->served == 0;
+        late_total += c->late;
+        min_served = in_run < min_served ? in_run : min_served;
+        max_served = in_run > max_served ? in_run : max_served;
         drop(&r, c);
     }
     qsort(r.st.lat_us, r.st.n_lat, sizeof(uint32_t), cmp_u32);
@@ -494,11 +502,13 @@ static int run_load(const struct target *t, int nconns, double seconds, int clos
     printf("{\"connections\":%d,\"close\":%s,\"duration_s\":%.3f,\"wall_s\":%.3f,"
            "\"responses\":%zu,\"rps\":%.1f,\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,"
            "\"status_2xx\":%lu,\"status_other\":%lu,\"errors\":%lu,\"timeouts\":%lu,"
-           "\"unanswered_at_end\":%lu,\"starved\":%lu,\"min_per_conn\":%lu,\"max_per_conn\":%lu}\n",
+           "\"unanswered_at_end\":%lu,\"starved\":%lu,\"never_answered\":%lu,"
+           "\"late_responses\":%lu,\"min_per_conn\":%lu,\"max_per_conn\":%lu}\n",
            nconns, close_mode ? "true" : "false", secs, (double)elapsed / 1e9, r.st.n_lat,
-           (double)r.st.n_lat / secs, percentile(&r.st, 0.50), percentile(&r.st, 0.99),
-           r.st.n_lat != 0 ? r.st.lat_us[r.st.n_lat - 1] : 0, r.st.ok, r.st.other, r.st.errors,
-           r.st.timeouts, in_flight, starved, min_served, max_served);
+           (double)(r.st.n_lat - late_total) / secs, percentile(&r.st, 0.50),
+           percentile(&r.st, 0.99), r.st.n_lat != 0 ? r.st.lat_us[r.st.n_lat - 1] : 0, r.st.ok,
+           r.st.other, r.st.errors, r.st.timeouts, in_flight, starved, never, late_total,
+           min_served, max_served);
     close(r.ep);
     free(r.conns);
     free(r.st.lat_us);
