@@ -166,7 +166,7 @@ class Report:
                 continue
             starved, errs = int(num(row["starved"])), errors_of(row)
             ok = starved == 0 and errs == 0 and int(num(row.get("unanswered_at_end")) or 0) == 0
-            detail = (f"{starved} of {row['connections']} never answered, {errs} errors, "
+            detail = (f"{starved} of {row['connections']} got no answer during the run, {errs} errors, "
                       f"p99 {fmt_ms(num(row['p99_us']))} ms")
             self.verdicts.append((name, "PASS" if ok else "MISS", detail))
             self.w(f"| {name} | {detail} | — | — | **{'PASS' if ok else 'MISS'}** |")

@@ -193,7 +193,7 @@ conncheck_run() {
         return 1
     }
     record "$id" "$line" tool=conncheck url="$url" conns="$conns" mode="$mode"
-    say "$id: $(printf '%s' "$line" | jq -r '"\(.responses) responses, \(.starved) of \(.connections) connections never answered, errors \(.errors), non-2xx \(.status_other)"')"
+    say "$id: $(printf '%s' "$line" | jq -r '"\(.responses) responses, \(.starved) of \(.connections) connections got no answer during the run, errors \(.errors), non-2xx \(.status_other)"')"
 }
 
 # pgbench_run ID PORT CONNS: pgbench SELECT 1 for $duration seconds; tps, mean and sampled p99.

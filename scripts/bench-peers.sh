@@ -116,10 +116,12 @@ EOF
 }
 
 # pgbouncer_server_conns: server connections PgBouncer holds (SHOW POOLS: sv_active + sv_idle
-# + sv_used + sv_tested + sv_login).
+# + sv_used + sv_tested + sv_login; columns found by name, they differ between versions).
 pgbouncer_server_conns() {
-    { psql -h 127.0.0.1 -p "$pgbouncer_port" -U postgres -X -A -t -F ' ' -c 'SHOW POOLS' pgbouncer 2>/dev/null || true; } |
-        awk '$1 == "postgres" {s += $6 + $7 + $8 + $9 + $10} END {print s + 0}'
+    { psql -h 127.0.0.1 -p "$pgbouncer_port" -U postgres -X -A -F ' ' -c 'SHOW POOLS' pgbouncer 2>/dev/null || true; } |
+        awk 'NR == 1 {for (i = 1; i <= NF; i++) if ($i ~ /^sv_(active|idle|used|tested|login)$/) want[i] = 1; next}
+             $1 == "postgres" {for (i in want) s += $i}
+             END {print s + 0}'
 }
 
 # start_patroni: a loopback etcd (v3 API) and a one-member Patroni cluster (its own PostgreSQL
