@@ -29,7 +29,8 @@ enum tsp_config_source {
 /* Where one variable's value came from. */
 struct tsp_config_origin {
     enum tsp_config_source source;
-    char where[TSP_CONFIG_WHERE_MAX]; /* "path:line", "DB_PASS_FILE=/path", or "" */
+    char where[TSP_CONFIG_WHERE_MAX]; /* .env: "path:line"; file: the file path; profile: what
+                                         chose the value; default / environment: "" */
 };
 
 /* Every configuration value, after validation. Strings are owned by the struct and freed by
@@ -68,13 +69,18 @@ struct tsp_config {
     int pool_size;
     int pool_max_overflow;
     enum tsp_pool_mode pool_mode;
+    /* where the three values above came from: the row they copy (DB_MAX_CONNS, ...), or
+     * source PROFILE with where naming the cause ("TSPOOL_ENV=development: DB_MAX_CONNS_DEV") */
+    struct tsp_config_origin pool_size_origin;
+    struct tsp_config_origin pool_max_overflow_origin;
+    struct tsp_config_origin pool_mode_origin;
 
     /* service */
-    char *env;      /* TSPOOL_ENV: "production" or "development" */
-    char *env_file; /* TSPOOL_ENV_FILE, or NULL when none was read */
-    char *listen;   /* TSPOOL_LISTEN "host:port" */
-    char *listen_host;
-    int listen_port;
+    char *env;           /* TSPOOL_ENV: "production" or "development" */
+    char *env_file;      /* TSPOOL_ENV_FILE, or NULL when none was read */
+    char *listen;        /* TSPOOL_LISTEN "host:port" */
+    char *listen_host;   /* without brackets for IPv6 ("::1") */
+    int listen_port;     /* 1..65535 */
     char *admin_token;   /* secret; NULL when unset */
     char *read_token;    /* secret; NULL when unset (reads are then open) */
     bool public_probes;  /* probes open without a token */
@@ -91,15 +97,31 @@ struct tsp_config {
     int stats_log_interval_s; /* periodic pool stats log line; 0 = off */
     int ready_max_waiting;    /* readiness fails while more borrowers wait; 0 = off */
 
-    struct tsp_config_origin *origins; /* one per table row, indexed like tsp_config_var_at() */
+    /* one per table row, indexed like tsp_config_var_at(); never TSP_CONFIG_SRC_PROFILE */
+    struct tsp_config_origin *origins;
+
+    /* Non-fatal findings of the load, one line each ("path:3: unknown variable
+     * TSPOOL_LSTEN ignored"): unknown TSPOOL_* / DB_* names in the .env file or the environment.
+     * The caller decides whether to print or log them. */
+    char **warnings;
+    size_t nwarnings;
 };
 
 enum tsp_config_type {
     TSP_CONFIG_STRING,
     TSP_CONFIG_INT,
     TSP_CONFIG_BOOL,
-    TSP_CONFIG_ENUM, /* a string from a fixed list */
+    TSP_CONFIG_ENUM,       /* a string from a fixed list (`allowed`), stored as char * */
+    TSP_CONFIG_ENUM_INDEX, /* a string from `allowed`, stored as its position in an enum field
+                              (DB_POOL_MODE -> enum tsp_pool_mode) */
 };
+
+struct tsp_config_var;
+
+/* Extra check of a row's text beyond its type (host list, port list, listen address...).
+ * Returns TSP_OK, or TSP_INVALID with the one-line message in err. */
+typedef enum tsp_code (*tsp_config_check_fn)(const struct tsp_config_var *var, const char *value,
+                                             struct tsp_error *err);
 
 /* One row of the configuration table. */
 struct tsp_config_var {
@@ -111,7 +133,11 @@ struct tsp_config_var {
     const char *allowed;       /* "a|b|c" for TSP_CONFIG_ENUM, else NULL */
     bool secret;               /* redacted in every output; has a *_FILE variant */
     const char *help;          /* one line for --help, README and /config */
+    tsp_config_check_fn check; /* extra validation of the text, or NULL */
 };
+
+/* What a set secret is shown as in every output. */
+#define TSP_CONFIG_REDACTED "********"
 
 /* Number of rows in the configuration table, and row i (0 <= i < count). Static data. */
 size_t tsp_config_var_count(void);
@@ -121,8 +147,13 @@ const struct tsp_config_var *tsp_config_var_find(const char *name);
 
 /* Load the configuration from defaults, the .env file (TSPOOL_ENV_FILE, else ./.env if it
  * exists), envp (a NULL-terminated "NAME=value" array, usually `environ`) and *_FILE
- * variants, then validate. On error, err->detail is one line naming the variable, the bad
- * value and what is allowed, err->field the variable, and cfg is left zeroed.
+ * variants, then validate. Later sources override earlier ones; a secret's NAME_FILE beats
+ * NAME from any source, but both set in the same source (both in envp, or both in the .env
+ * file) is an error. An empty value is a value (DB_HOST= is an empty host), except that an
+ * empty boolean, secret, NAME_FILE or TSPOOL_ENV_FILE counts as unset.
+ * On error, err->detail is one line naming the variable, the bad value (never a secret) and
+ * what is allowed, err->field the variable (TSPOOL_ENV_FILE for .env syntax errors, which
+ * read "path:line: ..."), and cfg is not written.
  * cfg is caller-owned; release with tsp_config_fini(). Not thread-safe (call once at start). */
 enum tsp_code tsp_config_load(struct tsp_config *cfg, char *const *envp,
                               struct tsp_error *err) TSP_MUSTCHECK;
@@ -135,14 +166,25 @@ void tsp_config_fini(struct tsp_config *cfg);
 const char *tsp_config_format_value(const struct tsp_config *cfg, size_t i, bool redact, char *buf,
                                     size_t bufsize);
 
+/* Origin of row i (source + where). cfg must be loaded. */
+const struct tsp_config_origin *tsp_config_origin_at(const struct tsp_config *cfg, size_t i);
+
 /* "default", ".env", "environment", "file", "profile". Static string. */
 const char *tsp_config_source_name(enum tsp_config_source source);
 
-/* The effective configuration as an aligned table (name, value, source), secrets redacted. */
+/* The effective configuration as an aligned table (NAME, VALUE, SOURCE), secrets redacted,
+ * followed by the effective pool values (size, max overflow, mode) with their origin. */
 void tsp_config_print_table(const struct tsp_config *cfg, FILE *out);
 
+/* Every variable with its default and help (for --help), generated from the table. */
+void tsp_config_print_help(FILE *out);
+
 /* The effective configuration as a JSON document written to out, secrets redacted:
- * {"variables":[{"name","value","source","where","secret","help"}...]}.
+ * {"variables":[{"name","value","default","source","where","secret","help"}...],
+ *  "effective":[{"name":"pool_size"|"pool_max_overflow"|"pool_mode","value","source","where"}],
+ *  "warnings":["..."]}.
+ * Values are typed: integers as numbers, booleans as true/false, text as strings, unset
+ * optional values as null, set secrets as "********".
  * Returns TSP_OK or TSP_NO_MEMORY / TSP_IO. */
 enum tsp_code tsp_config_print_json(const struct tsp_config *cfg, FILE *out,
                                     struct tsp_error *err) TSP_MUSTCHECK;
