@@ -150,6 +150,9 @@ class Report:
              10, words=("patroni",))
         line("`/livez` vs Patroni `/liveness` p99", "g1/tspool/livez/close64", "g2/patroni/liveness/close64",
              50, key="p99_us", higher=False, words=("patroni",))
+        floor = self.val("g1/nginx/livez/close64", "p99_us")
+        if floor is not None:
+            self.w(f"| _floor on this machine: nginx static `/livez`, same pattern, p99_ | | {fmt_ms(floor)} ms | | |")
         line("`/metrics` vs postgres_exporter (c16 keep-alive)", "g1/tspool/metrics/ka16",
              "g3/exporter/metrics/ka16", 50, words=("exporter",))
         line("`/pool/ping` c64 pool 20 vs pgbench via PgBouncer pool 20", "scale/tspool/pool_ping/c64",
@@ -304,8 +307,9 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         return None
 
     def memory(self):
-        self.w("| process | state | RSS MB | peak (VmHWM) MB | database connections |")
-        self.w("|---|---|---|---|---|")
+        self.w("| process | state | RSS MB | of which anonymous MB | of which file (libraries) MB | "
+               "peak (VmHWM) MB | threads | database connections |")
+        self.w("|---|---|---|---|---|---|---|---|")
         for rid, label, state in (("mem/tspool/idle", "tspool", "idle, warm pool, before load"),
                                   ("mem/tspool/after", "tspool", "idle after all load runs (peak = highest under load)"),
                                   ("mem/pgbouncer/idle", "PgBouncer 1.18", "idle, pool filled"),
@@ -316,8 +320,9 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
             row = self.r(rid)
             if row is None:
                 continue
-            self.w(f"| {label} | {state} | {fmt_mb(num(row.get('rss_kb')))} | {fmt_mb(num(row.get('hwm_kb')))} | "
-                   f"{row.get('backends', '—')} |")
+            self.w(f"| {label} | {state} | {fmt_mb(num(row.get('rss_kb')))} | {fmt_mb(num(row.get('anon_kb')))} | "
+                   f"{fmt_mb(num(row.get('file_kb')))} | {fmt_mb(num(row.get('hwm_kb')))} | "
+                   f"{row.get('threads') or '—'} | {row.get('backends', '—')} |")
 
     def conncheck(self, prefixes=("c1024/",)):
         rows = [r for rid, r in self.rows.items() if rid.startswith(tuple(prefixes))]

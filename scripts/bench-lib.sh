@@ -136,12 +136,16 @@ rss_kb() {
     echo "${v:-null}"
 }
 
-# record_mem ID PID [KEY=VALUE...]: RSS and peak RSS of PID as a result line.
+# record_mem ID PID [KEY=VALUE...]: RSS and peak RSS of PID as a result line, with the split
+# of RSS into anonymous memory (heap, stacks: the process's own) and file pages (mostly shared
+# library code, which other processes map too), and the thread count.
 record_mem() {
     local id="$1" pid="$2"
     shift 2
     record "$id" "$(jq -cn --argjson r "$(rss_kb "$pid" VmRSS)" --argjson h "$(rss_kb "$pid" VmHWM)" \
-        '{rss_kb: $r, hwm_kb: $h}')" "$@"
+        --argjson a "$(rss_kb "$pid" RssAnon)" --argjson f "$(rss_kb "$pid" RssFile)" \
+        --argjson t "$(rss_kb "$pid" Threads)" \
+        '{rss_kb: $r, hwm_kb: $h, anon_kb: $a, file_kb: $f, threads: $t}')" "$@"
 }
 
 # record ID JSON [KEY=VALUE...]: append one result line: JSON plus id and string fields.
