@@ -76,7 +76,17 @@ def errors_of(r):
 class Report:
     def __init__(self, work):
         self.work = work
-        self.rows = {r["id"]: r for r in load_jsonl(os.path.join(work, "results.jsonl"))}
+        self.rows = {}
+        for r in load_jsonl(os.path.join(work, "results.jsonl")):
+            # repeated runs of one id (alternating head-to-head runs): keep the fastest, which is
+            # the one the shared machine disturbed least, and remember all of them
+            prev = self.rows.get(r["id"])
+            if prev is not None and num(r.get("rps")) is not None:
+                runs = prev.get("rps_runs", [num(prev.get("rps"))]) + [num(r["rps"])]
+                if num(r["rps"]) <= (num(prev.get("rps")) or 0):
+                    r = prev
+                r = dict(r, rps_runs=runs)
+            self.rows[r["id"]] = r
         self.notes = load_jsonl(os.path.join(work, "notes.jsonl"))
         self.meta = json.loads(read(os.path.join(work, "meta.json"), "{}") or "{}")
         self.bodies = json.loads(read(os.path.join(work, "bodies.json"), "{}") or "{}")
@@ -155,7 +165,7 @@ class Report:
             self.w(f"| _floor on this machine: nginx static `/livez`, same pattern, p99_ | | {fmt_ms(floor)} ms | | |")
         line("`/metrics` vs postgres_exporter (c16 keep-alive)", "g1/tspool/metrics/ka16",
              "g3/exporter/metrics/ka16", 50, words=("exporter",))
-        line("`/pool/ping` c64 pool 20 vs pgbench via PgBouncer pool 20", "scale/tspool/pool_ping/c64",
+        line("`/pool/ping` c64 pool 20 vs pgbench via PgBouncer pool 20", "g4/tspool/pool_ping/c64",
              "g4/pgbench/pgbouncer/c64", 1.0, words=("pgbouncer", "pgbench"))
 
         # 1024 keep-alive clients: every one answered, no errors
@@ -208,8 +218,11 @@ class Report:
                     and abs(num(r.get("err_read")) - num(r.get("requests"))) <= (num(r.get("conns")) or 0)):
                 errs += " ¹"
                 self.close_delimited = True
+            rps = fmt_rps(num(r.get("rps")))
+            if len(r.get("rps_runs", [])) > 1:
+                rps += " (" + " / ".join(fmt_rps(x) for x in r["rps_runs"]) + ")"
             self.w(f"| `{r['id']}` | {r.get('tool', '')} | {r.get('conns', '')} | {r.get('mode', '')} | "
-                   f"{fmt_rps(num(r.get('rps')))} | {fmt_ms(num(r.get('p50_us')))} | "
+                   f"{rps} | {fmt_ms(num(r.get('p50_us')))} | "
                    f"{fmt_ms(num(r.get('p99_us')))} | {fmt_ms(num(r.get('max_us')))} | {errs} | {server} |")
         if self.close_delimited:
             self.w()
@@ -357,6 +370,8 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
                f"{m.get('kernel', '?')}; load average at the end {m.get('load', '?')}")
         self.w(f"- each run: {m.get('duration_s', '?')} s, wrk -t{m.get('wrk_threads', '?')} (-t1 for one "
                f"connection), `--timeout 10s`; whole suite {m.get('elapsed_s', '?')} s")
+        self.w(f"- head-to-head runs (comparisons 1 and 4) alternate the two sides {m.get('reps', '?')} times; "
+               "each side's fastest run is used and all are listed as \"req/s (run 1 / run 2 …)\"")
         b = self.bodies
         if b:
             src = ("byte-for-byte copies of tspool's own responses" if b.get("source") == "tspool"
@@ -418,7 +433,7 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         self.w()
         self.w("pgbench latency percentiles come from a 10% sample of its per-transaction log.")
         self.w()
-        self.runs_table(["g4/", "scale/tspool/pool_ping/c64"], "comparison 4")
+        self.runs_table(["g4/"], "comparison 4")
         self.w()
         self.w("### 5. Scale runs")
         self.w()

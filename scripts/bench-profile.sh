@@ -98,12 +98,20 @@ wrk_run "profile$path" "$tspool_url$path" "$conns" "$mode" || true
 wait "$perf_pid" || die "perf record failed: $(tail -n 3 "$work/perf.log")"
 {
     echo "# tspool profile: GET $path, wrk -t2 -c$conns -d${duration}s ($mode), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "# commit $(git -C "$repo" rev-parse --short HEAD), Release + -fno-omit-frame-pointer, perf record -F 999 -g"
+    if [ -n "${BENCH_TSPOOL_BIN:-}" ]; then
+        echo "# binary $BENCH_TSPOOL_BIN (BENCH_TSPOOL_BIN), perf record -F 999 -g"
+    else
+        echo "# commit $(git -C "$repo" rev-parse --short HEAD), Release + -fno-omit-frame-pointer, perf record -F 999 -g"
+    fi
     echo "# wrk: $(jq -r '"\(.rps|floor) req/s, p50 \(.p50_us) us, p99 \(.p99_us) us"' "$work/results.jsonl" 2>/dev/null | tail -n 1)"
     echo "#"
     echo "# self time by symbol (no children):"
     perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol --percent-limit 1 -g none 2>/dev/null |
         grep -v -e '^$' -e '^#$' -e '^# \(Samples\|Event count\|Total Lost\|To display\|(Tip\)' | head -n 60
+    echo "#"
+    echo "# inclusive time (self + callees) by symbol, tspool's own code and the libraries it calls:"
+    perf report -i "$work/perf.data" --stdio --children --sort symbol --percent-limit 3 -g none 2>/dev/null |
+        grep -v -e '^$' -e '^#' | head -n 50
     echo "#"
     echo "# by thread:"
     perf report -i "$work/perf.data" --stdio --no-children --sort comm --percent-limit 1 -g none 2>/dev/null |

@@ -6,6 +6,7 @@
 # usage: scripts/bench.sh
 #   BENCH_DURATION=5      seconds per load run (wrk -d, pgbench -T, conncheck -d)
 #   BENCH_THREADS=2       wrk -t / pgbench -j
+#   BENCH_REPS=2          alternating repetitions of the head-to-head runs (best of each is kept)
 #   BENCH_OUT=bench/results   where latest.md, latest.jsonl and scale.png go
 #   BENCH_SKIP_INSTALL=1  do not run scripts/bench-install.sh
 #   BENCH_KEEP=1          keep the temporary directory (logs, configs) for inspection
@@ -18,6 +19,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration="${BENCH_DURATION:-5}"
+reps="${BENCH_REPS:-2}"
 wrk_threads="${BENCH_THREADS:-2}"
 out_dir="${BENCH_OUT:-$repo/bench/results}"
 build="$repo/build-bench"
@@ -125,9 +127,12 @@ tspool_wrk() {
     if [ -n "$before" ] && [ -n "$after" ]; then
         # the two scrapes count too; requests in flight when wrk stops are served but not counted
         # by wrk, so the server may count up to CONNS more
-        jq -c --arg id "$id" --argjson b "$before" --argjson a "$after" \
-            'if .id == $id then . + {server_delta: ($a - $b - 1)} else . end' \
-            "$work/results.jsonl" >"$work/results.tmp" && mv "$work/results.tmp" "$work/results.jsonl"
+        # the run is the last line; earlier repetitions of the same id keep their own count
+        {
+            head -n -1 "$work/results.jsonl"
+            tail -n 1 "$work/results.jsonl" | jq -c --argjson b "$before" --argjson a "$after" \
+                '. + {server_delta: ($a - $b - 1)}'
+        } >"$work/results.tmp" && mv "$work/results.tmp" "$work/results.jsonl"
     fi
 }
 
@@ -185,17 +190,20 @@ if [ "$have_nginx" = 1 ]; then
     wrk -t2 -c64 -d1s "$nginx_url/pool/status" >/dev/null 2>&1 || true
 fi
 
-# 1. the three cheap endpoints, tspool and nginx back to back
+# 1. the three cheap endpoints, tspool and nginx back to back, $reps times alternating (the
+# report keeps each side's best run: on a shared machine noise only ever slows a run down)
 for ep in livez pool/status metrics; do
     key="${ep//\//_}"
     for variant in "16 ka ka16" "64 ka ka64" "64 close close64"; do
         read -r conns mode tag <<<"$variant"
-        if [ "$have_tspool" = 1 ]; then
-            tspool_wrk "g1/tspool/$key/$tag" "/$ep" "$conns" "$mode"
-        fi
-        if [ "$have_nginx" = 1 ]; then
-            wrk_run "g1/nginx/$key/$tag" "$nginx_url/$ep" "$conns" "$mode" || true
-        fi
+        for _ in $(seq 1 "$reps"); do
+            if [ "$have_tspool" = 1 ]; then
+                tspool_wrk "g1/tspool/$key/$tag" "/$ep" "$conns" "$mode"
+            fi
+            if [ "$have_nginx" = 1 ]; then
+                wrk_run "g1/nginx/$key/$tag" "$nginx_url/$ep" "$conns" "$mode" || true
+            fi
+        done
     done
 done
 
@@ -234,6 +242,31 @@ if [ "$have_nginx" = 1 ]; then
     stop_pid "$nginx_pid"
 fi
 
+# ---------------------------------------------------------------- 4. /pool/ping vs pgbench
+# pgbench direct while tspool holds its 20 connections (20 + 64 stay under max_connections
+# 100), then PgBouncer (pool 20) and tspool (pool 20) alternating, $reps times
+pgbench_run "g4/pgbench/direct/c64" "$pg_port" 64 || true
+have_pgbouncer=0
+if start_pgbouncer 20; then
+    have_pgbouncer=1
+    PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$pgbouncer_port" -U postgres -X -q -c 'SELECT 1' postgres >/dev/null
+    record_mem "mem/pgbouncer/idle" "$pgbouncer_pid" backends="$(pgbouncer_server_conns)"
+fi
+for _ in $(seq 1 "$reps"); do
+    if [ "$have_tspool" = 1 ]; then
+        tspool_wrk "g4/tspool/pool_ping/c64" "/pool/ping" 64 ka
+    fi
+    if [ "$have_pgbouncer" = 1 ]; then
+        pgbench_run "g4/pgbench/pgbouncer/c64" "$pgbouncer_port" 64 || true
+    fi
+done
+if [ "$have_pgbouncer" = 1 ]; then
+    # PgBouncer opens its 20 server connections under load and keeps them (server_idle_timeout)
+    sleep 2
+    record_mem "mem/pgbouncer/after" "$pgbouncer_pid" backends="$(pgbouncer_server_conns)"
+    stop_pid "$pgbouncer_pid"
+fi
+
 if [ "$have_tspool" = 1 ]; then
     sleep 2
     record_mem "mem/tspool/after" "$tspool_pid" backends="$(pg_tcp_backends)"
@@ -246,18 +279,6 @@ if [ "$have_tspool" = 1 ]; then
             stop_tspool
         fi
     done
-fi
-
-# ---------------------------------------------------------------- 4. pgbench, PgBouncer
-pgbench_run "g4/pgbench/direct/c64" "$pg_port" 64 || true
-if start_pgbouncer 20; then
-    PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$pgbouncer_port" -U postgres -X -q -c 'SELECT 1' postgres >/dev/null
-    record_mem "mem/pgbouncer/idle" "$pgbouncer_pid" backends="$(pgbouncer_server_conns)"
-    pgbench_run "g4/pgbench/pgbouncer/c64" "$pgbouncer_port" 64 || true
-    # PgBouncer opens its 20 server connections under load and keeps them (server_idle_timeout)
-    sleep 2
-    record_mem "mem/pgbouncer/after" "$pgbouncer_pid" backends="$(pgbouncer_server_conns)"
-    stop_pid "$pgbouncer_pid"
 fi
 
 # ---------------------------------------------------------------- 2. Patroni
@@ -307,7 +328,7 @@ $(jq -n \
     --arg mem "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
     --arg kernel "$(uname -sr)" \
     --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
-    --arg duration "$duration" --arg threads "$wrk_threads" \
+    --arg duration "$duration" --arg threads "$wrk_threads" --arg reps "$reps" \
     --arg elapsed "$(($(date +%s) - bench_t0))" \
     --arg tspool "${tspool_version:-not run}" \
     --arg wrk "$(dpkg-query -W -f='${Version}' wrk 2>/dev/null)" \
@@ -321,7 +342,7 @@ $(jq -n \
     --arg civetweb "$(dpkg-query -W -f='${Version}' libcivetweb-dev 2>/dev/null)" \
     --arg gnuplot "$(gnuplot --version | awk '{print $2}')" \
     '{date:$date, commit:$commit, dirty:$dirty, cpu:$cpu, ncpu:$ncpu, mem:$mem, kernel:$kernel,
-      load:$load, duration_s:$duration, wrk_threads:$threads, elapsed_s:$elapsed,
+      load:$load, duration_s:$duration, wrk_threads:$threads, reps:$reps, elapsed_s:$elapsed,
       versions:{tspool:$tspool, wrk:$wrk, nginx:$nginx, pgbouncer:$pgbouncer, postgres:$postgres,
                 pgbench:$pgbench, patroni:$patroni, etcd:$etcd, postgres_exporter:$exporter,
                 civetweb:$civetweb, gnuplot:$gnuplot}}')
