@@ -167,6 +167,10 @@ class Report:
              "g3/exporter/metrics/ka16", 50, words=("exporter",))
         line("`/pool/ping` c64 pool 20 vs pgbench via PgBouncer pool 20", "g4/tspool/pool_ping/c64",
              "g4/pgbench/pgbouncer/c64", 1.0, words=("pgbouncer", "pgbench"))
+        a, b = self.val("g4/tspool/pool_ping/c64", "rps"), self.val("g4x/pgbench/pgbouncer-pingsql/c64", "rps")
+        if a is not None and b:
+            self.w(f"| _for comparison: pgbench sending tspool's ping statement via PgBouncer (extended "
+                   f"protocol)_ | {fmt_rps(a)} | {fmt_rps(b)} | {a / b:.2f}x | info |")
 
         # 1024 keep-alive clients: every one answered, no errors
         for ep in ("livez", "pool_status", "pool_ping"):
@@ -337,6 +341,21 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
                    f"{fmt_mb(num(row.get('file_kb')))} | {fmt_mb(num(row.get('hwm_kb')))} | "
                    f"{row.get('threads') or '—'} | {row.get('backends', '—')} |")
 
+    def memory_maps(self):
+        t, p = self.r("memmap/tspool"), self.r("memmap/pgbouncer")
+        if t is None and p is None:
+            return
+        self.w()
+        self.w("Resident memory by mapping (from `/proc/PID/smaps`, idle after load, largest first):")
+        self.w()
+        self.w("| tspool mapping | RSS kB | PgBouncer mapping | RSS kB |")
+        self.w("|---|---|---|---|")
+        tm, pm = (t or {}).get("maps", []), (p or {}).get("maps", [])
+        for i in range(max(len(tm), len(pm))):
+            a = tm[i] if i < len(tm) else {"name": "", "rss_kb": ""}
+            b = pm[i] if i < len(pm) else {"name": "", "rss_kb": ""}
+            self.w(f"| {a['name']} | {a['rss_kb']} | {b['name']} | {b['rss_kb']} |")
+
     def conncheck(self, prefixes=("c1024/",)):
         rows = [r for rid, r in self.rows.items() if rid.startswith(tuple(prefixes))]
         if not rows:
@@ -433,7 +452,7 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         self.w()
         self.w("pgbench latency percentiles come from a 10% sample of its per-transaction log.")
         self.w()
-        self.runs_table(["g4/"], "comparison 4")
+        self.runs_table(["g4/", "g4x/"], "comparison 4")
         self.w()
         self.w("### 5. Scale runs")
         self.w()
@@ -444,6 +463,7 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         self.w("From `/proc/PID/status` (VmRSS, VmHWM) of the process itself.")
         self.w()
         self.memory()
+        self.memory_maps()
         self.w()
         self.w("## Start-up")
         self.w()
@@ -503,6 +523,7 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         for fname, lang, title in (("nginx.conf.used", "nginx", "nginx.conf"),
                                    ("pgbouncer.ini.used", "ini", "pgbouncer.ini"),
                                    ("patroni.yml.used", "yaml", "patroni.yml"),
+                                   ("pingsql.used", "sql", "tspool's ping statement, as replayed by pgbench"),
                                    ("tspool-config.json", "json", "tspool effective configuration (GET /config)")):
             text = read(os.path.join(self.work, fname)).strip()
             if not text:

@@ -148,6 +148,18 @@ record_mem() {
         '{rss_kb: $r, hwm_kb: $h, anon_kb: $a, file_kb: $f, threads: $t}')" "$@"
 }
 
+# record_mem_map ID PID: RSS by mapping (library, [heap], [anon] ...) from /proc/PID/smaps, the
+# 12 largest, to show where a process's resident memory is.
+record_mem_map() {
+    local id="$1" pid="$2" json
+    json="$(awk '
+        /^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6) ? $6 : "[anon]"; sub(/.*\//, "", name); next}
+        /^Rss:/ {rss[name] += $2}
+        END {for (n in rss) if (rss[n] > 0) printf "%s %d\n", n, rss[n]}' "/proc/$pid/smaps" 2>/dev/null |
+        sort -k2,2nr | head -n 12 | jq -Rn '[inputs | split(" ") | {name: .[0], rss_kb: (.[1] | tonumber)}] | {maps: .}')" || return 0
+    [ -n "$json" ] && record "$id" "$json"
+}
+
 # record ID JSON [KEY=VALUE...]: append one result line: JSON plus id and string fields.
 record() {
     local id="$1" json="$2"
@@ -200,15 +212,15 @@ conncheck_run() {
     say "$id: $(printf '%s' "$line" | jq -r '"\(.responses) responses, \(.starved) of \(.connections) connections got no answer during the run, errors \(.errors), non-2xx \(.status_other)"')"
 }
 
-# pgbench_run ID PORT CONNS: pgbench SELECT 1 for $duration seconds; tps, mean and sampled p99.
+# pgbench_run ID PORT CONNS [SCRIPT [simple|extended]]: pgbench (default SELECT 1, simple
+# protocol) for $duration seconds; tps, mean and sampled p50/p99.
 pgbench_run() {
-    local id="$1" port="$2" conns="$3" out tps lat p50 p99
-    local logdir="$work/pgbench-$id"
-    logdir="${logdir//\//_}"
+    local id="$1" port="$2" conns="$3" script="${4:-$work/select1.sql}" proto="${5:-simple}" out tps lat p50 p99
+    local logdir="$work/pgbench-${id//\//_}"
     mkdir -p "$logdir"
     printf 'SELECT 1;\n' >"$work/select1.sql"
-    local cmd=(pgbench -h 127.0.0.1 -p "$port" -U postgres -n -c "$conns" -j "$wrk_threads"
-        -T "$duration" -f "$work/select1.sql" -l --sampling-rate=0.1 --log-prefix="$logdir/log" postgres)
+    local cmd=(pgbench -h 127.0.0.1 -p "$port" -U postgres -n -c "$conns" -j "$wrk_threads" -M "$proto"
+        -T "$duration" -f "$script" -l --sampling-rate=0.1 --log-prefix="$logdir/log" postgres)
     cmd_log "PGPASSWORD=... ${cmd[*]}"
     out="$(PGPASSWORD="$pg_password" "${cmd[@]}" 2>&1)" || {
         note skip "$id: pgbench failed: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"

@@ -260,16 +260,32 @@ for _ in $(seq 1 "$reps"); do
         pgbench_run "g4/pgbench/pgbouncer/c64" "$pgbouncer_port" 64 || true
     fi
 done
+# the same comparison with pgbench sending tspool's own ping statement (its last statement, as
+# pg_stat_activity shows it) through PgBouncer with the extended protocol, as libpq's
+# PQexecParams does: separates the cost of the statement from the cost of HTTP and the pool
+if [ "$have_tspool" = 1 ] && [ "$have_pgbouncer" = 1 ]; then
+    "$devdb" psql -A -t -c "SELECT query FROM pg_stat_activity WHERE application_name = 'tspool' AND query ILIKE 'select%' ORDER BY query_start DESC LIMIT 1" \
+        >"$work/ping.sql" 2>/dev/null || true
+    if [ -s "$work/ping.sql" ]; then
+        printf '%s;\n' "$(tr '\n' ' ' <"$work/ping.sql" | sed 's/;* *$//')" >"$work/ping.sql"
+        cp "$work/ping.sql" "$work/pingsql.used"
+        pgbench_run "g4x/pgbench/pgbouncer-pingsql/c64" "$pgbouncer_port" 64 "$work/ping.sql" extended || true
+    else
+        note note "tspool's ping statement not found in pg_stat_activity; pgbench ran SELECT 1 only"
+    fi
+fi
 if [ "$have_pgbouncer" = 1 ]; then
     # PgBouncer opens its 20 server connections under load and keeps them (server_idle_timeout)
     sleep 2
     record_mem "mem/pgbouncer/after" "$pgbouncer_pid" backends="$(pgbouncer_server_conns)"
+    record_mem_map "memmap/pgbouncer" "$pgbouncer_pid"
     stop_pid "$pgbouncer_pid"
 fi
 
 if [ "$have_tspool" = 1 ]; then
     sleep 2
     record_mem "mem/tspool/after" "$tspool_pid" backends="$(pg_tcp_backends)"
+    record_mem_map "memmap/tspool" "$tspool_pid"
     stop_tspool
     # 5. /pool/ping at c64 by pool size
     for size in 1 4 16 64; do
