@@ -5,6 +5,7 @@
 #   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
 #   make tsan    the unit tests under ThreadSanitizer
 #   make format  apply clang-format;  make stop  stop the development databases
+#   make helm-test  only the Helm chart and Dockerfile checks (also part of make test)
 #   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
 
 BUILD      ?= build
@@ -16,7 +17,7 @@ DEVDB_DIR  := $(CURDIR)/.tspool/pg
 TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test unit tsan format format-check stop deps clean
+.PHONY: all build run test unit tsan format format-check stop deps clean helm-test helm-docs
 
 all: build
 
@@ -48,6 +49,15 @@ tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=thread -DTSPOOL_BUILD_BENCH=OFF $(CMAKE_ARGS) >/dev/null
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -L unit
+
+helm-test: deps
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
+	cd $(BUILD) && ctest --output-on-failure -L 'helm|docker'
+
+# regenerate the values table in helm/tspool/README.md from values.yaml and values.schema.json
+helm-docs:
+	node tests/helm/values-table.mjs --write
 
 format:
 	clang-format -i $(SOURCES)

@@ -9,7 +9,15 @@ packages=(
     gcc make cmake pkg-config clang-format
     libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libcmocka-dev
     postgresql-15 postgresql-client-15
+    # chart and Dockerfile checks (tests/helm, tests/docker): a template renderer built from
+    # Debian's Go packages, objdump for the binary's NEEDED entries
+    golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
+    golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev binutils
 )
+# node and npm run the chart tests; a node installed from elsewhere is fine
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
 if [ "${TSPOOL_WITH_VALGRIND:-0}" = 1 ]; then
     packages+=(valgrind)
 fi
