@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE_CONNS = [1, 8, 64, 256, 1024]
 POOL_SIZES = [1, 4, 16, 64]
 
@@ -397,6 +398,9 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
                    else "stand-in bodies from bench/fixtures (tspool did not run)")
             self.w(f"- nginx serves {src}: `/livez` {b.get('livez')} B, `/pool/status` "
                    f"{b.get('pool_status')} B, `/metrics` {b.get('metrics')} B")
+        for n in self.notes:
+            if n["kind"] != "skip":
+                self.w(f"- **note:** {n['text']}")
         self.w()
         self.w("## Targets")
         self.w()
@@ -496,13 +500,6 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
                 first = read(os.path.join(outdir, f)).splitlines()[:1]
                 self.w(f"- [{f}]({f}){': ' + first[0].lstrip('# ') if first else ''}")
             self.w()
-        other = [n for n in self.notes if n["kind"] != "skip"]
-        if other:
-            self.w("## Notes")
-            self.w()
-            for n in other:
-                self.w(f"- {n['text']}")
-            self.w()
         self.w("## Versions")
         self.w()
         self.w("| component | version |")
@@ -536,7 +533,10 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
             self.w()
             self.w("</details>")
             self.w()
-        return "\n".join(self.out) + "\n"
+        # no machine paths in a committed file: the repository becomes relative, the run's
+        # temporary directory <tmp>
+        text = "\n".join(self.out) + "\n"
+        return text.replace(REPO + "/", "").replace(self.work, "<tmp>")
 
 
 def main():
@@ -551,7 +551,7 @@ def main():
         f.write(text)
     with open(os.path.join(args.out, "latest.jsonl"), "w", encoding="utf-8") as f:
         for r in rep.rows.values():
-            f.write(json.dumps(r, sort_keys=True).replace(args.work, "<tmp>") + "\n")
+            f.write(json.dumps(r, sort_keys=True).replace(REPO + "/", "").replace(args.work, "<tmp>") + "\n")
     for name, verdict, detail in rep.verdicts:
         print(f"{verdict:4}  {name}: {detail}")
     return 0
