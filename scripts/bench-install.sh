@@ -7,8 +7,9 @@
 # Optional peers (Patroni, etcd, postgres_exporter) that fail to install are reported, not fatal.
 set -euo pipefail
 
+# tspool's own build dependencies come from scripts/install-deps.sh
 required=(wrk iproute2 jq nginx-light pgbouncer gnuplot-nox postgresql-15 postgresql-client-15 python3 curl
-    cmake gcc make pkg-config libpq-dev libcivetweb-dev libjansson-dev libcurl4-openssl-dev)
+    util-linux)
 optional=(patroni python3-etcd etcd-server prometheus-postgres-exporter shellcheck linux-perf)
 
 is_installed() {

@@ -58,6 +58,7 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- install and build
 if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
+    "$repo/scripts/install-deps.sh"
     "$repo/scripts/bench-install.sh"
 fi
 for tool in wrk nginx pgbouncer pgbench psql jq gnuplot python3 cmake; do
