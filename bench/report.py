@@ -475,7 +475,8 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         if st:
             self.w(f"Exec of `tspool serve` to the first `/readyz` 200 with DB_MIN_CONNS=20 (polled every 2 ms): "
                    f"median **{st['median_ms']:.1f} ms** of {', '.join(f'{x:.1f}' for x in st['runs_ms'])} ms; "
-                   f"{st.get('backends_after', '?')} TCP backends open 2 s later.")
+                   f"TCP backends open in PostgreSQL right after each `/readyz` 200: "
+                   f"{st.get('backends_at_ready', '?')}; 2 s later: {st.get('backends_after', '?')}.")
         else:
             self.w("_Not measured._ " + self.why_missing("tspool"))
         self.w()

@@ -145,9 +145,11 @@ have_tspool=0
 if [ -n "$tspool_bin" ]; then
     # 7. start-up: exec to /readyz 200 with a warm pool of 20, three times
     starts=()
+    at_ready=()
     for i in 1 2 3; do
         start_tspool "tspool-start$i" 20 20 || break
         starts+=("$tspool_start_ms")
+        at_ready+=("$(pg_tcp_backends)") # is the warm pool open when readiness says so?
         [ "$i" = 3 ] || stop_tspool
     done
     if [ ${#starts[@]} = 3 ]; then
@@ -160,7 +162,8 @@ if [ "$have_tspool" = 1 ]; then
     sleep 2
     backends="$(pg_tcp_backends)"
     record "startup/tspool" "$(jq -cn --argjson a "${starts[0]}" --argjson b "${starts[1]}" --argjson c "${starts[2]}" \
-        '{runs_ms: [$a, $b, $c], median_ms: ([$a, $b, $c] | sort | .[1])}')" backends_after="$backends"
+        '{runs_ms: [$a, $b, $c], median_ms: ([$a, $b, $c] | sort | .[1])}')" backends_after="$backends" \
+        backends_at_ready="${at_ready[*]}"
     # 6. memory, idle with the warm pool open
     record_mem "mem/tspool/idle" "$tspool_pid" backends="$backends"
     curl -s -H "Authorization: Bearer $tspool_admin_token" "$tspool_url/config" >"$work/tspool-config.json" || true
