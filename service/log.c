@@ -65,6 +65,7 @@ char *tsp_log_timestamp(long long ms_since_epoch, char *buf, size_t bufsize)
     struct timespec now;
     struct tm tm;
     time_t secs;
+    size_t len;
     long long ms = ms_since_epoch;
 
     if (ms < 0) {
@@ -73,8 +74,16 @@ char *tsp_log_timestamp(long long ms_since_epoch, char *buf, size_t bufsize)
     }
     secs = (time_t)(ms / 1000);
     gmtime_r(&secs, &tm);
-    snprintf(buf, bufsize, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    /* strftime + the milliseconds separately: a plain snprintf of every tm field makes GCC
+     * warn (-Wformat-truncation) about years with more than four digits. */
+    len = strftime(buf, bufsize, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (len == 0 || len + 6 > bufsize) {
+        if (bufsize > 0) {
+            buf[0] = '\0';
+        }
+        return buf;
+    }
+    snprintf(buf + len, bufsize - len, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
     return buf;
 }
 

@@ -72,16 +72,20 @@ struct tsp_pool_options {
     int min_idle;         /* kept open and filled at start (<= size) */
     long timeout_ms;      /* default borrow deadline */
     long recycle_ms;      /* replace connections older than this (+ up to 10% jitter); 0 = never */
-    long preping_idle_ms; /* ping before lending a connection idle longer than this */
+    long preping_idle_ms; /* ping before lending a connection idle at least this long;
+                             0 = every time (hand-offs included), negative = never */
     long idle_timeout_ms; /* close idle connections above min_idle after this; 0 = never */
     long leak_ms;         /* report a lease held longer than this; 0 = off */
     long slow_ms;         /* report operations slower than this; 0 = off */
-    long health_interval_ms;      /* database health check period of the maintenance thread */
-    long maintenance_interval_ms; /* maintenance tick (default 250) */
+    long health_interval_ms;      /* database health check period of the maintenance thread;
+                                     the first check runs at start. 0 = 5000, negative = none */
+    long maintenance_interval_ms; /* maintenance tick (<= 0: 250) */
     long stats_log_interval_ms;   /* periodic stats log line; 0 = off */
 };
 
-/* Derive pool options from a loaded configuration (profile and mode already applied). */
+/* Derive pool options from a loaded configuration (profile and mode already applied):
+ * seconds become milliseconds, min_idle is DB_MIN_CONNS clamped to the pool size, the
+ * maintenance tick is 250 ms. Pure. */
 void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_options *opts);
 
 /* The libpq connector for cfg (conninfo built from DB_* with target_session_attrs, connect
@@ -91,6 +95,8 @@ void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *o
 
 /* Create a pool. Copies opts and *connector. Starts the maintenance thread (min idle fill,
  * recycle, idle close, leak scan, health check, stats log). Does not connect synchronously.
+ * Errors: TSP_INVALID (field "size" < 1, "max_overflow" < 0, "min_idle" outside 0..size,
+ * "timeout_ms" < 1), TSP_NO_MEMORY, TSP_INTERNAL (thread or lock creation).
  * On TSP_OK *out is a new pool to release with tsp_pool_free(). Not thread-safe. */
 enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
                            const struct tsp_connector *connector, struct tsp_pool **out,
@@ -100,7 +106,8 @@ enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
  * no-op. Every lease must have been returned. */
 void tsp_pool_free(struct tsp_pool *pool);
 
-/* Borrow a connection for the operation `label` (copied; e.g. "readyz", "hypertables.list").
+/* Borrow a connection for the operation `label` (copied, at most TSP_POOL_LABEL_MAX - 1 bytes;
+ * e.g. "readyz", "hypertables.list").
  * Waits in FIFO order up to timeout_ms (negative = the pool's default timeout). An idle
  * connection that sat longer than preping_idle_ms is pinged first; a dead one is replaced
  * transparently. Errors: TSP_POOL_EXHAUSTED (detail carries size, in use and waiting),
@@ -113,7 +120,8 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
 
 /* Give a lease back. Rolls back a session left in a transaction, closes a bad one, a recycled
  * one, an overflow one above `size` idle ones, or (direct mode) every one; wakes the next
- * waiter. The lease is freed. NULL is a no-op. Thread-safe; may block for a ROLLBACK. */
+ * waiter. The lease must not be used afterwards (it lives in the connection record and is
+ * reused by the next borrower). NULL is a no-op. Thread-safe; may block for a ROLLBACK. */
 void tsp_pool_return(struct tsp_lease *lease);
 
 /* The connector handle of a lease (a PGconn * for the libpq connector), valid until the lease
@@ -123,13 +131,17 @@ void *tsp_lease_handle(const struct tsp_lease *lease);
 long long tsp_lease_conn_id(const struct tsp_lease *lease);
 /* Label given at borrow time; valid until the lease is returned. */
 const char *tsp_lease_label(const struct tsp_lease *lease);
-/* Nanoseconds the borrower waited for this lease. */
+/* Nanoseconds the borrower waited for this lease (queue, connect and pre-ping included); 0 when
+ * an idle connection was lent at once (that path reads no precise clock). */
 uint64_t tsp_lease_wait_ns(const struct tsp_lease *lease);
 
-/* Tell the pool an operation on the lease failed with `sqlstate` (may be NULL or "" for a
- * client-side failure). A connection-class error (08xxx, 57P01-57P03) or 25006 (read-only
- * transaction: failover) marks this connection bad and invalidates every connection opened
- * before now (closed when idle or on return). Thread-safe, non-blocking. */
+/* Tell the pool an operation on the lease failed with `sqlstate` (NULL or "" for a client-side
+ * failure: nothing to learn; a lost session is found by its status on return). A
+ * connection-class error (08xxx, 57P01-57P03) or 25006 (read-only transaction: failover) marks
+ * this connection for closing on return and invalidates every connection opened before now
+ * (closed when idle, on borrow, or on return; counted once in failover_invalidations). A report
+ * from a connection that was already invalidated changes nothing more. Thread-safe,
+ * non-blocking. */
 void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate);
 
 /* Tell the pool an operation on the lease took `duration_ms`; slower than slow_ms is logged
@@ -147,8 +159,8 @@ int tsp_pool_recycle_all(struct tsp_pool *pool);
 
 /* Change size, overflow and default timeout at run time without dropping borrowed
  * connections (excess idle ones closed with reason resize). Negative values keep the current
- * setting. Errors: TSP_INVALID (field names "size", "max_overflow", "timeout_ms"; size < 1,
- * overflow < 0, timeout < 1, size < min_idle). Thread-safe. */
+ * setting. Errors: TSP_INVALID (field "size" for size 0 or size < min_idle,
+ * "timeout_ms" for timeout 0). Thread-safe; closes outside the lock. */
 enum tsp_code tsp_pool_resize(struct tsp_pool *pool, int size, int max_overflow, long timeout_ms,
                               struct tsp_error *err) TSP_MUSTCHECK;
 
