@@ -4,7 +4,7 @@
 #   make run     start a local PostgreSQL 15 and tspool on 127.0.0.1:8080
 #   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
 #   make tsan    the unit tests under ThreadSanitizer
-#   make bench   the pool benchmark in a Release build (-O2, no sanitizer)
+#   make bench-pool  the pool micro-benchmark in a Release build (-O2, no sanitizer)
 #   make format  apply clang-format;  make stop  stop the development databases
 #   make helm-test  only the Helm chart and Dockerfile checks (also part of make test)
 #   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
@@ -19,7 +19,7 @@ DEVDB_DIR  := $(CURDIR)/.tspool/pg
 TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test unit tsan bench format format-check stop deps clean helm-test helm-docs
+.PHONY: all build run test unit tsan bench bench-pool format format-check stop deps clean helm-test helm-docs
 
 all: build
 
@@ -52,7 +52,7 @@ tsan: deps
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -L unit
 
-bench: deps
+bench-pool: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=ON $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target pool_bench
 	$(BENCH_BUILD)/bench/pool_bench
@@ -81,7 +81,6 @@ clean:
 
 # scripts/bench.sh installs the peers, builds a Release tspool in build-bench, runs every load
 # test on loopback (about ten minutes) and writes bench/results/latest.md; it also runs
-# `make bench-pool` (the pool micro-benchmark) when that target exists.
-.PHONY: bench
+# `make bench-pool` (the pool micro-benchmark) and puts its output in the results.
 bench:
 	@scripts/bench.sh
