@@ -387,7 +387,8 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         self.w(f"- date: {m.get('date', '?')}, commit `{m.get('commit', '?')}`"
                + (f" (+{m['dirty']} uncommitted changes)" if m.get("dirty") not in (None, "", "0") else ""))
         self.w(f"- machine: {m.get('cpu', '?')}, {m.get('ncpu', '?')} CPUs, {m.get('mem', '?')}, "
-               f"{m.get('kernel', '?')}; load average at the end {m.get('load', '?')}")
+               f"{m.get('kernel', '?')}; 1-minute load average before the run {m.get('load_start', '?')}, "
+               f"at the end {m.get('load', '?')} (other work on this shared machine ran alongside)")
         self.w(f"- each run: {m.get('duration_s', '?')} s, wrk -t{m.get('wrk_threads', '?')} (-t1 for one "
                f"connection), `--timeout 10s`; whole suite {m.get('elapsed_s', '?')} s")
         self.w(f"- head-to-head runs (comparisons 1 and 4) alternate the two sides {m.get('reps', '?')} times; "

@@ -10,6 +10,7 @@
 #   BENCH_OUT=bench/results   where latest.md, latest.jsonl and scale.png go
 #   BENCH_SKIP_INSTALL=1  do not run scripts/bench-install.sh
 #   BENCH_KEEP=1          keep the temporary directory (logs, configs) for inspection
+#   BENCH_QUIET_WAIT=60   seconds to wait at most for the load average to drop below half the CPUs
 #   BENCH_TSPOOL_BIN=PATH measure this tspool binary instead of building build-bench (e.g. to
 #                         compare two builds; it must accept `serve` and the same environment)
 #   TSPOOL_HTTP_*         passed through to tspool, to try other HTTP settings
@@ -99,6 +100,17 @@ else
     fi
     conncheck="$build/conncheck-standalone/conncheck"
 fi
+
+# ---------------------------------------------------------------- a quiet machine?
+# other work on the machine skews one side of a comparison; wait a little for it to settle
+quiet_wait="${BENCH_QUIET_WAIT:-60}"
+load_start="$(cut -d' ' -f1 /proc/loadavg)"
+for _ in $(seq 1 $((quiet_wait / 5))); do
+    awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN {exit !(l > n * 0.5)}' || break
+    say "load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: waiting for a quieter machine (BENCH_QUIET_WAIT=${quiet_wait}s)"
+    sleep 5
+done
+load_start="$load_start -> $(cut -d' ' -f1 /proc/loadavg)"
 
 # ---------------------------------------------------------------- PostgreSQL
 say "starting PostgreSQL 15 (scripts/devdb.sh, TSPOOL_DEVDB_DIR in the temporary directory)"
@@ -355,7 +367,7 @@ $(jq -n \
     --arg ncpu "$(nproc)" \
     --arg mem "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
     --arg kernel "$(uname -sr)" \
-    --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg load_start "$load_start" \
     --arg duration "$duration" --arg threads "$wrk_threads" --arg reps "$reps" \
     --arg elapsed "$(($(date +%s) - bench_t0))" \
     --arg tspool "${tspool_version:-not run}" \
@@ -370,7 +382,7 @@ $(jq -n \
     --arg civetweb "$(dpkg-query -W -f='${Version}' libcivetweb-dev 2>/dev/null)" \
     --arg gnuplot "$(gnuplot --version | awk '{print $2}')" \
     '{date:$date, commit:$commit, dirty:$dirty, cpu:$cpu, ncpu:$ncpu, mem:$mem, kernel:$kernel,
-      load:$load, duration_s:$duration, wrk_threads:$threads, reps:$reps, elapsed_s:$elapsed,
+      load:$load, load_start:$load_start, duration_s:$duration, wrk_threads:$threads, reps:$reps, elapsed_s:$elapsed,
       versions:{tspool:$tspool, wrk:$wrk, nginx:$nginx, pgbouncer:$pgbouncer, postgres:$postgres,
                 pgbench:$pgbench, patroni:$patroni, etcd:$etcd, postgres_exporter:$exporter,
                 civetweb:$civetweb, gnuplot:$gnuplot}}')
