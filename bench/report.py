@@ -203,6 +203,71 @@ class Report:
             self.verdicts.append((name, "PASS" if ok else "MISS", f"{fmt_mb(t)} MB vs {fmt_mb(p)} MB"))
             self.w(f"| {name} | {fmt_mb(t)} MB | {fmt_mb(p)} MB | {t - p:+.0f} kB | **{'PASS' if ok else 'MISS'}** |")
 
+    def miss_analysis(self):
+        """For each missed target, the figures from this run that show what limits it."""
+        missed = {name for name, v, _ in self.verdicts if v == "MISS"}
+        if not missed:
+            return
+        lines = []
+        if any(n.startswith("`/pool/ping`") for n in missed):
+            t = self.val("g4/tspool/pool_ping/c64", "rps")
+            sel1 = self.val("g4/pgbench/pgbouncer/c64", "rps")
+            same = self.val("g4x/pgbench/pgbouncer-pingsql/c64", "rps")
+            if t and sel1 and same:
+                lines.append(
+                    f"- `/pool/ping` vs PgBouncer: pgbench through PgBouncer sending tspool's own ping statement "
+                    f"(see below) with the extended protocol, as libpq's `PQexecParams` sends it, makes "
+                    f"{fmt_rps(same)} TPS against {fmt_rps(sel1)} for `SELECT 1`: the statement and protocol "
+                    f"alone cost {100 * (1 - same / sel1):.0f}% of the throughput. Against that statement tspool "
+                    f"reaches {t / same:.2f}x; the rest is HTTP, the pool hand-off and the JSON answer "
+                    f"(profile: `scripts/bench-profile.sh /pool/ping 64 ka`).")
+        if any(n.startswith("1024 keep-alive") for n in missed):
+            for ep in ("livez", "pool_status", "pool_ping"):
+                r = self.r(f"c1024/tspool/{ep}")
+                if r is None or int(num(r["starved"])) == 0:
+                    continue
+                never = int(num(r.get("never_answered")) or 0)
+                end = ("every connection was answered in the end" if never == 0
+                       else f"{never} were not answered even 10 s after the run")
+                lines.append(
+                    f"- 1024 clients on `/{ep.replace('_', '/')}`: {r['starved']} connections got no answer within "
+                    f"{num(r['duration_s']):g} s while others got up to {r['max_per_conn']} answers; {end}. At "
+                    f"{fmt_rps(num(r['rps']))} req/s a worker thread that keeps one keep-alive connection for a fixed "
+                    f"number of requests holds it for a long time when each request waits for the database, so "
+                    f"queued connections wait for several such turns.")
+        rss = [n for n in missed if n.startswith("idle RSS")]
+        if rss:
+            t, p = self.r("mem/tspool/after"), self.r("mem/pgbouncer/after")
+            if t and p and num(t.get("anon_kb")) is not None and num(p.get("anon_kb")) is not None:
+                tmaps = {m["name"] for m in (self.r("memmap/tspool") or {}).get("maps", [])}
+                pmaps = {m["name"] for m in (self.r("memmap/pgbouncer") or {}).get("maps", [])}
+                extra = sorted(m for m in tmaps - pmaps if not m.startswith("["))
+                lines.append(
+                    f"- idle RSS: tspool {fmt_mb(num(t['rss_kb']))} MB = {fmt_mb(num(t['anon_kb']))} MB anonymous "
+                    f"({t.get('threads', '?')} threads: stacks, per-thread buffers and malloc arenas) + "
+                    f"{fmt_mb(num(t['file_kb']))} MB of library pages; PgBouncer {fmt_mb(num(p['rss_kb']))} MB = "
+                    f"{fmt_mb(num(p['anon_kb']))} MB anonymous ({p.get('threads', '?')} threads) + "
+                    f"{fmt_mb(num(p['file_kb']))} MB of library pages. Libraries among the largest mappings of tspool "
+                    f"but not of PgBouncer: {', '.join(extra) or '—'} (libpq brings Kerberos, LDAP and GnuTLS). "
+                    f"Library pages are shared with every other process that maps them; RSS counts them in full.")
+        if any("Patroni" in n and "p99" in n for n in missed):
+            floor = self.val("g1/nginx/livez/close64", "p99_us")
+            if floor is not None:
+                lines.append(
+                    f"- probe p99 vs Patroni: nginx serving a static file in the same pattern has p99 "
+                    f"{fmt_ms(floor)} ms on this machine (load generator on the same CPUs); tspool's p99 cannot "
+                    f"go far below that floor, so the ratio depends on how slow Patroni was in this run.")
+        if any("nginx static" in n or "vs nginx" in n for n in missed):
+            lines.append(
+                "- against nginx: every run is listed below with all repetitions; a profile of the endpoint "
+                "(`scripts/bench-profile.sh PATH 64 ka`) shows where tspool spends its time.")
+        if lines:
+            self.w("## What limits the missed targets")
+            self.w()
+            for line in lines:
+                self.w(line)
+            self.w()
+
     # ------------------------------------------------------------------ tables
     def runs_table(self, prefix_list, title):
         rows = [r for rid, r in self.rows.items() if any(rid.startswith(p) for p in prefix_list)]
@@ -407,6 +472,7 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
         self.w()
         self.verdict_table()
         self.w()
+        self.miss_analysis()
         skips = [n for n in self.notes if n["kind"] == "skip"]
         if skips:
             self.w("## Not measured, and why")
