@@ -11,6 +11,7 @@ reported as "n/a" with the reason from DIR/notes.jsonl, never silently dropped."
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,15 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE_CONNS = [1, 8, 64, 256, 1024]
 POOL_SIZES = [1, 4, 16, 64]
+
+
+def config_lines(text):
+    """GET /config as `NAME=value  (source)` lines; the raw text if it is not the expected JSON."""
+    try:
+        doc = json.loads(text)
+        return "\n".join(f"{v['name']}={v['value']}  ({v.get('source', '?')})" for v in doc["variables"])
+    except (ValueError, KeyError, TypeError):
+        return text
 
 
 def load_jsonl(path):
@@ -589,10 +599,14 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
                                    ("pgbouncer.ini.used", "ini", "pgbouncer.ini"),
                                    ("patroni.yml.used", "yaml", "patroni.yml"),
                                    ("pingsql.used", "sql", "tspool's ping statement, as replayed by pgbench"),
-                                   ("tspool-config.json", "json", "tspool effective configuration (GET /config)")):
+                                   ("tspool-config.json", "text", "tspool effective configuration (GET /config)")):
             text = read(os.path.join(self.work, fname)).strip()
             if not text:
                 continue
+            if fname == "tspool-config.json":
+                text = config_lines(text)
+            # throwaway passwords of the temporary clusters still do not belong in a results file
+            text = re.sub(r"(password:\s*)\S+", r"\1...", text)
             self.w(f"<details><summary>{title}</summary>")
             self.w()
             self.w(f"```{lang}")
