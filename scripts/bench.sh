@@ -268,6 +268,21 @@ if start_pgbouncer 20; then
     PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$pgbouncer_port" -U postgres -X -q -c 'SELECT 1' postgres >/dev/null
     record_mem "mem/pgbouncer/idle" "$pgbouncer_pid" backends="$(pgbouncer_server_conns)"
 fi
+# the same comparison with pgbench sending tspool's own ping statement (the one reporting
+# pg_is_in_recovery(), from pg_stat_activity; the scale runs above pinged) through PgBouncer with the extended
+# protocol, as libpq's PQexecParams does: separates the statement's cost from HTTP and the pool
+have_pingsql=0
+if [ "$have_tspool" = 1 ] && [ "$have_pgbouncer" = 1 ]; then
+    "$devdb" psql -A -t -c "SELECT query FROM pg_stat_activity WHERE application_name = 'tspool' AND query ILIKE 'select%' ORDER BY query ILIKE '%pg_is_in_recovery%' DESC, query_start DESC LIMIT 1" \
+        >"$work/ping.sql" 2>/dev/null || true
+    if [ -s "$work/ping.sql" ]; then
+        printf '%s;\n' "$(tr '\n' ' ' <"$work/ping.sql" | sed 's/;* *$//')" >"$work/ping.sql"
+        cp "$work/ping.sql" "$work/pingsql.used"
+        have_pingsql=1
+    else
+        note note "tspool's ping statement not found in pg_stat_activity; pgbench ran SELECT 1 only"
+    fi
+fi
 for _ in $(seq 1 "$reps"); do
     if [ "$have_tspool" = 1 ]; then
         tspool_wrk "g4/tspool/pool_ping/c64" "/pool/ping" 64 ka
@@ -275,21 +290,10 @@ for _ in $(seq 1 "$reps"); do
     if [ "$have_pgbouncer" = 1 ]; then
         pgbench_run "g4/pgbench/pgbouncer/c64" "$pgbouncer_port" 64 || true
     fi
-done
-# the same comparison with pgbench sending tspool's own ping statement (its last statement, as
-# pg_stat_activity shows it) through PgBouncer with the extended protocol, as libpq's
-# PQexecParams does: separates the cost of the statement from the cost of HTTP and the pool
-if [ "$have_tspool" = 1 ] && [ "$have_pgbouncer" = 1 ]; then
-    "$devdb" psql -A -t -c "SELECT query FROM pg_stat_activity WHERE application_name = 'tspool' AND query ILIKE 'select%' ORDER BY query_start DESC LIMIT 1" \
-        >"$work/ping.sql" 2>/dev/null || true
-    if [ -s "$work/ping.sql" ]; then
-        printf '%s;\n' "$(tr '\n' ' ' <"$work/ping.sql" | sed 's/;* *$//')" >"$work/ping.sql"
-        cp "$work/ping.sql" "$work/pingsql.used"
+    if [ "$have_pingsql" = 1 ]; then
         pgbench_run "g4x/pgbench/pgbouncer-pingsql/c64" "$pgbouncer_port" 64 "$work/ping.sql" extended || true
-    else
-        note note "tspool's ping statement not found in pg_stat_activity; pgbench ran SELECT 1 only"
     fi
-fi
+done
 if [ "$have_pgbouncer" = 1 ]; then
     # PgBouncer opens its 20 server connections under load and keeps them (server_idle_timeout)
     sleep 2
