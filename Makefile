@@ -17,6 +17,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEVDB_DIR  := $(CURDIR)/.tspool/pg
 TESTDB_DIR := $(CURDIR)/.tspool/test-pg
+TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all build run test unit tsan bench bench-pool format format-check stop deps clean helm-test helm-docs
@@ -38,7 +39,10 @@ test: deps format-check
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
-	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh start; \
+	else echo "node/npm missing: TimescaleDB integration tests will be skipped"; fi
+	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 	@$(MAKE) --no-print-directory tsan
 
@@ -75,6 +79,7 @@ format-check:
 stop:
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
+	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD)

@@ -14,7 +14,9 @@ packages=(
     golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
     golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev binutils
 )
-# node and npm run the chart tests; a node installed from elsewhere is fine
+# node and npm run the chart tests and the PGlite TimescaleDB test server (scripts/tsdb.sh).
+# Checked by command: a nodejs from another repository is fine and may bundle npm, and
+# Debian's npm would conflict with it.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     packages+=(nodejs npm)
 fi

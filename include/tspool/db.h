@@ -18,8 +18,9 @@ struct tsp_db_result; /* opaque rows of one statement */
  * connection. Reports failures and duration to the pool (tsp_lease_report_error /
  * tsp_lease_report_duration with `operation` = the lease label). On error maps SQLSTATE with
  * tsp_db_code_for_sqlstate(), copies it into err->sqlstate, and puts the server's message
- * (scrubbed) in err->detail. On TSP_OK *out (if out != NULL) is a result to release with
- * tsp_db_result_free(). Blocks for the round trip (bounded by statement_timeout). */
+ * (scrubbed) in err->detail; a connection lost without a SQLSTATE counts as "08006".
+ * On TSP_OK *out (if out != NULL) is a result to release with tsp_db_result_free().
+ * Blocks for the round trip (bounded by statement_timeout). */
 enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err) TSP_MUSTCHECK;
@@ -56,6 +57,20 @@ enum tsp_code tsp_db_identifier_validate(const char *ident, const char *field,
  * *out is a malloc'd string ("\"name\"") to free(). */
 enum tsp_code tsp_db_identifier_quote(struct tsp_lease *lease, const char *ident, const char *field,
                                       char **out, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Accept `name` or `schema.name` (exactly one dot at most); each part as in
+ * tsp_db_identifier_validate(). Errors name `field`. Pure. */
+enum tsp_code tsp_db_qualified_validate(const char *name, const char *field,
+                                        struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Validate `name` or `schema.name` and quote each part with PQescapeIdentifier on the lease's
+ * connection ("\"schema\".\"name\""). On TSP_OK *out is a malloc'd string to free(). */
+enum tsp_code tsp_db_qualified_quote(struct tsp_lease *lease, const char *name, const char *field,
+                                     char **out, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Name of the database the lease's session is connected to (libpq's PQdb), valid until the
+ * lease is returned; "" when unknown. Non-blocking. */
+const char *tsp_db_database_name(struct tsp_lease *lease);
 
 /* Remove password=... values and the configured password itself from a libpq message, in
  * place (replaced by "********"). password may be NULL. Pure. */

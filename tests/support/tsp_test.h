@@ -1,5 +1,6 @@
 /* tsp_test.h - shared test harness: a common main() with a -t filter, and helpers that
- * reach the real PostgreSQL 15 test server started by `make test` (scripts/devdb.sh).
+ * reach the real PostgreSQL 15 test server started by `make test` (scripts/devdb.sh) and the
+ * TimescaleDB test server (scripts/tsdb.sh).
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_TEST_H
@@ -35,6 +36,24 @@ int tsp_test_pg_ctl(const char *action);
 /* Run one SQL statement through a fresh libpq connection; returns the first column of the
  * first row as a malloc'd string (free it), "" for no rows, NULL on error (printed). */
 char *tsp_test_pg_query(const char *sql);
+
+/* TimescaleDB test server: TSPOOL_TEST_TSDB_DSN (a real TimescaleDB) when set, else the PGlite
+ * TimescaleDB server of scripts/tsdb.sh (directory TSPOOL_TEST_TSDBDIR, default
+ * <source>/.tspool/test-tsdb). PGlite serves one connection at a time: close every other
+ * connection before tsp_test_tsdb_query().
+ * tsp_test_tsdb_available() returns false (after printing why) only when no DSN is given and
+ * node/npm cannot run; a server that fails to start is a failure, not a skip. */
+bool tsp_test_tsdb_available(void);
+/* Starts the PGlite server if needed. The DSN, or NULL (printed) when the server did not
+ * start. Static storage. */
+const char *tsp_test_tsdb_dsn(void);
+/* True when the tests run against the PGlite server (no TSPOOL_TEST_TSDB_DSN). */
+bool tsp_test_tsdb_is_pglite(void);
+/* scripts/tsdb.sh start|stop|restart|status; returns the exit status. */
+int tsp_test_tsdb_ctl(const char *action);
+/* Like tsp_test_pg_query() against the TimescaleDB test server; NULL on error (printed),
+ * "" for no rows or SQL NULL. */
+char *tsp_test_tsdb_query(const char *sql);
 
 /* Sleep for ms milliseconds. */
 void tsp_test_sleep_ms(long ms);

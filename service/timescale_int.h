@@ -1,0 +1,222 @@
+/* timescale_int.h - shared by timescale*.c only: the service struct, the capability probe
+ * used per lease, and the pure SQL builders (text + parameters, no connection).
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSPOOL_TIMESCALE_INT_H
+#define TSPOOL_TIMESCALE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "tspool/timescale.h"
+
+struct tsp_ts {
+    struct tsp_pool *pool; /* borrowed */
+    pthread_mutex_t lock;  /* guards the cache below */
+    bool cached;           /* caps holds a probe result */
+    struct tsp_ts_caps caps;
+    long long newest_conn_id; /* highest connection id the cache has seen: a newer one means
+                                 the pool reconnected, maybe to another server */
+    int64_t probed_at_ms;     /* monotonic */
+    int api_override;         /* tests only: -1 detect, 0 classic names, 1 columnstore names */
+};
+
+/* Tests only: use the classic (0) or the 2.18+ columnstore (1) names whatever the version
+ * says, or detect again (-1). Thread-safe. */
+void tsp_ts_caps_override_api(struct tsp_ts *ts, int columnstore);
+
+/* Capabilities for the server behind `lease` (cached; probes through the lease when stale). */
+enum tsp_code tsp_ts_caps_for_lease(struct tsp_ts *ts, struct tsp_lease *lease,
+                                    struct tsp_ts_caps *out, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* TSP_OK when caps has the feature, else TSP_CONFLICT saying exactly what is missing. Pure. */
+enum tsp_code tsp_ts_caps_require(const struct tsp_ts_caps *caps, enum tsp_ts_feature feature,
+                                  struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Fill the derived members (version_num, columnstore_api, feature groups) of caps from
+ * installed, version and license. Pure. */
+void tsp_ts_caps_derive(struct tsp_ts_caps *caps);
+
+/* Quotes one identifier (qualified = accept schema.name) after validating it; the executor
+ * passes PQescapeIdentifier through db.c, unit tests a pure stand-in. On TSP_OK *out is
+ * malloc'd. */
+struct tsp_ts_quoter {
+    enum tsp_code (*quote)(void *ctx, const char *ident, bool qualified, const char *field,
+                           char **out, struct tsp_error *err);
+    void *ctx;
+};
+
+/* "bigint" for an integer, "timestamptz" for a value starting with a date (YYYY-MM-DD),
+ * else "interval". Pure. */
+const char *tsp_ts_time_cast(const char *value);
+
+/* Builders: each fills *out (zeroed first; release with tsp_ts_stmt_fini) or returns an
+ * error naming the request field. Identifiers in the text are quoted through q; a relation
+ * bound as $n::regclass is bound in its quoted form. */
+enum tsp_code tsp_ts_sql_caps(struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* Resolve a user name to (schema, name, is_kind) of a hypertable or (aggregate) a view. */
+enum tsp_code tsp_ts_sql_resolve(const struct tsp_ts_quoter *q, const char *name, bool aggregate,
+                                 const char *field, struct tsp_ts_stmt *out,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+/* schema/name: catalog values (bound as text), both NULL = every hypertable.
+ * compression_stats = false leaves out the compression functions (Apache-only build). */
+enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, bool compression_stats,
+                                     struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_policies(const char *schema, const char *name, struct tsp_ts_stmt *out,
+                                  struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_dimensions(const char *schema, const char *name, struct tsp_ts_stmt *out,
+                                    struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_compression_settings(const char *schema, const char *name,
+                                              struct tsp_ts_stmt *out,
+                                              struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hypertable,
+                                const struct tsp_ts_chunk_filter *filter, bool compression_stats,
+                                struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_compression_set(const struct tsp_ts_quoter *q, const char *hypertable,
+                                         const struct tsp_ts_compression_spec *spec,
+                                         bool columnstore, struct tsp_ts_stmt *out,
+                                         struct tsp_error *err) TSP_MUSTCHECK;
+/* chunk: a regclass text as show_chunks() printed it. */
+enum tsp_code tsp_ts_sql_chunk_compress(const char *chunk, bool compress, bool columnstore,
+                                        struct tsp_ts_stmt *out,
+                                        struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_drop_chunks(const struct tsp_ts_quoter *q, const char *hypertable,
+                                     const struct tsp_ts_chunk_filter *filter,
+                                     struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *hypertable,
+                                    enum tsp_ts_policy_kind kind, const char *after,
+                                    const char *schedule_interval, bool columnstore,
+                                    struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* SELECT the policy's values with their casts: lets the server reject a bad value before a
+ * change that cannot run in one transaction removes anything. */
+enum tsp_code tsp_ts_sql_policy_check(enum tsp_ts_policy_kind kind, const char *after,
+                                      const char *schedule_interval, struct tsp_ts_stmt *out,
+                                      struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_policy_remove(const struct tsp_ts_quoter *q, const char *hypertable,
+                                       enum tsp_ts_policy_kind kind, bool if_exists,
+                                       bool columnstore, struct tsp_ts_stmt *out,
+                                       struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_aggregates(const char *schema, const char *name, struct tsp_ts_stmt *out,
+                                    struct tsp_error *err) TSP_MUSTCHECK;
+/* SELECT $1::interval::text: the server checks and normalises a value before it is written
+ * into DDL text. */
+enum tsp_code tsp_ts_sql_interval_check(const char *value, const char *field,
+                                        struct tsp_ts_stmt *out,
+                                        struct tsp_error *err) TSP_MUSTCHECK;
+/* bucket: the server-normalised interval text (digits, letters, blanks, ':', '.', '+', '-'). */
+enum tsp_code tsp_ts_sql_aggregate_create(const struct tsp_ts_quoter *q,
+                                          const struct tsp_ts_aggregate_spec *spec,
+                                          const char *bucket, bool if_not_exists,
+                                          struct tsp_ts_stmt *out,
+                                          struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_aggregate_drop(const struct tsp_ts_quoter *q, const char *name,
+                                        struct tsp_ts_stmt *out,
+                                        struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_aggregate_policy_add(const struct tsp_ts_quoter *q, const char *name,
+                                              const char *start_offset, const char *end_offset,
+                                              const char *schedule_interval,
+                                              struct tsp_ts_stmt *out,
+                                              struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_aggregate_policy_remove(const struct tsp_ts_quoter *q, const char *name,
+                                                 bool if_exists, struct tsp_ts_stmt *out,
+                                                 struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_aggregate_refresh(const struct tsp_ts_quoter *q, const char *name,
+                                           const char *start, const char *end,
+                                           struct tsp_ts_stmt *out,
+                                           struct tsp_error *err) TSP_MUSTCHECK;
+/* job_id < 0 = every job. */
+enum tsp_code tsp_ts_sql_jobs(long long job_id, struct tsp_ts_stmt *out,
+                              struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_job_run(long long job_id, struct tsp_ts_stmt *out,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interval, int scheduled,
+                                   struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- builder helpers shared by timescale.c and timescale_sql_agg.c ---- */
+
+/* A growing statement text; `oom` sticks once an allocation failed. */
+struct tsp_ts_sbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+    bool oom;
+};
+
+void tsp_ts_sb_add(struct tsp_ts_sbuf *sb, const char *s);
+/* Formats short fragments only (< 256 bytes). */
+void tsp_ts_sb_addf(struct tsp_ts_sbuf *sb, const char *fmt, ...) TSP_PRINTF(2, 3);
+/* Append a parameter (copied; NULL = SQL NULL); returns its number ($n) or 0 on failure. */
+int tsp_ts_stmt_param(struct tsp_ts_stmt *stmt, const char *value, const char *field);
+/* Move sb's text into out->sql, or release everything when anything failed before. */
+enum tsp_code tsp_ts_stmt_finish(struct tsp_ts_sbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+/* A statement of fixed text with nparams parameters. */
+enum tsp_code tsp_ts_stmt_simple(struct tsp_ts_stmt *out, const char *sql, int nparams,
+                                 const char *const *values, const char *const *fields,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+/* "bigint" for an integer, else "timestamptz": a point in time, never an interval. */
+const char *tsp_ts_point_cast(const char *value);
+/* Zero out, quote `name` (schema.name allowed) and bind it as $1 (for $1::regclass). */
+enum tsp_code tsp_ts_bind_relation(const struct tsp_ts_quoter *q, const char *name,
+                                   const char *field, struct tsp_ts_stmt *out,
+                                   struct tsp_error *err) TSP_MUSTCHECK;
+/* A fixed statement filtered by $1 schema and $2 name (text, NULL = any). */
+enum tsp_code tsp_ts_by_schema_name(struct tsp_ts_stmt *out, const char *sql, const char *schema,
+                                    const char *name, struct tsp_error *err) TSP_MUSTCHECK;
+/* Quote n column names into sb separated by ", ". */
+enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+                                 const char *const *cols, size_t n, const char *field,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- executor helpers shared by timescale_exec.c and timescale_read.c ---- */
+
+struct tsp_db_result;
+
+/* One operation in progress: the lease it holds and what the server offers. */
+struct tsp_ts_op {
+    struct tsp_ts *ts;
+    const struct tsp_ts_ctx *ctx; /* never NULL (a zeroed default when the caller gave none) */
+    const char *name;             /* "hypertables.list", also the audit operation */
+    struct tsp_lease *lease;
+    struct tsp_ts_caps caps;
+    struct tsp_ts_quoter quoter; /* PQescapeIdentifier through db.c */
+    int64_t started_ms;
+};
+
+/* Borrow (label "ts.<name>"), probe capabilities and require `feature`. On failure nothing is
+ * held. On TSP_OK end with tsp_ts_op_end(). */
+enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                              const char *name, enum tsp_ts_feature feature,
+                              struct tsp_error *err) TSP_MUSTCHECK;
+/* Return the lease. Safe to call twice. */
+void tsp_ts_op_end(struct tsp_ts_op *op);
+/* Run one statement; a data error (SQLSTATE class 22) names the request field whose value the
+ * server rejected. */
+enum tsp_code tsp_ts_op_query(struct tsp_ts_op *op, const struct tsp_ts_stmt *stmt,
+                              struct tsp_db_result **out, struct tsp_error *err) TSP_MUSTCHECK;
+/* Resolve a user name to the catalog's schema and name of a hypertable (or aggregate);
+ * unknown or not of that kind -> TSP_NOT_FOUND. */
+enum tsp_code tsp_ts_op_resolve(struct tsp_ts_op *op, const char *name, bool aggregate,
+                                const char *field, char *schema, char *rel,
+                                struct tsp_error *err) TSP_MUSTCHECK;
+/* Chunks of a hypertable selected by filter (see tsp_ts_sql_chunks). On TSP_OK *out is
+ * malloc'd (NULL when count is 0) and *chunk_names (if not NULL) a malloc'd array of
+ * malloc'd regclass texts; free with tsp_ts_names_free(). */
+enum tsp_code tsp_ts_op_chunks(struct tsp_ts_op *op, const char *hypertable,
+                               const struct tsp_ts_chunk_filter *filter, struct tsp_ts_chunk **out,
+                               char ***chunk_names, size_t *count,
+                               struct tsp_error *err) TSP_MUSTCHECK;
+void tsp_ts_names_free(char **names, size_t count);
+/* Policies of one hypertable (or every one when schema and name are NULL). */
+enum tsp_code tsp_ts_op_policies(struct tsp_ts_op *op, struct tsp_hypertable *tables, size_t count,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Run (or, for a dry run, only record) the statements of a change: in one transaction when no
+ * statement needs autocommit, else one by one. Takes ownership of stmts[0..n) (moved into
+ * out->stmts even on failure). results (n entries, may be NULL) receive each statement's
+ * result. Writes the audit record. */
+enum tsp_code tsp_ts_op_change(struct tsp_ts_op *op, const char *target, struct tsp_ts_stmt *stmts,
+                               size_t n, struct tsp_db_result **results, struct tsp_ts_change *out,
+                               struct tsp_error *err) TSP_MUSTCHECK;
+
+#endif /* TSPOOL_TIMESCALE_INT_H */
