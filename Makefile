@@ -5,8 +5,11 @@
 #   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
 #   make tsan    the unit tests under ThreadSanitizer
 #   make bench-pool  the pool micro-benchmark in a Release build (-O2, no sanitizer)
-#   make format  apply clang-format;  make stop  stop the development databases
+#   make format  apply clang-format;  make stop  stop the development and test databases
 #   make helm-test  only the Helm chart and Dockerfile checks (also part of make test)
+#   make docs    re-render api/docs.html (GET /docs) from openapi.yaml
+#   make client  regenerate clients/typescript/src/schema.ts from openapi.yaml
+#   make contract-test  only the OpenAPI lint, contract, client and example tests (also part of make test)
 #   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
 
 BUILD      ?= build
@@ -20,7 +23,8 @@ TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test unit tsan bench bench-pool format format-check stop deps clean helm-test helm-docs
+.PHONY: all build run test unit tsan bench bench-pool format format-check stop deps clean helm-test helm-docs \
+	docs client contract-test
 
 all: build
 
@@ -29,7 +33,7 @@ deps:
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
 
 run: build
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh start
@@ -48,7 +52,7 @@ test: deps format-check
 
 unit: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
 tsan: deps
@@ -69,6 +73,22 @@ helm-test: deps
 # regenerate the values table in helm/tspool/README.md from values.yaml and values.schema.json
 helm-docs:
 	node tests/helm/values-table.mjs --write
+
+# the reference page and the TypeScript client types are generated from openapi.yaml and
+# committed; the contract tests fail while they are stale
+docs:
+	sh tests/contract/setup.sh >/dev/null
+	node tests/contract/build-docs.mjs
+
+client:
+	sh tests/contract/setup.sh >/dev/null
+	node clients/typescript/generate.mjs
+
+contract-test: deps
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target tspool
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ctest --output-on-failure -L contract
 
 format:
 	clang-format -i $(SOURCES)

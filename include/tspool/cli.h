@@ -12,4 +12,22 @@ int tsp_cli_config(int argc, char **argv);
 /* `tspool version`: version, build and library versions. */
 int tsp_cli_version(int argc, char **argv);
 
+/* `tspool serve`: run the HTTP service until SIGTERM/SIGINT, then drain. Exit 0 after a clean
+ * drain, 1 on a start-up failure or a second signal, 2 on an invalid configuration. */
+int tsp_cli_serve(int argc, char **argv);
+
+/* `tspool status [--detailed] [--json] [--url URL]`: GET /pool/status from a running service
+ * and print it as a table (or raw JSON). Exit 1 when the service is unreachable or answers
+ * with an error. Token from TSPOOL_READ_TOKEN (or TSPOOL_ADMIN_TOKEN). */
+int tsp_cli_status(int argc, char **argv);
+
+/* `tspool probe live|ready|startup [--url URL] [--timeout S]`: exit 0 when the probe answers
+ * 200, 1 otherwise (for Docker HEALTHCHECK and exec probes). */
+int tsp_cli_probe(int argc, char **argv);
+
+/* `tspool check`: connect directly with the configuration in pooled and in direct mode, run a
+ * round trip, print the server version, TimescaleDB version and max_connections. Exit 0/1, or
+ * 2 on an invalid configuration. */
+int tsp_cli_check(int argc, char **argv);
+
 #endif /* TSPOOL_CLI_H */

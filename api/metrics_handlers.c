@@ -1,0 +1,42 @@
+/* metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
+ * statistics snapshot, the cached database check and the HTTP request metrics.
+ * SPDX-License-Identifier: MIT
+ */
+#include "api_int.h"
+
+#include <stdlib.h>
+
+#ifndef TSPOOL_VERSION
+#define TSPOOL_VERSION "0.0.0"
+#endif
+
+#define SLOW_LABELS_MAX 65
+
+int tsp_h_metrics(struct tsp_req *req)
+{
+    struct tsp_error err;
+    struct tsp_pool_stats stats;
+    struct tsp_pool_health db;
+    struct tsp_pool_label_count slow[SLOW_LABELS_MAX];
+    struct tsp_metrics_sources src = {0};
+    char *text = NULL;
+    size_t len = 0;
+    int status = 0;
+    enum tsp_code rc = TSP_OK;
+
+    tsp_error_init(&err);
+    tsp_pool_stats(req->api->pool, &stats);
+    tsp_pool_health(req->api->pool, &db);
+    src.pool = &stats;
+    src.db = &db;
+    src.slow = slow;
+    src.nslow = tsp_pool_slow_by_label(req->api->pool, slow, SLOW_LABELS_MAX);
+    src.version = TSPOOL_VERSION;
+    rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
+    if (rc != TSP_OK) {
+        return tsp_problem_send(req, &err, NULL);
+    }
+    status = tsp_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
+    free(text);
+    return status;
+}

@@ -1,0 +1,142 @@
+/* problem.c - struct tsp_error -> RFC 9457 application/problem+json; the only place an
+ * error becomes an HTTP status (from TSP_ERROR_MAP), plus Retry-After on 503s.
+ * SPDX-License-Identifier: MIT
+ */
+#include "api_int.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROBLEM_TYPE_BASE "https://tspool.dev/problems/"
+
+/* "POOL_EXHAUSTED" -> "pool-exhausted" */
+static void type_slug(enum tsp_code code, char *out, size_t outsize)
+{
+    const char *name = tsp_code_name(code);
+    size_t i = 0;
+
+    for (; name[i] != '\0' && i + 1 < outsize; i++) {
+        out[i] = name[i] == '_' ? '-' : (char)tolower((unsigned char)name[i]);
+    }
+    out[i] = '\0';
+}
+
+json_t *tsp_problem_build(const struct tsp_error *err, const char *instance, const char *request_id)
+{
+    char slug[64];
+    char type[128];
+    json_t *doc = json_object();
+    enum tsp_code code = err->code == TSP_OK ? TSP_INTERNAL : err->code;
+    int status = tsp_code_http_status(code);
+    int bad = 0;
+
+    if (doc == NULL) {
+        return NULL;
+    }
+    type_slug(code, slug, sizeof(slug));
+    snprintf(type, sizeof(type), "%s%s", PROBLEM_TYPE_BASE, slug);
+    bad |= json_object_set_new(doc, "type", json_string(type));
+    bad |= json_object_set_new(doc, "title", json_string(tsp_code_title(code)));
+    bad |= json_object_set_new(doc, "status", json_integer(status));
+    bad |= json_object_set_new(
+        doc, "detail", json_string(err->detail[0] != '\0' ? err->detail : tsp_code_title(code)));
+    if (instance != NULL) {
+        bad |= json_object_set_new(doc, "instance", json_string(instance));
+    }
+    bad |= json_object_set_new(doc, "code", json_string(tsp_code_name(code)));
+    if (err->field[0] != '\0') {
+        bad |= json_object_set_new(doc, "field", json_string(err->field));
+    }
+    if (err->sqlstate[0] != '\0') {
+        bad |= json_object_set_new(doc, "sqlstate", json_string(err->sqlstate));
+    }
+    if (request_id != NULL && request_id[0] != '\0') {
+        bad |= json_object_set_new(doc, "request_id", json_string(request_id));
+    }
+    if (bad != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+const char *tsp_problem_headers(enum tsp_code code)
+{
+    switch (code) {
+    case TSP_POOL_EXHAUSTED:
+    case TSP_POOL_PAUSED:
+        return "Retry-After: 1\r\n";
+    case TSP_UNAVAILABLE:
+    case TSP_DB_UNAVAILABLE:
+        return "Retry-After: 5\r\n";
+    case TSP_SHUTTING_DOWN:
+        return "Retry-After: 10\r\n";
+    case TSP_UNAUTHORIZED:
+        return "WWW-Authenticate: Bearer realm=\"tspool\"\r\n";
+    default:
+        return "";
+    }
+}
+
+enum tsp_code tsp_problem_code_for_status(int status)
+{
+    switch (status) {
+    case 503:
+        return TSP_UNAVAILABLE; /* the generic one of the several 503 codes */
+    case 500:
+        return TSP_INTERNAL;
+    default:
+        break;
+    }
+    for (int c = 1; c < TSP_CODE_COUNT; c++) {
+        if (tsp_code_http_status((enum tsp_code)c) == status) {
+            return (enum tsp_code)c;
+        }
+    }
+    return TSP_INTERNAL;
+}
+
+int tsp_problem_send(struct tsp_req *req, const struct tsp_error *err, const char *extra_headers)
+{
+    enum tsp_code code = err->code == TSP_OK ? TSP_INTERNAL : err->code;
+    int status = tsp_code_http_status(code);
+    char headers[512];
+    json_t *doc = tsp_problem_build(err, req->path, req->request_id);
+    char *text = NULL;
+    int sent = 0;
+
+    snprintf(headers, sizeof(headers), "%s%s", tsp_problem_headers(code),
+             extra_headers != NULL ? extra_headers : "");
+    if (doc != NULL) {
+        text = json_dumps(doc, JSON_COMPACT);
+    }
+    if (text == NULL) {
+        static const char fallback[] = "{\"title\":\"Out of memory\",\"status\":500}";
+        sent =
+            tsp_respond(req, 500, "application/problem+json", NULL, fallback, sizeof(fallback) - 1);
+        goto done;
+    }
+    sent = tsp_respond(req, status, "application/problem+json", headers, text, strlen(text));
+done:
+    free(text);
+    json_decref(doc);
+    return sent;
+}
+
+int tsp_problem_sendf(struct tsp_req *req, enum tsp_code code, const char *field, const char *fmt,
+                      ...)
+{
+    struct tsp_error err;
+    va_list ap;
+
+    tsp_error_init(&err);
+    err.code = code;
+    snprintf(err.field, sizeof(err.field), "%s", field != NULL ? field : "");
+    va_start(ap, fmt);
+    vsnprintf(err.detail, sizeof(err.detail), fmt, ap);
+    va_end(ap);
+    return tsp_problem_send(req, &err, NULL);
+}

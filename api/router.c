@@ -1,0 +1,149 @@
+/* router.c - the static route table {method, pattern, handler, role, operationId} and the
+ * path matcher; answers "not found" and "method not allowed" with the allowed methods.
+ * SPDX-License-Identifier: MIT
+ */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* operationIds must equal those in openapi.yaml (checked by test_router). */
+static const struct tsp_route routes[] = {
+    {"GET", "/livez", tsp_h_livez, TSP_ROLE_PROBE, "getLivez"},
+    {"GET", "/livez/{check}", tsp_h_livez, TSP_ROLE_PROBE, "getLivezCheck"},
+    {"GET", "/readyz", tsp_h_readyz, TSP_ROLE_PROBE, "getReadyz"},
+    {"GET", "/readyz/{check}", tsp_h_readyz, TSP_ROLE_PROBE, "getReadyzCheck"},
+    {"GET", "/startupz", tsp_h_startupz, TSP_ROLE_PROBE, "getStartupz"},
+    {"GET", "/startupz/{check}", tsp_h_startupz, TSP_ROLE_PROBE, "getStartupzCheck"},
+    {"GET", "/healthz", tsp_h_healthz, TSP_ROLE_PROBE, "getHealthz"},
+    {"GET", "/healthz/{check}", tsp_h_healthz, TSP_ROLE_PROBE, "getHealthzCheck"},
+    {"GET", "/pool/status", tsp_h_pool_status, TSP_ROLE_READ, "getPoolStatus"},
+    {"GET", "/pool/ping", tsp_h_pool_ping, TSP_ROLE_READ, "pingPool"},
+    {"POST", "/pool/pause", tsp_h_pool_pause, TSP_ROLE_ADMIN, "pausePool"},
+    {"POST", "/pool/resume", tsp_h_pool_resume, TSP_ROLE_ADMIN, "resumePool"},
+    {"POST", "/pool/recycle", tsp_h_pool_recycle, TSP_ROLE_ADMIN, "recyclePool"},
+    {"PATCH", "/pool", tsp_h_pool_patch, TSP_ROLE_ADMIN, "resizePool"},
+    {"GET", "/config", tsp_h_config, TSP_ROLE_ADMIN, "getConfig"},
+    {"GET", "/metrics", tsp_h_metrics, TSP_ROLE_METRICS, "getMetrics"},
+    {"GET", "/openapi.yaml", tsp_h_openapi, TSP_ROLE_PUBLIC, "getOpenapi"},
+    {"GET", "/docs", tsp_h_docs, TSP_ROLE_PUBLIC, "getDocs"},
+};
+
+#define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+
+size_t tsp_router_count(void)
+{
+    return ROUTE_COUNT;
+}
+
+const struct tsp_route *tsp_router_at(size_t i)
+{
+    return i < ROUTE_COUNT ? &routes[i] : NULL;
+}
+
+size_t tsp_router_index(const struct tsp_route *route)
+{
+    if (route == NULL || route < routes || route >= routes + ROUTE_COUNT) {
+        return ROUTE_COUNT;
+    }
+    return (size_t)(route - routes);
+}
+
+/* Length of the segment starting at s (up to '/' or the end). */
+static size_t segment_len(const char *s)
+{
+    return strcspn(s, "/");
+}
+
+bool tsp_router_pattern_match(const char *pattern, const char *path,
+                              struct tsp_route_params *params)
+{
+    const char *p = pattern;
+    const char *s = path;
+    struct tsp_route_params found;
+
+    memset(&found, 0, sizeof(found));
+    while (*p != '\0' && *s != '\0') {
+        if (*p != '/' || *s != '/') {
+            return false;
+        }
+        p++;
+        s++;
+        size_t plen = segment_len(p);
+        size_t slen = segment_len(s);
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || found.count >= TSP_ROUTE_MAX_PARAMS ||
+                slen >= sizeof(found.items[0].value)) {
+                return false;
+            }
+            /* the name is the pattern text between the braces; patterns are static */
+            struct tsp_route_param *param = &found.items[found.count++];
+            param->name = p + 1;
+            memcpy(param->value, s, slen);
+            param->value[slen] = '\0';
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*p != '\0' || *s != '\0') {
+        return false;
+    }
+    if (params != NULL) {
+        *params = found;
+    }
+    return true;
+}
+
+static void allow_append(char *allow, size_t allow_size, const char *method)
+{
+    size_t used = strlen(allow);
+    if (strstr(allow, method) != NULL) {
+        return;
+    }
+    snprintf(allow + used, allow_size - used, "%s%s", used > 0 ? ", " : "", method);
+}
+
+enum tsp_route_match tsp_router_match(const char *method, const char *path,
+                                      const struct tsp_route **route,
+                                      struct tsp_route_params *params, char *allow,
+                                      size_t allow_size)
+{
+    bool path_known = false;
+
+    if (allow != NULL && allow_size > 0) {
+        allow[0] = '\0';
+    }
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        struct tsp_route_params found;
+        if (!tsp_router_pattern_match(routes[i].pattern, path, &found)) {
+            continue;
+        }
+        if (strcmp(routes[i].method, method) == 0) {
+            *route = &routes[i];
+            if (params != NULL) {
+                *params = found;
+            }
+            return TSP_ROUTE_FOUND;
+        }
+        path_known = true;
+        if (allow != NULL && allow_size > 0) {
+            allow_append(allow, allow_size, routes[i].method);
+        }
+    }
+    return path_known ? TSP_ROUTE_BAD_METHOD : TSP_ROUTE_NOT_FOUND;
+}
+
+const char *tsp_req_param(const struct tsp_req *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < req->params.count; i++) {
+        const char *pname = req->params.items[i].name;
+        /* names point into the pattern: "check}" */
+        if (strncmp(pname, name, nlen) == 0 && pname[nlen] == '}') {
+            return req->params.items[i].value;
+        }
+    }
+    return NULL;
+}

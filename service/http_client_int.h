@@ -1,0 +1,37 @@
+/* http_client_int.h - the libcurl wrapper the CLI subcommands use to reach a running
+ * service (service/ only; the HTTP server side lives in api/).
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TSPOOL_HTTP_CLIENT_INT_H
+#define TSPOOL_HTTP_CLIENT_INT_H
+
+#include <stddef.h>
+
+#include "tspool/error.h"
+
+struct tsp_http_reply {
+    long status; /* HTTP status */
+    char *body;  /* NUL-terminated, malloc'd */
+    size_t len;
+};
+
+/* GET base_url + path with an optional bearer token and a total timeout. Errors:
+ * TSP_UNAVAILABLE (connection refused, DNS, timeout) with curl's message. On TSP_OK *out
+ * holds the reply (any status) to release with tsp_http_reply_fini(). */
+enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *token,
+                           long timeout_ms, struct tsp_http_reply *out,
+                           struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Free the body; reply may be zeroed. */
+void tsp_http_reply_fini(struct tsp_http_reply *reply);
+
+/* The service URL for the CLI: `explicit_url` when given, else TSPOOL_URL, else built from
+ * TSPOOL_LISTEN (0.0.0.0 and :: become 127.0.0.1), else http://127.0.0.1:8080. Writes into
+ * out (NUL-terminated). */
+void tsp_http_default_url(const char *explicit_url, char *out, size_t outsize);
+
+/* The token for reads: TSPOOL_READ_TOKEN (or the file TSPOOL_READ_TOKEN_FILE names), else
+ * TSPOOL_ADMIN_TOKEN (or TSPOOL_ADMIN_TOKEN_FILE), else NULL. Not thread-safe (CLI only). */
+const char *tsp_http_read_token(void);
+
+#endif /* TSPOOL_HTTP_CLIENT_INT_H */
