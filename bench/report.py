@@ -21,6 +21,18 @@ SCALE_CONNS = [1, 8, 64, 256, 1024]
 POOL_SIZES = [1, 4, 16, 64]
 
 
+def top_symbols(profile, n=4):
+    """The first n user-space symbols of a bench-profile.sh self-time section, with their share."""
+    out = []
+    for line in profile.splitlines():
+        m = re.match(r"\s+([0-9.]+)%\s+(\S+)\s+\[\.\]\s+(\S+)", line)
+        if m:
+            out.append(f"`{m.group(3)}` {m.group(1)}%")
+        if len(out) == n or line.startswith("# inclusive"):
+            break
+    return out
+
+
 def config_lines(text):
     """GET /config as `NAME=value  (source)` lines; the raw text if it is not the expected JSON."""
     try:
@@ -267,10 +279,27 @@ class Report:
                     f"- probe p99 vs Patroni: nginx serving a static file in the same pattern has p99 "
                     f"{fmt_ms(floor)} ms on this machine (load generator on the same CPUs); tspool's p99 cannot "
                     f"go far below that floor, so the ratio depends on how slow Patroni was in this run.")
-        if any("nginx static" in n or "vs nginx" in n for n in missed):
-            lines.append(
-                "- against nginx: every run is listed below with all repetitions; a profile of the endpoint "
-                "(`scripts/bench-profile.sh PATH 64 ka`) shows where tspool spends its time.")
+        if any("Patroni" in n and "req/s" in n for n in missed):
+            ceiling = self.val("g1/nginx/livez/close64", "rps")
+            if ceiling is not None:
+                lines.append(
+                    f"- probe req/s vs Patroni: with `Connection: close` this machine serves at most about "
+                    f"{fmt_rps(ceiling)} req/s even from nginx (a TCP handshake per request, load generator on the "
+                    f"same CPUs), and tspool is at that level; the ratio then moves with Patroni's own rate, "
+                    f"which varies a lot from run to run.")
+        for ep in ("livez", "pool_status"):
+            if not any(f"`/{ep.replace('_', '/')}`" in n and "nginx" in n for n in missed):
+                continue
+            prof = [f for f in sorted(os.listdir(self.outdir))
+                    if f.startswith(f"profile-{ep}-") and f.endswith(".txt")]
+            text = f"- `/{ep.replace('_', '/')}` against nginx: all repetitions are listed below."
+            if prof:
+                top = top_symbols(read(os.path.join(self.outdir, prof[0])))
+                text += (f" The profile [{prof[0]}]({prof[0]}) puts most of tspool's own time in "
+                         f"{', '.join(top)}: building and formatting the response per request.")
+            else:
+                text += " `scripts/bench-profile.sh PATH 64 ka` shows where tspool spends its time."
+            lines.append(text)
         if lines:
             self.w("## What limits the missed targets")
             self.w()
@@ -451,6 +480,7 @@ plot '{dat}' u 1:3 w lp lw 2 pt 7 t '/pool/status', '' u 1:5 w lp lw 2 pt 5 t '/
                "in flight. Latencies start before `connect()` and include those late answers.")
 
     def build(self, outdir):
+        self.outdir = outdir
         m = self.meta
         v = m.get("versions", {})
         self.w("# tspool benchmark results")
