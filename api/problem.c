@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROBLEM_TYPE_BASE "https://tspool.dev/problems/"
+#define PROBLEM_TYPE_BASE "urn:tspool:problem:"
 
 /* "POOL_EXHAUSTED" -> "pool-exhausted" */
 static void type_slug(enum tsp_code code, char *out, size_t outsize)
@@ -111,7 +111,7 @@ int tsp_problem_send(struct tsp_req *req, const struct tsp_error *err, const cha
     snprintf(headers, sizeof(headers), "%s%s", tsp_problem_headers(code),
              extra_headers != NULL ? extra_headers : "");
     if (doc != NULL) {
-        text = json_dumps(doc, JSON_COMPACT);
+        text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     }
     if (text == NULL) {
         static const char fallback[] = "{\"title\":\"Out of memory\",\"status\":500}";

@@ -123,7 +123,7 @@ done:
 
 int tsp_respond_json(struct tsp_req *req, int status, const json_t *json)
 {
-    char *text = json_dumps(json, JSON_COMPACT);
+    char *text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15));
     int sent = 0;
 
     if (text == NULL) {

@@ -26,6 +26,21 @@ export TSPOOL_LOG_FORMAT="${TSPOOL_LOG_FORMAT:-text}"
 export TSPOOL_SHUTDOWN_DELAY="${TSPOOL_SHUTDOWN_DELAY:-0}"
 base="http://${TSPOOL_LISTEN}"
 
+# A development admin token, made once and kept under the devdb directory, so that /config and
+# the pool controls can be tried; set TSPOOL_ADMIN_TOKEN(_FILE) yourself to use another.
+if [ -z "${TSPOOL_ADMIN_TOKEN:-}" ] && [ -z "${TSPOOL_ADMIN_TOKEN_FILE:-}" ]; then
+    token_file="$devdb/admin-token"
+    if [ ! -s "$token_file" ]; then
+        (umask 077 && od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$token_file")
+    fi
+    export TSPOOL_ADMIN_TOKEN_FILE="$token_file"
+fi
+if [ -n "${TSPOOL_ADMIN_TOKEN_FILE:-}" ]; then
+    admin_header="Authorization: Bearer \$(cat ${TSPOOL_ADMIN_TOKEN_FILE})"
+else
+    admin_header="Authorization: Bearer \$TSPOOL_ADMIN_TOKEN"
+fi
+
 cat <<MSG
 tspool serving on ${base} (database ${DB_HOST}:${DB_PORT}; Ctrl-C stops it)
 
@@ -35,6 +50,8 @@ tspool serving on ${base} (database ${DB_HOST}:${DB_PORT}; Ctrl-C stops it)
   curl -s ${base}/pool/ping
   curl -s ${base}/metrics
   curl -s ${base}/openapi.yaml
+  curl -s -H "${admin_header}" ${base}/config | jq .
+  curl -s -X POST -H "${admin_header}" ${base}/pool/recycle
   ${bin} status --detailed --url ${base}
   ${bin} probe ready --url ${base}
 

@@ -20,7 +20,7 @@ static void test_tsp_problem_build_pool_exhausted(void **state)
     doc = tsp_problem_build(&err, "/pool/ping", "req-1");
     assert_non_null(doc);
     assert_string_equal(json_string_value(json_object_get(doc, "type")),
-                        "https://tspool.dev/problems/pool-exhausted");
+                        "urn:tspool:problem:pool-exhausted");
     assert_string_equal(json_string_value(json_object_get(doc, "title")),
                         "Connection pool exhausted");
     assert_int_equal(json_integer_value(json_object_get(doc, "status")), 503);

@@ -349,7 +349,7 @@ export interface components {
         Problem: {
             /**
              * Format: uri
-             * @example https://tspool.dev/problems/pool-exhausted
+             * @example urn:tspool:problem:pool-exhausted
              */
             type: string;
             title: string;
