@@ -389,6 +389,7 @@ class Report:
         have_pool = any(rps is not None for _, rps, _ in pool)
         pool_plot = f"""unset logscale y
 set xtics (1, 4, 16, 64)
+set xrange [0.8:80]
 set xlabel 'pool size (64 connections)'
 set ylabel 'requests/s'
 set y2label 'p99 latency (ms)'
@@ -406,6 +407,7 @@ set output '{png}'
 set multiplot layout 1,{3 if have_pool else 2} title 'tspool scale curves ({self.meta.get('date', '')}, {self.meta.get('ncpu', '?')} CPUs, load generator on the same machine)'
 set logscale x 2
 set xtics (1, 8, 64, 256, 1024)
+set xrange [0.8:1300]
 set grid
 set key top left
 set xlabel 'concurrent keep-alive connections'
