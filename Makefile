@@ -4,7 +4,7 @@
 #   make run     start a local PostgreSQL 15 and tspool on 127.0.0.1:8080
 #   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
 #   make tsan    the unit tests under ThreadSanitizer
-#   make bench   the pool benchmark in a Release build (-O2, no sanitizer)
+#   make bench-pool  the pool micro-benchmark in a Release build (-O2, no sanitizer)
 #   make format  apply clang-format;  make stop  stop the development and test databases
 #   make helm-test  only the Helm chart and Dockerfile checks (also part of make test)
 #   make fuzz    build the libFuzzer targets with clang and run each FUZZ_SECONDS (part of make test)
@@ -14,6 +14,7 @@
 #   make docs    re-render api/docs.html (GET /docs) from openapi.yaml
 #   make client  regenerate clients/typescript/src/schema.ts from openapi.yaml
 #   make contract-test  only the OpenAPI lint, contract, client and example tests (also part of make test)
+#   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -31,8 +32,8 @@ TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench format format-check stop deps \
-	clean helm-test helm-docs docs client contract-test
+.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool format \
+	format-check stop deps clean helm-test helm-docs docs client contract-test
 
 all: build
 
@@ -93,7 +94,7 @@ tsan: deps
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -L unit
 
-bench: deps
+bench-pool: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=ON $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target pool_bench
 	$(BENCH_BUILD)/bench/pool_bench
@@ -136,3 +137,9 @@ stop:
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD)
+
+# scripts/bench.sh installs the peers, builds a Release tspool in build-bench, runs every load
+# test on loopback (about ten minutes) and writes bench/results/latest.md; it also runs
+# `make bench-pool` (the pool micro-benchmark) and puts its output in the results.
+bench:
+	@scripts/bench.sh

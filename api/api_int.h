@@ -117,8 +117,10 @@ void tsp_request_id_generate(char *out, size_t outsize);
  * `nth` selects among repeated names (0 = first). A name without '=' has the value "".
  * Returns the value length, -1 when absent, -2 when it does not fit. Pure. */
 int tsp_query_get(const char *query, const char *name, int nth, char *out, size_t outsize);
+/* True when the parameter `name` appears more than once in the query string. Pure. */
+bool tsp_query_repeated(const char *query, const char *name);
 /* A query flag: absent -> false; "", "1", "true", "yes" -> true; "0", "false", "no" -> false;
- * else TSP_INVALID naming the parameter. */
+ * given more than once or anything else: TSP_INVALID naming the parameter. */
 enum tsp_code tsp_query_bool(const char *query, const char *name, bool *out,
                              struct tsp_error *err) TSP_MUSTCHECK;
 /* True when a Content-Type header value is application/json (parameters allowed). Pure. */

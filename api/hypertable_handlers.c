@@ -162,6 +162,10 @@ static enum tsp_code chunk_query(struct tsp_req *req, char bufs[2][TSP_TS_TEXT_M
     f->compressed = -1;
     for (int i = 0; i < 2; i++) {
         int n = tsp_query_get(req->query, names[i], 0, bufs[i], TSP_TS_TEXT_MAX);
+        if (tsp_query_repeated(req->query, names[i])) {
+            return tsp_error_set(err, TSP_INVALID, names[i],
+                                 "query parameter '%s' is given more than once", names[i]);
+        }
         if (n == -2 || n == 0) {
             return tsp_error_set(err, TSP_INVALID, names[i],
                                  "%s must be an interval or a timestamp", names[i]);

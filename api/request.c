@@ -140,11 +140,23 @@ int tsp_query_get(const char *query, const char *name, int nth, char *out, size_
     return -1;
 }
 
+bool tsp_query_repeated(const char *query, const char *name)
+{
+    char second[8];
+
+    /* -2 (the second value does not fit) still means it is there */
+    return tsp_query_get(query, name, 1, second, sizeof(second)) != -1;
+}
+
 enum tsp_code tsp_query_bool(const char *query, const char *name, bool *out, struct tsp_error *err)
 {
     char value[16];
     int n = tsp_query_get(query, name, 0, value, sizeof(value));
 
+    if (tsp_query_repeated(query, name)) {
+        return tsp_error_set(err, TSP_INVALID, name, "query parameter '%s' is given more than once",
+                             name);
+    }
     if (n == -1) {
         *out = false;
         return TSP_OK;

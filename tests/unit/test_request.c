@@ -77,6 +77,30 @@ static void test_tsp_query_bool_cases(void **state)
     assert_string_equal(err.field, "detailed");
 }
 
+static void test_tsp_query_bool_repeated_is_invalid(void **state)
+{
+    struct tsp_error err;
+    bool b = false;
+    (void)state;
+
+    tsp_error_init(&err);
+    assert_int_equal(tsp_query_bool("detailed=true&detailed=false", "detailed", &b, &err),
+                     TSP_INVALID);
+    assert_string_equal(err.field, "detailed");
+    assert_string_equal(err.detail, "query parameter 'detailed' is given more than once");
+    assert_false(b);
+}
+
+static void test_tsp_query_repeated_cases(void **state)
+{
+    (void)state;
+    assert_true(tsp_query_repeated("a=1&a=2", "a"));
+    assert_true(tsp_query_repeated("a&x=1&a=0123456789012345", "a"));
+    assert_false(tsp_query_repeated("a=1&aa=2", "a"));
+    assert_false(tsp_query_repeated("a=1", "a"));
+    assert_false(tsp_query_repeated(NULL, "a"));
+}
+
 static void test_tsp_content_type_is_json_cases(void **state)
 {
     (void)state;
@@ -163,6 +187,8 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_request_id_generate_unique_and_valid),
         cmocka_unit_test(test_tsp_query_get_cases),
         cmocka_unit_test(test_tsp_query_bool_cases),
+        cmocka_unit_test(test_tsp_query_bool_repeated_is_invalid),
+        cmocka_unit_test(test_tsp_query_repeated_cases),
         cmocka_unit_test(test_tsp_content_type_is_json_cases),
         cmocka_unit_test(test_tsp_json_parse_body_reports_position),
         cmocka_unit_test(test_tsp_json_parse_body_depth_and_nul),
