@@ -55,11 +55,12 @@ test: deps format-check
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh start; \
 	else echo "node/npm missing: TimescaleDB integration tests will be skipped"; fi
-	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
-	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory tsan
+	@# the whole suite last, so that its ctest summary closes the output
+	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 
 # the Makefile's test build is already ASan+UBSan; this names it for CI
 test-sanitize: test
