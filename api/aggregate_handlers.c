@@ -24,14 +24,11 @@ int tsp_h_aggregates_list(struct tsp_req *req)
         return tsp_problem_send(req, &err, NULL);
     }
     arr = json_array();
-    for (size_t i = 0; arr != NULL && i < count; i++) {
-        if (json_array_append_new(arr, tsp_ts_json_aggregate(&list[i])) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    for (size_t i = 0; i < count; i++) {
+        tsp_ts_h_append(&arr, tsp_ts_json_aggregate(&list[i]));
     }
     free(list);
-    return tsp_ts_h_send(req, arr != NULL ? json_pack("{s:o}", "aggregates", arr) : NULL);
+    return tsp_ts_h_send_list(req, "aggregates", arr);
 }
 
 int tsp_h_aggregate_get(struct tsp_req *req)

@@ -44,6 +44,23 @@ int tsp_ts_h_send(struct tsp_req *req, json_t *json)
     return status;
 }
 
+void tsp_ts_h_append(json_t **arr, json_t *item)
+{
+    if (*arr == NULL) {
+        json_decref(item);
+        return;
+    }
+    if (json_array_append_new(*arr, item) != 0) {
+        json_decref(*arr);
+        *arr = NULL;
+    }
+}
+
+int tsp_ts_h_send_list(struct tsp_req *req, const char *key, json_t *arr)
+{
+    return tsp_ts_h_send(req, arr != NULL ? json_pack("{s:o}", key, arr) : NULL);
+}
+
 int tsp_ts_h_send_change(struct tsp_req *req, int status, const struct tsp_ts_change *change)
 {
     json_t *doc = tsp_ts_json_change(change);
@@ -114,14 +131,11 @@ int tsp_h_hypertables_list(struct tsp_req *req)
         return tsp_problem_send(req, &err, NULL);
     }
     arr = json_array();
-    for (size_t i = 0; arr != NULL && i < count; i++) {
-        if (json_array_append_new(arr, tsp_ts_json_hypertable(&list[i], false)) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    for (size_t i = 0; i < count; i++) {
+        tsp_ts_h_append(&arr, tsp_ts_json_hypertable(&list[i], false));
     }
     free(list);
-    status = tsp_ts_h_send(req, arr != NULL ? json_pack("{s:o}", "hypertables", arr) : NULL);
+    status = tsp_ts_h_send_list(req, "hypertables", arr);
     return status;
 }
 
@@ -208,14 +222,11 @@ int tsp_h_chunks_list(struct tsp_req *req)
         return tsp_problem_send(req, &err, NULL);
     }
     arr = json_array();
-    for (size_t i = 0; arr != NULL && i < count; i++) {
-        if (json_array_append_new(arr, tsp_ts_json_chunk(&chunks[i])) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    for (size_t i = 0; i < count; i++) {
+        tsp_ts_h_append(&arr, tsp_ts_json_chunk(&chunks[i]));
     }
     free(chunks);
-    return tsp_ts_h_send(req, arr != NULL ? json_pack("{s:o}", "chunks", arr) : NULL);
+    return tsp_ts_h_send_list(req, "chunks", arr);
 }
 
 int tsp_h_compression_put(struct tsp_req *req)
