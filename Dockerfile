@@ -31,8 +31,8 @@ COPY . .
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_BENCH=OFF \
  && cmake --build build -j"$(nproc)" \
  && cd build && ctest -L unit --output-on-failure \
- && install -D -m 0755 -s api/tspool /out/tspool \
- && install -D -m 0644 -s -t /out/compat api/libtspool-ssl.so api/libtspool-crypto.so
+ && install -D -m 0755 -s tspool /out/tspool \
+ && install -D -m 0644 -s -t /out/compat libtspool-ssl.so libtspool-crypto.so
 
 FROM debian:bookworm-slim
 ARG VERSION=0.1.0

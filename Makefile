@@ -46,7 +46,7 @@ build: deps
 
 run: build
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh start
-	@scripts/run.sh $(BUILD)/api/tspool $(DEVDB_DIR)
+	@scripts/run.sh $(BUILD)/tspool $(DEVDB_DIR)
 
 test: deps format-check
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
@@ -75,7 +75,7 @@ valgrind: deps
 	cmake -S . -B $(VALGRIND_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=OFF $(CMAKE_ARGS) >/dev/null
 	cmake --build $(VALGRIND_BUILD) -j $(JOBS) --target tspool
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
-	tests/reliability/valgrind_serve.sh $(VALGRIND_BUILD)/api/tspool $(TESTDB_DIR)
+	tests/reliability/valgrind_serve.sh $(VALGRIND_BUILD)/tspool $(TESTDB_DIR)
 
 soak: deps
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null

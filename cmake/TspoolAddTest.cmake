@@ -7,7 +7,7 @@ function(tspool_add_test)
     cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LABELS;LINK" ${ARGN})
     add_executable(${T_NAME} ${T_SOURCES})
     target_link_libraries(${T_NAME} PRIVATE tspool_testsupport ${T_LINK} PkgConfig::CMOCKA)
-    target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/service ${PROJECT_SOURCE_DIR}/api
+    target_include_directories(${T_NAME} PRIVATE ${TSPOOL_PRIVATE_INCLUDE_DIRS}
                                ${PROJECT_SOURCE_DIR}/tests/support)
     add_test(NAME ${T_NAME} COMMAND ${T_NAME})
     if(NOT T_TIMEOUT)

@@ -79,7 +79,7 @@ if ! cmake -S "$repo/bench/http" -B "$build/conncheck-standalone" -DCMAKE_BUILD_
     ! cmake --build "$build/conncheck-standalone" >>"$work/cmake.log" 2>&1; then
     die "building conncheck failed: $(tail -n 5 "$work/cmake.log")"
 fi
-tspool_bin="${BENCH_TSPOOL_BIN:-$build/api/tspool}"
+tspool_bin="${BENCH_TSPOOL_BIN:-$build/tspool}"
 conncheck="$build/conncheck-standalone/conncheck"
 
 "$devdb" start

@@ -75,7 +75,7 @@ else
 fi
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_TESTS=OFF -DCMAKE_C_COMPILER_LAUNCHER= >"$work/cmake.log" 2>&1 ||
     die "cmake configure failed: $(tail -n 5 "$work/cmake.log")"
-tspool_bin="$build/api/tspool"
+tspool_bin="$build/tspool"
 if [ -n "${BENCH_TSPOOL_BIN:-}" ]; then
     tspool_bin="$BENCH_TSPOOL_BIN"
     note note "tspool binary given by BENCH_TSPOOL_BIN, not built from this tree"

@@ -4,6 +4,7 @@
 #
 # usage: scripts/devdb.sh start|stop|restart|status|port|dsn|env|psql [args]
 #   TSPOOL_DEVDB_DIR  where the cluster lives (default: <repo>/.tspool/pg)
+#   TSPOOL_DEVDB_CONF extra postgresql.conf lines, written at every start (scripts/tsdb-native.sh)
 # The cluster listens on 127.0.0.1 only, on a port chosen once (free, never 5432) and kept in
 # $DIR/port. TCP logins use scram-sha-256 with user postgres / password in $DIR/password;
 # the Unix socket in $DIR is trust. When run as root the server runs as the OS user
@@ -92,6 +93,12 @@ init_cluster() {
 
 start() {
     [ -d "$data" ] || init_cluster
+    if [ -n "${TSPOOL_DEVDB_CONF:-}" ]; then
+        printf '%s\n' "$TSPOOL_DEVDB_CONF" >"$data/tspool-extra.conf"
+        [ "$(id -u)" = 0 ] && chown postgres "$data/tspool-extra.conf"
+        grep -q "^include_if_exists = 'tspool-extra.conf'" "$data/postgresql.conf" ||
+            echo "include_if_exists = 'tspool-extra.conf'" >>"$data/postgresql.conf"
+    fi
     if is_running; then
         return 0
     fi

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 
 export const SOURCE_DIR = process.env.TSPOOL_SOURCE_DIR || path.resolve(import.meta.dirname, "../..");
-export const BINARY = process.env.TSPOOL_BINARY || path.join(SOURCE_DIR, "build/api/tspool");
+export const BINARY = process.env.TSPOOL_BINARY || path.join(SOURCE_DIR, "build/tspool");
 export const PG_DIR = process.env.TSPOOL_TEST_PGDIR || path.join(SOURCE_DIR, ".tspool/test-pg");
 export const ARTIFACTS = process.env.TSPOOL_BROWSER_ARTIFACTS || process.cwd();
 export const APP_NAME = "tspool_browser";

@@ -1,4 +1,4 @@
-/* timescale_read.c - the read operations: hypertables, chunks, policies, continuous
+/* timescale/read.c - the read operations: hypertables, chunks, policies, continuous
  * aggregates and jobs, mapped from result rows to the public structs.
  * SPDX-License-Identifier: MIT
  */

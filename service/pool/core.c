@@ -1,4 +1,4 @@
-/* pool.c - pool core: per-state lists, FIFO waiters, borrow/return, close batches and the
+/* pool/core.c - pool core: per-state lists, FIFO waiters, borrow/return, close batches and the
  * control operations (pause, resume, recycle-all, resize, shutdown).
  * SPDX-License-Identifier: MIT
  */

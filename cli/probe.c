@@ -1,4 +1,4 @@
-/* cli_probe.c - `tspool probe live|ready|startup [--url URL] [--timeout S]`: exit 0 when the
+/* cli/probe.c - `tspool probe live|ready|startup [--url URL] [--timeout S]`: exit 0 when the
  * probe answers 200, else 1; for Docker HEALTHCHECK and Kubernetes exec probes.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* timescale.c - pure SQL builders for hypertables, chunks, compression and policies: text plus
+/* timescale/sql.c - pure SQL builders for hypertables, chunks, compression and policies: text plus
  * parameters. No connection is touched here; identifiers go through the caller's quoter.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* timescale_agg.c - changes to continuous aggregates (create, drop, refresh policy, refresh)
+/* timescale/agg.c - changes to continuous aggregates (create, drop, refresh policy, refresh)
  * and to jobs (run, alter).
  * SPDX-License-Identifier: MIT
  */

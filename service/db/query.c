@@ -1,4 +1,4 @@
-/* db.c - SQL on a leased connection: PQexecParams with text parameters, the opaque result,
+/* db/query.c - SQL on a leased connection: PQexecParams with text parameters, the opaque result,
  * SQLSTATE -> tsp_code mapping, identifier validation and quoting, password scrubbing.
  * SPDX-License-Identifier: MIT
  */

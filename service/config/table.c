@@ -1,4 +1,4 @@
-/* config_table.c - the configuration table: one static row per variable (name, type,
+/* config/table.c - the configuration table: one static row per variable (name, type,
  * default, field, range, secret flag, help, extra check) and the checks it names.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* cli_check.c - `tspool check`: connect with the configuration through a one-off pool, in
+/* cli/check.c - `tspool check`: connect with the configuration through a one-off pool, in
  * pooled and in direct mode (as the old worker-process test did), run a round trip and print
  * the server version, TimescaleDB version and max_connections.
  * SPDX-License-Identifier: MIT

@@ -1,4 +1,4 @@
-/* pool_maint.c - the maintenance thread: recycle with jitter, idle close, min idle fill,
+/* pool/maint.c - the maintenance thread: recycle with jitter, idle close, min idle fill,
  * leak scan, database health check feeding tsp_pool_health, periodic stats log line.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* dbinfo.c - the database server's own view through a lease: ping (version, primary or
+/* db/info.c - the database server's own view through a lease: ping (version, primary or
  * standby, TimescaleDB) and connections by state / application from pg_stat_activity.
  * SPDX-License-Identifier: MIT
  */

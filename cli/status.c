@@ -1,4 +1,4 @@
-/* cli_status.c - `tspool status [--detailed] [--json] [--url URL]`: the running service's
+/* cli/status.c - `tspool status [--detailed] [--json] [--url URL]`: the running service's
  * GET /pool/status as a readable table (what `manage.py db_pool_status` printed) or raw JSON.
  * SPDX-License-Identifier: MIT
  */

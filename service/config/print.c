@@ -1,4 +1,4 @@
-/* config_print.c - the configuration as text: one value, the aligned table of `tspool
+/* config/print.c - the configuration as text: one value, the aligned table of `tspool
  * config`, --help, JSON for `--json` and GET /config, and the README table. Secrets redacted.
  * SPDX-License-Identifier: MIT
  */

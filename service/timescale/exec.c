@@ -1,4 +1,4 @@
-/* timescale_exec.c - runs the builders on a leased connection: operation setup (borrow,
+/* timescale/exec.c - runs the builders on a leased connection: operation setup (borrow,
  * capabilities), transactions, field attribution of rejected values, the audit record, and
  * every change operation.
  * SPDX-License-Identifier: MIT

@@ -1,4 +1,4 @@
-/* cli_config.c - `tspool config [--json]`: load and validate the configuration, print it
+/* cli/config.c - `tspool config [--json]`: load and validate the configuration, print it
  * as an aligned table or JSON (secrets redacted); exit 2 with one error line when invalid.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* timescale_sql_agg.c - pure SQL builders for continuous aggregates and jobs (text +
+/* timescale/sql_agg.c - pure SQL builders for continuous aggregates and jobs (text +
  * parameters, no connection); the hypertable, chunk and policy builders are in timescale.c.
  * SPDX-License-Identifier: MIT
  */

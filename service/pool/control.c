@@ -1,4 +1,4 @@
-/* pool_control.c - pool lifecycle (create, free), reports from lease holders (failover, slow
+/* pool/control.c - pool lifecycle (create, free), reports from lease holders (failover, slow
  * operations) and the control operations: pause, resume, recycle-all, resize, shutdown.
  * SPDX-License-Identifier: MIT
  */

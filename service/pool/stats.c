@@ -1,4 +1,4 @@
-/* pool_stats.c - consistent snapshots of the pool: counters and gauges, the acquire-wait
+/* pool/stats.c - consistent snapshots of the pool: counters and gauges, the acquire-wait
  * histogram and its quantiles, per-connection detail, slow operations per label, health.
  * SPDX-License-Identifier: MIT
  */

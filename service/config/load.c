@@ -1,4 +1,4 @@
-/* config.c - the table-driven loader: defaults < .env < environment < *_FILE, validation
+/* config/load.c - the table-driven loader: defaults < .env < environment < *_FILE, validation
  * with one-line errors, the origin of every value, and the derived pool settings.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* pool_conn.c - the libpq connector: connect with the DB_* settings, session initialisation,
+/* pool/conn.c - the libpq connector: connect with the DB_* settings, session initialisation,
  * ping, status, rollback, backend pid, close; pool options derived from the configuration.
  * SPDX-License-Identifier: MIT
  */

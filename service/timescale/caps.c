@@ -1,4 +1,4 @@
-/* timescale_caps.c - what the server offers: extension installed?, version, license, and the
+/* timescale/caps.c - what the server offers: extension installed?, version, license, and the
  * feature groups derived from them; cached per service and refreshed after reconnects.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* cli_version.c - `tspool version`: the tspool version and the versions of the libraries
+/* cli/version.c - `tspool version`: the tspool version and the versions of the libraries
  * it runs with (libpq, jansson, libcurl).
  * SPDX-License-Identifier: MIT
  */
