@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tspool/clock.h"
+
 bool tsp_request_id_valid(const char *s)
 {
     size_t n = 0;
@@ -47,9 +49,9 @@ static uint64_t prefix_seed(void)
         close(fd);
     }
     if (seed == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        seed = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
+        int64_t ns = tsp_clock_real_ns();
+        seed =
+            ((uint64_t)(ns / 1000000000) << 32) ^ (uint64_t)(ns % 1000000000) ^ (uint64_t)getpid();
     }
     return seed | 1u;
 }

@@ -274,7 +274,4 @@ struct tsp_pool_health {
 /* Copy the last health result. Thread-safe, non-blocking. */
 void tsp_pool_health(struct tsp_pool *pool, struct tsp_pool_health *out);
 
-/* Monotonic clock in milliseconds (the one heartbeat_ms uses). */
-int64_t tsp_pool_monotonic_ms(void);
-
 #endif /* TSPOOL_POOL_H */

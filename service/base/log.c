@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "tspool/clock.h"
+
 #define LOG_MSG_MAX  4096
 #define LOG_LINE_MAX 16384
 
@@ -62,15 +64,13 @@ bool tsp_log_enabled(enum tsp_log_level level)
 
 char *tsp_log_timestamp(long long ms_since_epoch, char *buf, size_t bufsize)
 {
-    struct timespec now;
     struct tm tm;
     time_t secs;
     size_t len;
     long long ms = ms_since_epoch;
 
     if (ms < 0) {
-        clock_gettime(CLOCK_REALTIME, &now);
-        ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        ms = (long long)tsp_clock_real_ms();
     }
     secs = (time_t)(ms / 1000);
     gmtime_r(&secs, &tm);

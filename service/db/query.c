@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tspool/clock.h"
+
 #define IDENT_MAX 63 /* NAMEDATALEN - 1 */
 #define MASK      "********"
 #define MASK_LEN  8
@@ -264,13 +266,6 @@ const char *tsp_db_database_name(struct tsp_lease *lease)
     return db != NULL ? db : "";
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Newlines of multi-line server messages become spaces: err->detail is one line. */
 static void one_line(char *s)
 {
@@ -335,9 +330,10 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                              "tsp_db_exec called without a connection "
                              "or with bad parameters");
     }
-    started = monotonic_ms();
+    started = (double)tsp_clock_mono_ns() / 1e6;
     res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    tsp_lease_report_duration(lease, tsp_lease_label(lease), monotonic_ms() - started);
+    tsp_lease_report_duration(lease, tsp_lease_label(lease),
+                              (double)tsp_clock_mono_ns() / 1e6 - started);
     status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
         sqlstate = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

@@ -295,20 +295,13 @@ done:
     return code;
 }
 
-static int64_t ping_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read what the server sent until a result is complete; false when nothing complete came
  * before deadline_ms or the connection failed. */
 static bool ping_wait(PGconn *conn, int64_t deadline_ms)
 {
     while (PQisBusy(conn)) {
         struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        int64_t left = deadline_ms - ping_now_ms();
+        int64_t left = deadline_ms - tsp_clock_mono_ms();
         int ready = 0;
         if (left <= 0 || pfd.fd < 0) {
             return false;
@@ -331,7 +324,7 @@ static enum tsp_code pg_ping(void *ctx, void *handle, struct tsp_error *err)
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
     int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
-    int64_t deadline = ping_now_ms() + (int64_t)timeout_s * 1000;
+    int64_t deadline = tsp_clock_mono_ms() + (int64_t)timeout_s * 1000;
     bool answered = true;
 
     /* the empty query is the cheapest full round trip the server answers. It is sent without

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "tspool/clock.h"
 #include "tspool/pool.h"
 
 struct tsp_pool_conn;
@@ -29,7 +30,7 @@ struct tsp_pool_conn {
     enum tsp_pool_conn_state state;
     long long id;
     void *handle;          /* connector handle; NULL while connecting */
-    int64_t created_ms;    /* stamp (tsp_pool_stamp_ms); connect completion (reservation while
+    int64_t created_ms;    /* stamp (tsp_clock_coarse_ms); connect completion (reservation while
                               connecting) */
     int64_t state_ms;      /* monotonic time it entered its state (idle since, borrowed at) */
     int64_t idle_for_ms;   /* how long it sat idle before its last borrow (pre-ping rule) */
@@ -112,13 +113,6 @@ struct tsp_pool {
     int64_t started_wall_ms;
 };
 
-/* Monotonic nanoseconds (precise; for waits, deadlines and latencies). */
-int64_t tsp_pool_now_ns(void);
-
-/* Monotonic milliseconds from the coarse clock (a few ms resolution, a third of the cost):
- * every *_ms stamp of the pool uses it. */
-int64_t tsp_pool_stamp_ms(void);
-
 /* Move conn to the list of `state` (unlinking it from its current one unless `fresh`) and stamp
  * the time. The only place a state changes. Lock held. */
 void tsp_pool_change_state(struct tsp_pool *pool, struct tsp_pool_conn *conn,
@@ -130,9 +124,6 @@ int tsp_pool_total(const struct tsp_pool *pool);
 /* Connections kept or being opened: idle + in use + connecting (what `size` limits). Lock
  * held. */
 int tsp_pool_open_count(const struct tsp_pool *pool);
-
-/* Absolute CLOCK_MONOTONIC time for a condition wait. */
-struct timespec tsp_pool_abs_deadline(int64_t deadline_ns);
 
 /* Fail every waiter with TSP_SHUTTING_DOWN. Lock held. */
 void tsp_pool_wake_all_shutdown(struct tsp_pool *pool);

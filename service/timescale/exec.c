@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/clock.h"
 #include "tspool/db.h"
 #include "tspool/log.h"
 
@@ -38,7 +39,7 @@ enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const str
     op->ts = ts;
     op->ctx = ctx != NULL ? ctx : &default_ctx;
     op->name = name;
-    op->started_ms = tsp_pool_monotonic_ms();
+    op->started_ms = tsp_clock_mono_ms();
     snprintf(label, sizeof(label), "ts.%s", name);
     rc = tsp_pool_borrow(ts->pool, label, op->ctx->timeout_ms > 0 ? op->ctx->timeout_ms : -1,
                          &lease, err);
@@ -219,7 +220,7 @@ static void audit(const struct tsp_ts_op *op, const char *target,
         {"params", params != NULL ? params : "", 0},
         {"outcome", outcome, 0},
         {"atomic", change->atomic ? "true" : "false", 0},
-        {"duration_ms", NULL, (long long)(tsp_pool_monotonic_ms() - op->started_ms)},
+        {"duration_ms", NULL, (long long)(tsp_clock_mono_ms() - op->started_ms)},
         {"error", rc != TSP_OK && err != NULL ? err->detail : "", 0},
     };
     struct tsp_log_ctx ctx = {
