@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "tspool/strbuf.h"
 #include "tspool/timescale.h"
 
 struct tsp_ts {
@@ -134,21 +135,10 @@ enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interv
 
 /* ---- builder helpers shared by timescale.c and timescale_sql_agg.c ---- */
 
-/* A growing statement text; `oom` sticks once an allocation failed. */
-struct tsp_ts_sbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool oom;
-};
-
-void tsp_ts_sb_add(struct tsp_ts_sbuf *sb, const char *s);
-/* Formats short fragments only (< 256 bytes). */
-void tsp_ts_sb_addf(struct tsp_ts_sbuf *sb, const char *fmt, ...) TSP_PRINTF(2, 3);
 /* Append a parameter (copied; NULL = SQL NULL); returns its number ($n) or 0 on failure. */
 int tsp_ts_stmt_param(struct tsp_ts_stmt *stmt, const char *value, const char *field);
 /* Move sb's text into out->sql, or release everything when anything failed before. */
-enum tsp_code tsp_ts_stmt_finish(struct tsp_ts_sbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
+enum tsp_code tsp_ts_stmt_finish(struct tsp_strbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 /* A statement of fixed text with nparams parameters. */
 enum tsp_code tsp_ts_stmt_simple(struct tsp_ts_stmt *out, const char *sql, int nparams,
@@ -164,7 +154,7 @@ enum tsp_code tsp_ts_bind_relation(const struct tsp_ts_quoter *q, const char *na
 enum tsp_code tsp_ts_by_schema_name(struct tsp_ts_stmt *out, const char *sql, const char *schema,
                                     const char *name, struct tsp_error *err) TSP_MUSTCHECK;
 /* Quote n column names into sb separated by ", ". */
-enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_strbuf *sb,
                                  const char *const *cols, size_t n, const char *field,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 
