@@ -72,8 +72,13 @@ enum tsp_code tsp_db_qualified_quote(struct tsp_lease *lease, const char *name, 
  * lease is returned; "" when unknown. Non-blocking. */
 const char *tsp_db_database_name(struct tsp_lease *lease);
 
-/* Remove password=... values and the configured password itself from a libpq message, in
- * place (replaced by "********"). password may be NULL. Pure. */
+/* Make a libpq message one line, in place: trailing newlines and blanks go, inner newlines
+ * and tabs become spaces (err->detail and log lines are one line). NULL is a no-op. Pure. */
+void tsp_db_one_line(char *text);
+
+/* Remove password=... values, URI passwords and the configured password itself from a libpq
+ * message, in place (replaced by "********", or by as many '*' when the value is shorter: the
+ * text cannot grow). password may be NULL. Pure. */
 void tsp_db_scrub_password(char *text, const char *password);
 
 #endif /* TSPOOL_DB_H */
