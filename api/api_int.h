@@ -104,10 +104,11 @@ size_t tsp_router_count(void);
 const struct tsp_route *tsp_router_at(size_t i);
 /* Index of a row in the table (metrics label index). */
 size_t tsp_router_index(const struct tsp_route *route);
-/* Value of path parameter `name`, or NULL. */
-const char *tsp_req_param(const struct tsp_req *req, const char *name);
 
 /* request.c ----------------------------------------------------------------------------- */
+
+/* Value of path parameter `name` (filled by the router), or NULL. Pure. */
+const char *tsp_req_param(const struct tsp_req *req, const char *name);
 
 /* True when s is a sane request id: 1..64 characters of [A-Za-z0-9._-]. Pure. */
 bool tsp_request_id_valid(const char *s);
@@ -151,8 +152,12 @@ enum tsp_code tsp_response_build(const struct tsp_req *req, int status, const ch
 /* Send a response in one write. Returns `status` (for the access log). */
 int tsp_respond(struct tsp_req *req, int status, const char *content_type,
                 const char *extra_headers, const char *body, size_t body_len);
-/* Serialise json (not consumed) and send it as application/json. Returns the status. */
+/* Serialise json (not consumed) and send it as application/json; when that runs out of memory,
+ * a fixed problem document (500). Returns the status. */
 int tsp_respond_json(struct tsp_req *req, int status, const json_t *json);
+/* Send the fixed, allocation-free 500 "out of memory" problem document. Returns 500. Used by
+ * problem.c and here, so that response.c never calls back into problem.c. */
+int tsp_respond_oom(struct tsp_req *req);
 /* Send text/plain; charset=utf-8. Returns the status. */
 int tsp_respond_text(struct tsp_req *req, int status, const char *text);
 

@@ -310,3 +310,16 @@ done:
     free(body);
     return rc;
 }
+
+const char *tsp_req_param(const struct tsp_req *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < req->params.count; i++) {
+        const char *pname = req->params.items[i].name;
+        /* names point into the pattern: "check}" */
+        if (strncmp(pname, name, nlen) == 0 && pname[nlen] == '}') {
+            return req->params.items[i].value;
+        }
+    }
+    return NULL;
+}

@@ -176,16 +176,3 @@ enum tsp_route_match tsp_router_match(const char *method, const char *path,
     }
     return path_known ? TSP_ROUTE_BAD_METHOD : TSP_ROUTE_NOT_FOUND;
 }
-
-const char *tsp_req_param(const struct tsp_req *req, const char *name)
-{
-    size_t nlen = strlen(name);
-    for (size_t i = 0; i < req->params.count; i++) {
-        const char *pname = req->params.items[i].name;
-        /* names point into the pattern: "check}" */
-        if (strncmp(pname, name, nlen) == 0 && pname[nlen] == '}') {
-            return req->params.items[i].value;
-        }
-    }
-    return NULL;
-}

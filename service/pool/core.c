@@ -85,18 +85,6 @@ void tsp_pool_change_state(struct tsp_pool *pool, struct tsp_pool_conn *conn,
     conn->state_ms = now_ms;
 }
 
-int tsp_pool_total(const struct tsp_pool *pool)
-{
-    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
-           pool->lists[TSP_POOL_CONN_CONNECTING].count + pool->lists[TSP_POOL_CONN_CLOSING].count;
-}
-
-int tsp_pool_open_count(const struct tsp_pool *pool)
-{
-    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
-           pool->lists[TSP_POOL_CONN_CONNECTING].count;
-}
-
 static bool has_capacity(const struct tsp_pool *pool)
 {
     return tsp_pool_total(pool) < pool->opts.size + pool->opts.max_overflow;

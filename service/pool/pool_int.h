@@ -118,12 +118,19 @@ struct tsp_pool {
 void tsp_pool_change_state(struct tsp_pool *pool, struct tsp_pool_conn *conn,
                            enum tsp_pool_conn_state state, int64_t now_ms, bool fresh);
 
-/* Connections that count against size + overflow (every list, closing included). Lock held. */
-int tsp_pool_total(const struct tsp_pool *pool);
-
 /* Connections kept or being opened: idle + in use + connecting (what `size` limits). Lock
- * held. */
-int tsp_pool_open_count(const struct tsp_pool *pool);
+ * held. Inline here so that stats.c reads the lists without calling into core.c. */
+static inline int tsp_pool_open_count(const struct tsp_pool *pool)
+{
+    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
+           pool->lists[TSP_POOL_CONN_CONNECTING].count;
+}
+
+/* Connections that count against size + overflow (every list, closing included). Lock held. */
+static inline int tsp_pool_total(const struct tsp_pool *pool)
+{
+    return tsp_pool_open_count(pool) + pool->lists[TSP_POOL_CONN_CLOSING].count;
+}
 
 /* Fail every waiter with TSP_SHUTTING_DOWN. Lock held. */
 void tsp_pool_wake_all_shutdown(struct tsp_pool *pool);
