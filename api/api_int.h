@@ -65,6 +65,7 @@ struct tsp_req {
     const char *path;
     const char *query; /* after '?', or NULL */
     char request_id[TSP_REQUEST_ID_MAX + 1];
+    const struct tsp_route *route; /* the matched row, once routed (NULL before) */
     struct tsp_route_params params;
     bool close_connection; /* answer with Connection: close and end keep-alive */
     bool keep_alive_10;    /* HTTP/1.0 client asked for keep-alive */
@@ -266,31 +267,8 @@ int tsp_h_docs(struct tsp_req *req);
 int tsp_h_ui_index(struct tsp_req *req);
 int tsp_h_ui_asset(struct tsp_req *req);
 
-/* TimescaleDB: hypertable_handlers.c, aggregate_handlers.c, job_handlers.c */
-int tsp_h_timescaledb(struct tsp_req *req);
-int tsp_h_hypertables_list(struct tsp_req *req);
-int tsp_h_hypertable_get(struct tsp_req *req);
-int tsp_h_chunks_list(struct tsp_req *req);
-int tsp_h_compression_put(struct tsp_req *req);
-int tsp_h_chunks_compress(struct tsp_req *req);
-int tsp_h_chunks_decompress(struct tsp_req *req);
-int tsp_h_chunks_drop(struct tsp_req *req);
-int tsp_h_compression_policy_get(struct tsp_req *req);
-int tsp_h_compression_policy_put(struct tsp_req *req);
-int tsp_h_compression_policy_delete(struct tsp_req *req);
-int tsp_h_retention_policy_get(struct tsp_req *req);
-int tsp_h_retention_policy_put(struct tsp_req *req);
-int tsp_h_retention_policy_delete(struct tsp_req *req);
-int tsp_h_aggregates_list(struct tsp_req *req);
-int tsp_h_aggregate_get(struct tsp_req *req);
-int tsp_h_aggregate_create(struct tsp_req *req);
-int tsp_h_aggregate_drop(struct tsp_req *req);
-int tsp_h_aggregate_policy_put(struct tsp_req *req);
-int tsp_h_aggregate_policy_delete(struct tsp_req *req);
-int tsp_h_aggregate_refresh(struct tsp_req *req);
-int tsp_h_jobs_list(struct tsp_req *req);
-int tsp_h_job_get(struct tsp_req *req);
-int tsp_h_job_run(struct tsp_req *req);
-int tsp_h_job_patch(struct tsp_req *req);
+/* TimescaleDB: every route of it, through the operations table (ts_handlers.c,
+ * ts_operations.c); the row is found by the route's operationId. */
+int tsp_h_timescale(struct tsp_req *req);
 
 #endif /* TSPOOL_API_INT_H */

@@ -128,6 +128,7 @@ int tsp_dispatch(const struct tsp_api *api, struct mg_connection *conn)
     if (status != 0) {
         goto done;
     }
+    req.route = route;
     status = route->handler(&req);
 done:
     if (api->metrics != NULL) {
