@@ -1,4 +1,4 @@
-/* api_int.h - declarations shared inside api/ only: the request record, the route table
+/* api/api_int.h - declarations shared inside api/ only: the request record, the route table
  * types, and the helpers every handler uses (auth, request parsing, responses, problems).
  * SPDX-License-Identifier: MIT
  */

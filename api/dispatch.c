@@ -1,4 +1,4 @@
-/* dispatch.c - one request from CivetWeb to a handler: request id, keep-alive fairness,
+/* api/dispatch.c - one request from CivetWeb to a handler: request id, keep-alive fairness,
  * routing (404/405), authorization, then metrics and the access log line.
  * SPDX-License-Identifier: MIT
  */

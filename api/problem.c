@@ -1,4 +1,4 @@
-/* problem.c - struct tsp_error -> RFC 9457 application/problem+json; the only place an
+/* api/problem.c - struct tsp_error -> RFC 9457 application/problem+json; the only place an
  * error becomes an HTTP status (from TSP_ERROR_MAP), plus Retry-After on 503s.
  * SPDX-License-Identifier: MIT
  */

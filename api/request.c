@@ -1,4 +1,4 @@
-/* request.c - what comes in: request ids, query parameters, headers, and the JSON body
+/* api/request.c - what comes in: request ids, query parameters, headers, and the JSON body
  * (Content-Type check, 64 KiB limit, parse errors with their position).
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* response.c - what goes out: status line, standard headers and body built in one buffer and
+/* api/response.c - what goes out: status line, standard headers and body built in one buffer and
  * sent with one mg_write (two writes cost a round of Nagle/delayed-ACK per request).
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* router.c - the static route table {method, pattern, handler, role, operationId} and the
+/* api/router.c - the static route table {method, pattern, handler, role, operationId} and the
  * path matcher; answers "not found" and "method not allowed" with the allowed methods.
  * SPDX-License-Identifier: MIT
  */

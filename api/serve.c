@@ -1,4 +1,4 @@
-/* serve.c - `tspool serve`: configuration -> logging -> pool -> health -> metrics -> HTTP ->
+/* api/serve.c - `tspool serve`: configuration -> logging -> pool -> health -> metrics -> HTTP ->
  * signals -> drain (readiness off, delay, stop accepting, grace) -> pool shutdown -> exit 0.
  * SPDX-License-Identifier: MIT
  */

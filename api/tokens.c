@@ -1,4 +1,4 @@
-/* tokens.c - bearer tokens that follow their *_FILE: a token read from TSPOOL_ADMIN_TOKEN_FILE
+/* api/tokens.c - bearer tokens that follow their *_FILE: a token read from TSPOOL_ADMIN_TOKEN_FILE
  * or TSPOOL_READ_TOKEN_FILE is re-read when the file changes (Kubernetes Secret rotation),
  * at most once a second, without a restart.
  * SPDX-License-Identifier: MIT

@@ -1,4 +1,4 @@
-/* ts_handlers.c - the one handler of every TimescaleDB route: find the operation's row, read
+/* api/ts_handlers.c - the one handler of every TimescaleDB route: find the operation's row, read
  * {id}, body and context, run the row's service call, answer its rendering or change document.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* ts_handlers_int.h - the TimescaleDB endpoints as one table-driven path inside api/: the row
+/* api/ts_handlers_int.h - the TimescaleDB endpoints as one table-driven path inside api/: the row
  * type of an operation (what it reads from the request, its one service call) and the call
  * record the common path fills for it.
  * SPDX-License-Identifier: MIT

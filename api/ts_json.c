@@ -1,4 +1,4 @@
-/* ts_json.c - TimescaleDB bodies and responses as JSON: parsers into the service's spec
+/* api/ts_json.c - TimescaleDB bodies and responses as JSON: parsers into the service's spec
  * structs (strings borrowed from the body) and renderers of its result structs.
  * SPDX-License-Identifier: MIT
  */

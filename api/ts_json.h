@@ -1,4 +1,4 @@
-/* ts_json.h - TimescaleDB request bodies and responses as JSON: pure parsers (json -> the
+/* api/ts_json.h - TimescaleDB request bodies and responses as JSON: pure parsers (json -> the
  * service's spec structs) and renderers (service structs -> json_t), shared inside api/.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* ts_operations.c - the TimescaleDB operations table: per operation what it reads and its one
+/* api/ts_operations.c - the TimescaleDB operations table: per operation what it reads and its one
  * service call (capabilities, hypertables, chunks, compression, policies, aggregates, jobs).
  * SPDX-License-Identifier: MIT
  */

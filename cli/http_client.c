@@ -1,4 +1,4 @@
-/* http_client.c - the CLI's HTTP client (libcurl easy interface): GET with a bearer token
+/* cli/http_client.c - the CLI's HTTP client (libcurl easy interface): GET with a bearer token
  * and a timeout, the default service URL and the token from the environment.
  * SPDX-License-Identifier: MIT
  */

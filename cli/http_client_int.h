@@ -1,4 +1,4 @@
-/* http_client_int.h - the libcurl wrapper the CLI subcommands use to reach a running
+/* cli/http_client_int.h - the libcurl wrapper the CLI subcommands use to reach a running
  * service (service/ only; the HTTP server side lives in api/).
  * SPDX-License-Identifier: MIT
  */

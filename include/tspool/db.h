@@ -1,6 +1,6 @@
 /* db.h - running SQL on a leased connection: parameterised execution with an opaque result,
  * SQLSTATE -> tsp_code mapping, identifier validation and quoting, password scrubbing.
- * PGconn and PGresult never leave service/db.c and service/pool_conn.c.
+ * PGconn and PGresult never leave service/db/query.c, db/info.c and service/pool/conn.c.
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_DB_H
@@ -71,6 +71,10 @@ enum tsp_code tsp_db_qualified_quote(struct tsp_lease *lease, const char *name, 
 /* Name of the database the lease's session is connected to (libpq's PQdb), valid until the
  * lease is returned; "" when unknown. Non-blocking. */
 const char *tsp_db_database_name(struct tsp_lease *lease);
+
+/* The libpq library in use, as PQlibVersion() gives it: major * 10000 + minor (PostgreSQL 10
+ * and later). Pure; thread-safe. */
+int tsp_db_libpq_version(void);
 
 /* Make a libpq message one line, in place: trailing newlines and blanks go, inner newlines
  * and tabs become spaces (err->detail and log lines are one line). NULL is a no-op. Pure. */

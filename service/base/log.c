@@ -1,4 +1,4 @@
-/* log.c - structured log lines: JSON (default) or text, RFC 3339 UTC millisecond timestamps,
+/* base/log.c - structured log lines: JSON (default) or text, RFC 3339 UTC millisecond timestamps,
  * escaping of quotes, backslashes, control characters and invalid UTF-8.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* dotenv.c - the .env file parser: KEY=VALUE lines with `export`, comments, quotes and
+/* config/dotenv.c - the .env file parser: KEY=VALUE lines with `export`, comments, quotes and
  * escapes; errors name path:line and never echo a value.
  * SPDX-License-Identifier: MIT
  */

@@ -420,3 +420,8 @@ done:
     free(qschema);
     return rc;
 }
+
+int tsp_db_libpq_version(void)
+{
+    return PQlibVersion();
+}

@@ -1,4 +1,4 @@
-/* health.c - named checks for the liveness, readiness and startup probes, evaluated over the
+/* health/health.c - named checks for the liveness, readiness and startup probes, evaluated over the
  * pool's cached database check (never a database round trip per probe), and the shutdown flag.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* metrics.c - HTTP request counters and duration histograms kept in relaxed atomics (every
+/* metrics/metrics.c - HTTP request counters and duration histograms kept in relaxed atomics (every
  * request touches them, so no lock), and the Prometheus text exposition 0.0.4 writer.
  * SPDX-License-Identifier: MIT
  */

@@ -1,5 +1,5 @@
-/* pool_int.h - struct tsp_pool and the connection record, shared by service/pool*.c only.
- * Everything here is guarded by tsp_pool.lock unless a field says otherwise.
+/* pool/pool_int.h - struct tsp_pool and the connection record, shared by the files of
+ * service/pool/ only. Everything here is guarded by tsp_pool.lock unless a field says otherwise.
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_POOL_INT_H
@@ -167,10 +167,10 @@ void tsp_pool_close_batch(struct tsp_pool *pool, struct tsp_pool_conn *batch, bo
 void tsp_pool_release(struct tsp_pool *pool, struct tsp_pool_conn *conn,
                       enum tsp_conn_status status, int64_t now_ms, struct tsp_pool_conn **batch);
 
-/* Start / signal the maintenance thread (pool_maint.c). */
+/* Start / signal the maintenance thread (maint.c). */
 enum tsp_code tsp_pool_maint_start(struct tsp_pool *pool, struct tsp_error *err) TSP_MUSTCHECK;
 
-/* Fill a stats snapshot (pool_stats.c). Lock held. */
+/* Fill a stats snapshot (stats.c). Lock held. */
 void tsp_pool_stats_fill(const struct tsp_pool *pool, struct tsp_pool_stats *out, int64_t now_ms);
 
 /* Record one successful borrow that waited wait_ns in the counters and histogram. Lock held. */

@@ -1,5 +1,5 @@
 /* timescale/sql_agg.c - pure SQL builders for continuous aggregates and jobs (text +
- * parameters, no connection); the hypertable, chunk and policy builders are in timescale.c.
+ * parameters, no connection); the hypertable, chunk and policy builders are in sql.c.
  * SPDX-License-Identifier: MIT
  */
 #include "timescale_int.h"

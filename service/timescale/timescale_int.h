@@ -1,5 +1,6 @@
-/* timescale_int.h - shared by timescale*.c only: the service struct, the capability probe
- * used per lease, and the pure SQL builders (text + parameters, no connection).
+/* timescale/timescale_int.h - shared by the files of service/timescale/ only: the service
+ * struct, the capability probe used per lease, the pure SQL builders (text + parameters, no
+ * connection) and the executor every operation runs through.
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_TIMESCALE_INT_H
@@ -39,7 +40,7 @@ enum tsp_code tsp_ts_caps_require(const struct tsp_ts_caps *caps, enum tsp_ts_fe
 void tsp_ts_caps_derive(struct tsp_ts_caps *caps);
 
 /* Quotes one identifier (qualified = accept schema.name) after validating it; the executor
- * passes PQescapeIdentifier through db.c, unit tests a pure stand-in. On TSP_OK *out is
+ * passes PQescapeIdentifier through db/query.c, unit tests a pure stand-in. On TSP_OK *out is
  * malloc'd. */
 struct tsp_ts_quoter {
     enum tsp_code (*quote)(void *ctx, const char *ident, bool qualified, const char *field,
@@ -133,7 +134,7 @@ enum tsp_code tsp_ts_sql_job_run(long long job_id, struct tsp_ts_stmt *out,
 enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interval, int scheduled,
                                    struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
 
-/* ---- builder helpers shared by timescale.c and timescale_sql_agg.c ---- */
+/* ---- builder helpers shared by sql.c and sql_agg.c ---- */
 
 /* Append a parameter (copied; NULL = SQL NULL); returns its number ($n) or 0 on failure. */
 int tsp_ts_stmt_param(struct tsp_ts_stmt *stmt, const char *value, const char *field);
@@ -158,7 +159,7 @@ enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_strbu
                                  const char *const *cols, size_t n, const char *field,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 
-/* ---- executor helpers shared by timescale_exec.c and timescale_read.c ---- */
+/* ---- executor helpers shared by exec.c, read.c, change.c and agg.c ---- */
 
 struct tsp_db_result;
 
@@ -169,7 +170,7 @@ struct tsp_ts_op {
     const char *name;             /* "hypertables.list", also the audit operation */
     struct tsp_lease *lease;
     struct tsp_ts_caps caps;
-    struct tsp_ts_quoter quoter; /* PQescapeIdentifier through db.c */
+    struct tsp_ts_quoter quoter; /* PQescapeIdentifier through db/query.c */
     int64_t started_ms;
 };
 
