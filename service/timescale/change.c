@@ -24,12 +24,6 @@ static enum tsp_ts_feature policy_feature(enum tsp_ts_policy_kind kind)
     return kind == TSP_TS_POLICY_RETENTION ? TSP_TS_FEATURE_RETENTION : TSP_TS_FEATURE_COMPRESSION;
 }
 
-/* schema.name of a resolved relation, for audit targets and messages. */
-static void qualified(char *buf, size_t size, const char *schema, const char *rel)
-{
-    snprintf(buf, size, "%s.%s", schema, rel);
-}
-
 enum tsp_code tsp_ts_compression_set(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                                      const char *hypertable,
                                      const struct tsp_ts_compression_spec *spec,
@@ -37,32 +31,19 @@ enum tsp_code tsp_ts_compression_set(struct tsp_ts *ts, const struct tsp_ts_ctx 
 {
     struct tsp_ts_op op;
     struct tsp_ts_stmt stmt = {0};
-    struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     enum tsp_code rc;
 
-    rc = tsp_ts_op_begin(&op, ts, ctx, "compression.set", TSP_TS_FEATURE_COMPRESSION, err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, "compression.set", TSP_TS_FEATURE_COMPRESSION, hypertable,
+                            false, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    rc = tsp_ts_sql_compression_set(&op.quoter, target, spec, op.caps.columnstore_api, &stmt, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = tsp_ts_op_change(&op, target, &stmt, 1, NULL, &change, err);
+    rc = tsp_ts_sql_compression_set(&op.quoter, t.qualified, spec, op.caps.columnstore_api, &stmt,
+                                    err);
     if (rc == TSP_OK) {
-        *out = change;
-        memset(&change, 0, sizeof(change));
+        rc = tsp_ts_op_change_one(&op, t.qualified, &stmt, NULL, out, err);
     }
-done:
-    tsp_ts_change_fini(&change);
     tsp_ts_stmt_fini(&stmt);
     tsp_ts_op_end(&op);
     return rc;
@@ -83,9 +64,7 @@ enum tsp_code tsp_ts_chunks_compress(struct tsp_ts *ts, const struct tsp_ts_ctx 
     size_t nafter = 0;
     struct tsp_ts_stmt *stmts = NULL;
     struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     size_t i;
     size_t j;
     enum tsp_code rc;
@@ -97,17 +76,12 @@ enum tsp_code tsp_ts_chunks_compress(struct tsp_ts *ts, const struct tsp_ts_ctx 
     select.older_than = filter->older_than;
     select.newer_than = filter->newer_than;
     select.compressed = compress ? 0 : 1; /* only chunks the operation changes */
-    rc = tsp_ts_op_begin(&op, ts, ctx, compress ? "chunks.compress" : "chunks.decompress",
-                         TSP_TS_FEATURE_COMPRESSION, err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, compress ? "chunks.compress" : "chunks.decompress",
+                            TSP_TS_FEATURE_COMPRESSION, hypertable, false, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    rc = tsp_ts_op_chunks(&op, target, &select, &before, &names, &nbefore, err);
+    rc = tsp_ts_op_chunks(&op, t.qualified, &select, &before, &names, &nbefore, err);
     if (rc != TSP_OK) {
         goto done;
     }
@@ -122,7 +96,7 @@ enum tsp_code tsp_ts_chunks_compress(struct tsp_ts *ts, const struct tsp_ts_ctx 
             goto done;
         }
     }
-    rc = tsp_ts_op_change(&op, target, stmts, nbefore, NULL, &change, err);
+    rc = tsp_ts_op_change(&op, t.qualified, stmts, nbefore, NULL, &change, err);
     if (rc != TSP_OK) {
         goto done;
     }
@@ -139,7 +113,7 @@ enum tsp_code tsp_ts_chunks_compress(struct tsp_ts *ts, const struct tsp_ts_ctx 
     }
     if (!change.dry_run && nbefore > 0) {
         select.compressed = -1;
-        rc = tsp_ts_op_chunks(&op, target, &select, &after, &after_names, &nafter, err);
+        rc = tsp_ts_op_chunks(&op, t.qualified, &select, &after, &after_names, &nafter, err);
         if (rc != TSP_OK) {
             goto done;
         }
@@ -179,9 +153,7 @@ enum tsp_code tsp_ts_chunks_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
     size_t count = 0;
     struct tsp_ts_stmt stmt = {0};
     struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     size_t i;
     enum tsp_code rc;
 
@@ -191,25 +163,21 @@ enum tsp_code tsp_ts_chunks_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
     }
     select.older_than = filter->older_than;
     select.newer_than = filter->newer_than;
-    rc = tsp_ts_op_begin(&op, ts, ctx, "chunks.drop", TSP_TS_FEATURE_EXTENSION, err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, "chunks.drop", TSP_TS_FEATURE_EXTENSION, hypertable,
+                            false, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
     /* the same show_chunks() selection drop_chunks() makes: what goes, with sizes */
-    rc = tsp_ts_op_chunks(&op, target, &select, &chunks, &names, &count, err);
+    rc = tsp_ts_op_chunks(&op, t.qualified, &select, &chunks, &names, &count, err);
     if (rc != TSP_OK) {
         goto done;
     }
-    rc = tsp_ts_sql_drop_chunks(&op.quoter, target, &select, &stmt, err);
+    rc = tsp_ts_sql_drop_chunks(&op.quoter, t.qualified, &select, &stmt, err);
     if (rc != TSP_OK) {
         goto done;
     }
-    rc = tsp_ts_op_change(&op, target, &stmt, 1, NULL, &change, err);
+    rc = tsp_ts_op_change(&op, t.qualified, &stmt, 1, NULL, &change, err);
     if (rc != TSP_OK) {
         goto done;
     }
@@ -273,23 +241,16 @@ enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
     struct tsp_ts_stmt stmts[2];
     struct tsp_db_result *results[2] = {NULL, NULL};
     struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     char name[48];
     enum tsp_code rc;
 
     memset(stmts, 0, sizeof(stmts));
-    rc = tsp_ts_op_begin(&op, ts, ctx, policy_op_name(kind, "put", name, sizeof(name)),
-                         policy_feature(kind), err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, policy_op_name(kind, "put", name, sizeof(name)),
+                            policy_feature(kind), hypertable, false, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
     if (op.caps.columnstore_api && kind == TSP_TS_POLICY_COMPRESSION && !op.ctx->dry_run) {
         /* the columnstore procedures run in autocommit: check the values before the old
            policy goes */
@@ -304,22 +265,23 @@ enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
         }
     }
     /* PUT replaces: remove whatever is there, then add */
-    rc = tsp_ts_sql_policy_remove(&op.quoter, target, kind, true, op.caps.columnstore_api,
+    rc = tsp_ts_sql_policy_remove(&op.quoter, t.qualified, kind, true, op.caps.columnstore_api,
                                   &stmts[0], err);
     if (rc == TSP_OK) {
-        rc = tsp_ts_sql_policy_add(&op.quoter, target, kind, after, schedule_interval,
+        rc = tsp_ts_sql_policy_add(&op.quoter, t.qualified, kind, after, schedule_interval,
                                    op.caps.columnstore_api, &stmts[1], err);
     }
     if (rc != TSP_OK) {
         goto done;
     }
-    rc = tsp_ts_op_change(&op, target, stmts, 2, results, &change, err);
+    rc = tsp_ts_op_change(&op, t.qualified, stmts, 2, results, &change, err);
     if (rc != TSP_OK) {
         goto done;
     }
     if (!change.dry_run) {
-        change.job_id = change.stmts[1].autocommit ? policy_job_id(&op, schema, rel, "compression")
-                                                   : job_id_of(results[1]);
+        change.job_id = change.stmts[1].autocommit
+                            ? policy_job_id(&op, t.schema, t.rel, "compression")
+                            : job_id_of(results[1]);
     }
     *out = change;
     memset(&change, 0, sizeof(change));
@@ -339,11 +301,8 @@ enum tsp_code tsp_ts_policy_delete(struct tsp_ts *ts, const struct tsp_ts_ctx *c
 {
     struct tsp_ts_op op;
     struct tsp_ts_stmt stmt = {0};
-    struct tsp_ts_change change = {0};
     struct tsp_ts_policy policy;
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     char name[48];
     enum tsp_code rc;
 
@@ -351,29 +310,19 @@ enum tsp_code tsp_ts_policy_delete(struct tsp_ts *ts, const struct tsp_ts_ctx *c
     if (rc != TSP_OK) {
         return rc; /* 404 when there is none, also for a dry run */
     }
-    rc = tsp_ts_op_begin(&op, ts, ctx, policy_op_name(kind, "delete", name, sizeof(name)),
-                         policy_feature(kind), err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, policy_op_name(kind, "delete", name, sizeof(name)),
+                            policy_feature(kind), hypertable, false, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    rc = tsp_ts_sql_policy_remove(&op.quoter, target, kind, false, op.caps.columnstore_api, &stmt,
-                                  err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = tsp_ts_op_change(&op, target, &stmt, 1, NULL, &change, err);
+    rc = tsp_ts_sql_policy_remove(&op.quoter, t.qualified, kind, false, op.caps.columnstore_api,
+                                  &stmt, err);
     if (rc == TSP_OK) {
-        change.job_id = policy.job_id;
-        *out = change;
-        memset(&change, 0, sizeof(change));
+        rc = tsp_ts_op_change_one(&op, t.qualified, &stmt, NULL, out, err);
     }
-done:
-    tsp_ts_change_fini(&change);
+    if (rc == TSP_OK) {
+        out->job_id = policy.job_id;
+    }
     tsp_ts_stmt_fini(&stmt);
     tsp_ts_op_end(&op);
     return rc;

@@ -303,3 +303,38 @@ done:
     audit(op, target, out, rc, err);
     return rc;
 }
+
+enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
+                                 const struct tsp_ts_ctx *ctx, const char *opname,
+                                 enum tsp_ts_feature feature, const char *name, bool aggregate,
+                                 struct tsp_ts_target *target, struct tsp_error *err)
+{
+    enum tsp_code rc = tsp_ts_op_begin(op, ts, ctx, opname, feature, err);
+
+    if (rc != TSP_OK) {
+        return rc;
+    }
+    rc = tsp_ts_op_resolve(op, name, aggregate, aggregate ? "name" : "hypertable", target->schema,
+                           target->rel, err);
+    if (rc != TSP_OK) {
+        tsp_ts_op_end(op);
+        return rc;
+    }
+    snprintf(target->qualified, sizeof(target->qualified), "%s.%s", target->schema, target->rel);
+    return TSP_OK;
+}
+
+enum tsp_code tsp_ts_op_change_one(struct tsp_ts_op *op, const char *target,
+                                   struct tsp_ts_stmt *stmt, struct tsp_db_result **result,
+                                   struct tsp_ts_change *out, struct tsp_error *err)
+{
+    struct tsp_ts_change change = {0};
+    enum tsp_code rc = tsp_ts_op_change(op, target, stmt, 1, result, &change, err);
+
+    if (rc == TSP_OK) {
+        *out = change;
+        memset(&change, 0, sizeof(change));
+    }
+    tsp_ts_change_fini(&change);
+    return rc;
+}

@@ -202,6 +202,27 @@ void tsp_ts_names_free(char **names, size_t count);
 enum tsp_code tsp_ts_op_policies(struct tsp_ts_op *op, struct tsp_hypertable *tables, size_t count,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 
+/* The relation a change is about, as the catalog names it. */
+struct tsp_ts_target {
+    char schema[TSP_TS_NAME_MAX];
+    char rel[TSP_TS_NAME_MAX];
+    char qualified[2 * TSP_TS_NAME_MAX]; /* "schema.rel", the audit target */
+};
+
+/* tsp_ts_op_begin, then resolve `name` as a hypertable (or, with aggregate, a continuous
+ * aggregate; errors name the field "hypertable" or "name") into *target. On failure nothing
+ * is held; on TSP_OK end with tsp_ts_op_end(). */
+enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
+                                 const struct tsp_ts_ctx *ctx, const char *opname,
+                                 enum tsp_ts_feature feature, const char *name, bool aggregate,
+                                 struct tsp_ts_target *target, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* tsp_ts_op_change of a single statement; on TSP_OK *out receives the change (the caller
+ * finishes it with tsp_ts_change_fini), else nothing is left to release but stmt. */
+enum tsp_code tsp_ts_op_change_one(struct tsp_ts_op *op, const char *target,
+                                   struct tsp_ts_stmt *stmt, struct tsp_db_result **result,
+                                   struct tsp_ts_change *out, struct tsp_error *err) TSP_MUSTCHECK;
+
 /* Run (or, for a dry run, only record) the statements of a change: in one transaction when no
  * statement needs autocommit, else one by one. Takes ownership of stmts[0..n) (moved into
  * out->stmts even on failure). results (n entries, may be NULL) receive each statement's
