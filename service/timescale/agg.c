@@ -51,16 +51,10 @@ enum tsp_code tsp_ts_aggregate_create(struct tsp_ts *ts, const struct tsp_ts_ctx
     resolved.hypertable = source.qualified;
     rc = tsp_ts_sql_aggregate_create(&op.quoter, &resolved, bucket, op.ctx->if_not_exists, &stmt,
                                      err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = tsp_ts_op_change_one(&op, spec->name, &stmt, NULL, out, err);
 done:
-    tsp_ts_stmt_fini(&stmt);
     tsp_ts_stmt_fini(&check);
     tsp_db_result_free(res);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, spec->name, &stmt, 0, out, err);
 }
 
 enum tsp_code tsp_ts_aggregate_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -78,12 +72,7 @@ enum tsp_code tsp_ts_aggregate_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *
         return rc;
     }
     rc = tsp_ts_sql_aggregate_drop(&op.quoter, t.qualified, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = tsp_ts_op_change_one(&op, t.qualified, &stmt, NULL, out, err);
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, 0, out, err);
 }
 
 enum tsp_code tsp_ts_aggregate_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -152,15 +141,7 @@ enum tsp_code tsp_ts_aggregate_policy_delete(struct tsp_ts *ts, const struct tsp
         return rc;
     }
     rc = tsp_ts_sql_aggregate_policy_remove(&op.quoter, t.qualified, false, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = tsp_ts_op_change_one(&op, t.qualified, &stmt, NULL, out, err);
-    }
-    if (rc == TSP_OK) {
-        out->job_id = agg.policy.job_id;
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, agg.policy.job_id, out, err);
 }
 
 enum tsp_code tsp_ts_aggregate_refresh(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -178,12 +159,7 @@ enum tsp_code tsp_ts_aggregate_refresh(struct tsp_ts *ts, const struct tsp_ts_ct
         return rc;
     }
     rc = tsp_ts_sql_aggregate_refresh(&op.quoter, t.qualified, start, end, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = tsp_ts_op_change_one(&op, t.qualified, &stmt, NULL, out, err);
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, 0, out, err);
 }
 
 /* Run or alter a job: 404 for an unknown job before anything runs, then one statement. */
@@ -211,15 +187,7 @@ static enum tsp_code job_change(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
     } else {
         rc = tsp_ts_sql_job_alter(job_id, schedule_interval, scheduled, &stmt, err);
     }
-    if (rc == TSP_OK) {
-        rc = tsp_ts_op_change_one(&op, target, &stmt, NULL, out, err);
-    }
-    if (rc == TSP_OK) {
-        out->job_id = job_id;
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, target, &stmt, job_id, out, err);
 }
 
 enum tsp_code tsp_ts_job_run(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,

@@ -41,12 +41,7 @@ enum tsp_code tsp_ts_compression_set(struct tsp_ts *ts, const struct tsp_ts_ctx 
     }
     rc = tsp_ts_sql_compression_set(&op.quoter, t.qualified, spec, op.caps.columnstore_api, &stmt,
                                     err);
-    if (rc == TSP_OK) {
-        rc = tsp_ts_op_change_one(&op, t.qualified, &stmt, NULL, out, err);
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, 0, out, err);
 }
 
 enum tsp_code tsp_ts_chunks_compress(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -317,13 +312,5 @@ enum tsp_code tsp_ts_policy_delete(struct tsp_ts *ts, const struct tsp_ts_ctx *c
     }
     rc = tsp_ts_sql_policy_remove(&op.quoter, t.qualified, kind, false, op.caps.columnstore_api,
                                   &stmt, err);
-    if (rc == TSP_OK) {
-        rc = tsp_ts_op_change_one(&op, t.qualified, &stmt, NULL, out, err);
-    }
-    if (rc == TSP_OK) {
-        out->job_id = policy.job_id;
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, policy.job_id, out, err);
 }

@@ -324,17 +324,24 @@ enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
     return TSP_OK;
 }
 
-enum tsp_code tsp_ts_op_change_one(struct tsp_ts_op *op, const char *target,
-                                   struct tsp_ts_stmt *stmt, struct tsp_db_result **result,
+enum tsp_code tsp_ts_op_finish_one(struct tsp_ts_op *op, enum tsp_code rc, const char *target,
+                                   struct tsp_ts_stmt *stmt, long long job_id,
                                    struct tsp_ts_change *out, struct tsp_error *err)
 {
     struct tsp_ts_change change = {0};
-    enum tsp_code rc = tsp_ts_op_change(op, target, stmt, 1, result, &change, err);
 
     if (rc == TSP_OK) {
+        rc = tsp_ts_op_change(op, target, stmt, 1, NULL, &change, err);
+    }
+    if (rc == TSP_OK) {
+        if (job_id != 0) {
+            change.job_id = job_id;
+        }
         *out = change;
         memset(&change, 0, sizeof(change));
     }
     tsp_ts_change_fini(&change);
+    tsp_ts_stmt_fini(stmt);
+    tsp_ts_op_end(op);
     return rc;
 }

@@ -217,10 +217,11 @@ enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
                                  enum tsp_ts_feature feature, const char *name, bool aggregate,
                                  struct tsp_ts_target *target, struct tsp_error *err) TSP_MUSTCHECK;
 
-/* tsp_ts_op_change of a single statement; on TSP_OK *out receives the change (the caller
- * finishes it with tsp_ts_change_fini), else nothing is left to release but stmt. */
-enum tsp_code tsp_ts_op_change_one(struct tsp_ts_op *op, const char *target,
-                                   struct tsp_ts_stmt *stmt, struct tsp_db_result **result,
+/* Finish an operation of one statement: when rc (what came before) is TSP_OK, run stmt as the
+ * whole change and hand it to *out (with job_id, when not 0); then, on every path, release
+ * stmt and the lease. Returns the outcome. */
+enum tsp_code tsp_ts_op_finish_one(struct tsp_ts_op *op, enum tsp_code rc, const char *target,
+                                   struct tsp_ts_stmt *stmt, long long job_id,
                                    struct tsp_ts_change *out, struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Run (or, for a dry run, only record) the statements of a change: in one transaction when no
