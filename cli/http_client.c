@@ -156,3 +156,23 @@ const char *tsp_http_read_token(void)
     const char *token = token_from("TSPOOL_READ_TOKEN");
     return token != NULL ? token : token_from("TSPOOL_ADMIN_TOKEN");
 }
+
+bool tsp_http_client_option(int argc, char **argv, int *i, const char **url, long *timeout_s)
+{
+    const char *arg = argv[*i];
+
+    if (strcmp(arg, "--url") == 0 && *i + 1 < argc) {
+        *url = argv[++*i];
+        return true;
+    }
+    if (strncmp(arg, "--url=", 6) == 0) {
+        *url = arg + 6;
+        return true;
+    }
+    if (strcmp(arg, "--timeout") == 0 && *i + 1 < argc &&
+        sscanf(argv[*i + 1], "%ld", timeout_s) == 1 && *timeout_s > 0) {
+        ++*i;
+        return true;
+    }
+    return false;
+}
