@@ -12,6 +12,7 @@
 #include "tspool/clock.h"
 #include "tspool/db.h"
 #include "tspool/log.h"
+#include "tspool/strbuf.h"
 
 static const struct tsp_ts_ctx default_ctx = {0};
 
@@ -170,40 +171,23 @@ void tsp_ts_change_fini(struct tsp_ts_change *change)
 /* "stmt1; stmt2" and "$1=..., $2=NULL | ..." for the audit record (malloc'd, or NULL). */
 static char *join_statements(const struct tsp_ts_change *change, bool params)
 {
-    size_t len = 1;
-    size_t i;
-    int p;
-    char *out = NULL;
+    struct tsp_strbuf sb = {0};
 
-    for (i = 0; i < change->nstmts; i++) {
-        const struct tsp_ts_stmt *s = &change->stmts[i];
-        len += (params ? 0 : strlen(s->sql)) + 4;
-        for (p = 0; params && p < s->nparams; p++) {
-            len += 16 + (s->params[p] != NULL ? strlen(s->params[p]) : 4);
-        }
-    }
-    out = malloc(len);
-    if (out == NULL) {
-        return NULL;
-    }
-    out[0] = '\0';
-    for (i = 0; i < change->nstmts; i++) {
+    for (size_t i = 0; i < change->nstmts; i++) {
         const struct tsp_ts_stmt *s = &change->stmts[i];
         if (i > 0) {
-            strcat(out, params ? " | " : "; ");
+            tsp_strbuf_puts(&sb, params ? " | " : "; ");
         }
         if (!params) {
-            strcat(out, s->sql);
+            tsp_strbuf_puts(&sb, s->sql);
             continue;
         }
-        for (p = 0; p < s->nparams; p++) {
-            char head[16];
-            snprintf(head, sizeof(head), "%s$%d=", p > 0 ? ", " : "", p + 1);
-            strcat(out, head);
-            strcat(out, s->params[p] != NULL ? s->params[p] : "NULL");
+        for (int p = 0; p < s->nparams; p++) {
+            tsp_strbuf_printf(&sb, "%s$%d=%s", p > 0 ? ", " : "", p + 1,
+                              s->params[p] != NULL ? s->params[p] : "NULL");
         }
     }
-    return out;
+    return tsp_strbuf_take(&sb, NULL);
 }
 
 static void audit(const struct tsp_ts_op *op, const char *target,
