@@ -222,7 +222,8 @@ enum tsp_code tsp_ts_sql_policies(const char *schema, const char *name, struct t
         "SELECT j.hypertable_schema AS schema, j.hypertable_name AS name, j.job_id, j.proc_name, "
         "j.schedule_interval::text AS schedule_interval, j.scheduled, "
         "COALESCE(j.config->>'drop_after', j.config->>'compress_after') AS after, "
-        "j.config->>'start_offset' AS start_offset, j.config->>'end_offset' AS end_offset "
+        "j.config->>'start_offset' AS start_offset, j.config->>'end_offset' AS end_offset, "
+        "j.config->>'index_name' AS index_name "
         "FROM timescaledb_information.jobs j "
         "WHERE j.hypertable_name IS NOT NULL "
         "AND ($1::text IS NULL OR j.hypertable_schema = $1::text) "
@@ -287,7 +288,8 @@ static bool add_time_bounds(struct tsp_strbuf *sb, struct tsp_ts_stmt *out,
 
 enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hypertable,
                                 const struct tsp_ts_chunk_filter *filter, bool compression_stats,
-                                struct tsp_ts_stmt *out, struct tsp_error *err)
+                                const struct tsp_ts_keyset *keyset, struct tsp_ts_stmt *out,
+                                struct tsp_error *err)
 {
     struct tsp_strbuf sb = {0};
     bool ok;
@@ -295,6 +297,9 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
 
     if (rc != TSP_OK) {
         return rc;
+    }
+    if (keyset != NULL) {
+        tsp_strbuf_puts(&sb, "SELECT * FROM (");
     }
     tsp_strbuf_puts(
         &sb, "SELECT sc.chunk::text AS chunk, c.chunk_schema AS schema, c.chunk_name AS name, "
@@ -304,8 +309,12 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
              "CASE WHEN c.is_compressed THEN s.after_compression_total_bytes "
              "ELSE pg_catalog.pg_total_relation_size(sc.chunk) END AS total_bytes, "
              "s.before_compression_total_bytes AS before_bytes, "
-             "s.after_compression_total_bytes AS after_bytes "
-             "FROM show_chunks($1::regclass");
+             "s.after_compression_total_bytes AS after_bytes");
+    if (keyset != NULL) {
+        tsp_strbuf_puts(&sb, ", COALESCE((extract(epoch FROM c.range_start) * 1000000)::bigint, "
+                             "c.range_start_integer, 0) AS sort_key");
+    }
+    tsp_strbuf_puts(&sb, " FROM show_chunks($1::regclass");
     ok = add_time_bounds(&sb, out, filter);
     tsp_strbuf_puts(&sb, ") AS sc(chunk) "
                          "JOIN pg_catalog.pg_class pc ON pc.oid = sc.chunk "
@@ -322,7 +331,33 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
         tsp_strbuf_puts(&sb, filter->compressed > 0 ? " WHERE c.is_compressed"
                                                     : " WHERE NOT c.is_compressed");
     }
-    tsp_strbuf_puts(&sb, " ORDER BY c.range_start, c.range_start_integer, c.chunk_name");
+    if (keyset == NULL) {
+        tsp_strbuf_puts(&sb, " ORDER BY c.range_start, c.range_start_integer, c.chunk_name");
+        return tsp_ts_stmt_finish(&sb, ok, out, err);
+    }
+    tsp_strbuf_puts(&sb, ") k");
+    if (keyset->after) {
+        char key[24];
+        int nk;
+        int nn;
+        snprintf(key, sizeof(key), "%lld", keyset->key);
+        nk = tsp_ts_stmt_param(out, key, "cursor");
+        nn = tsp_ts_stmt_param(out, keyset->name, "cursor");
+        ok = ok && nk != 0 && nn != 0;
+        tsp_strbuf_printf(&sb,
+                          " WHERE (k.sort_key, k.name COLLATE \"C\") > ($%d::bigint, $%d::text "
+                          "COLLATE \"C\")",
+                          nk, nn);
+    }
+    {
+        char limit[24];
+        int nl;
+        snprintf(limit, sizeof(limit), "%ld", keyset->limit + 1);
+        nl = tsp_ts_stmt_param(out, limit, "limit");
+        ok = ok && nl != 0;
+        tsp_strbuf_printf(&sb, " ORDER BY k.sort_key, k.name COLLATE \"C\" LIMIT $%d::integer",
+                          nl);
+    }
     return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
