@@ -77,8 +77,7 @@ enum tsp_code tsp_ts_op_chunks(struct tsp_ts_op *op, const char *hypertable,
     enum tsp_code rc;
 
     rc = query(op, &stmt,
-               tsp_ts_sql_chunks(&op->quoter, hypertable, filter, op->caps.compression, NULL, &stmt,
-                                 err),
+               tsp_ts_sql_chunks(&op->quoter, hypertable, filter, op->caps.compression, &stmt, err),
                &res, err);
     if (rc != TSP_OK) {
         goto done;
@@ -115,7 +114,7 @@ done:
     return rc;
 }
 
-enum tsp_code tsp_ts_op_chunks_page(struct tsp_ts_op *op, const char *hypertable,
+enum tsp_code tsp_ts_op_chunks_page(struct tsp_ts_op *op, const char *schema, const char *name,
                                     const struct tsp_ts_chunk_filter *filter,
                                     const struct tsp_ts_keyset *keyset, struct tsp_ts_chunk **out,
                                     size_t *count, char *next_cursor, struct tsp_error *err)
@@ -129,8 +128,8 @@ enum tsp_code tsp_ts_op_chunks_page(struct tsp_ts_op *op, const char *hypertable
     enum tsp_code rc;
 
     rc = query(op, &stmt,
-               tsp_ts_sql_chunks(&op->quoter, hypertable, filter, op->caps.compression, keyset,
-                                 &stmt, err),
+               tsp_ts_sql_chunks_page(&op->quoter, schema, name, filter, op->caps.compression,
+                                      keyset, &stmt, err),
                &res, err);
     if (rc != TSP_OK) {
         goto done;
@@ -420,7 +419,6 @@ enum tsp_code tsp_ts_chunks_page(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
     struct tsp_ts_keyset keyset;
     char schema[TSP_TS_NAME_MAX];
     char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
     enum tsp_code rc = TSP_OK;
 
     memset(&keyset, 0, sizeof(keyset));
@@ -441,8 +439,8 @@ enum tsp_code tsp_ts_chunks_page(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
     }
     rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
     if (rc == TSP_OK) {
-        snprintf(target, sizeof(target), "%s.%s", schema, rel);
-        rc = tsp_ts_op_chunks_page(&op, target, filter, &keyset, out, count, next_cursor, err);
+        rc = tsp_ts_op_chunks_page(&op, schema, rel, filter, &keyset, out, count, next_cursor,
+                                   err);
     }
     tsp_ts_op_end(&op);
     return rc;

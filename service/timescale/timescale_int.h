@@ -82,11 +82,16 @@ struct tsp_ts_keyset {
     long limit;
 };
 
-/* keyset NULL = every selected chunk, oldest first; else one page with a sort_key column. */
+/* Every selected chunk, oldest first. */
 enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hypertable,
                                 const struct tsp_ts_chunk_filter *filter, bool compression_stats,
-                                const struct tsp_ts_keyset *keyset, struct tsp_ts_stmt *out,
-                                struct tsp_error *err) TSP_MUSTCHECK;
+                                struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* One page (keyset) of the chunks of hypertable schema.name (catalog names) in the listing's
+ * order, with a sort_key column; the time bounds go through show_chunks(). */
+enum tsp_code tsp_ts_sql_chunks_page(const struct tsp_ts_quoter *q, const char *schema,
+                                     const char *name, const struct tsp_ts_chunk_filter *filter,
+                                     bool compression_stats, const struct tsp_ts_keyset *keyset,
+                                     struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
 /* The opaque cursor of the chunk after (key, name): "c1" + hex. Pure. */
 enum tsp_code tsp_ts_cursor_encode(long long key, const char *name, char *out, size_t size,
                                    struct tsp_error *err) TSP_MUSTCHECK;
@@ -248,7 +253,7 @@ enum tsp_code tsp_ts_op_chunks(struct tsp_ts_op *op, const char *hypertable,
                                struct tsp_error *err) TSP_MUSTCHECK;
 /* One page of chunks (keyset->limit at most); next_cursor ("" on the last page) as in
  * tsp_ts_chunks_page. */
-enum tsp_code tsp_ts_op_chunks_page(struct tsp_ts_op *op, const char *hypertable,
+enum tsp_code tsp_ts_op_chunks_page(struct tsp_ts_op *op, const char *schema, const char *name,
                                     const struct tsp_ts_chunk_filter *filter,
                                     const struct tsp_ts_keyset *keyset, struct tsp_ts_chunk **out,
                                     size_t *count, char *next_cursor,

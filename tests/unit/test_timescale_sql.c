@@ -62,16 +62,16 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
         return tsp_ts_sql_resolve(&q, "metrics_hourly", true, "name", s, e);
     }
     if (strcmp(name, "chunks_none") == 0) {
-        return tsp_ts_sql_chunks(&q, "public.metrics", NULL, true, NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "public.metrics", NULL, true, s, e);
     }
     if (strcmp(name, "chunks_older") == 0) {
-        return tsp_ts_sql_chunks(&q, "public.metrics", &f1, true, NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "public.metrics", &f1, true, s, e);
     }
     if (strcmp(name, "chunks_both") == 0) {
-        return tsp_ts_sql_chunks(&q, "metrics", &f2, true, NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "metrics", &f2, true, s, e);
     }
     if (strcmp(name, "chunks_uncomp") == 0) {
-        return tsp_ts_sql_chunks(&q, "metrics", &f3, true, NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "metrics", &f3, true, s, e);
     }
     struct tsp_ts_compression_spec cs = {1, {"device_id"}, 2, {"ts desc nulls last", "value"}};
     if (strcmp(name, "comp_classic") == 0) {
@@ -244,7 +244,7 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
         return tsp_ts_sql_aggregate_create(&q, &as_view, "1 day", false, s, e);
     }
     if (strcmp(name, "chunks_injection_name") == 0) {
-        return tsp_ts_sql_chunks(&q, "metrics; drop table y", NULL, true, NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "metrics; drop table y", NULL, true, s, e);
     }
     if (strcmp(name, "policy_add_double_dot") == 0) {
         return tsp_ts_sql_policy_add(&q, "a..b", TSP_TS_POLICY_RETENTION, "1 day", NULL, false, s,
@@ -286,7 +286,7 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
         return tsp_ts_sql_hypertables("public", "metrics", false, s, e);
     }
     if (strcmp(name, "chunks_apache") == 0) {
-        return tsp_ts_sql_chunks(&q, "metrics", &f1, false, NULL, s, e);
+        return tsp_ts_sql_chunks(&q, "metrics", &f1, false, s, e);
     }
     if (strcmp(name, "interval_empty") == 0) {
         return tsp_ts_sql_interval_check("", "bucket", s, e);
