@@ -491,22 +491,25 @@ static enum tsp_code interval_value(const json_t *body, const char *key, char *b
 
     if (v != NULL && json_is_integer(v)) {
         if (json_integer_value(v) <= 0) {
-            return tsp_error_set(err, TSP_INVALID, key, "%s must be a positive integer or an "
-                                 "interval", key);
+            return tsp_error_set(err, TSP_INVALID, key,
+                                 "%s must be a positive integer or an "
+                                 "interval",
+                                 key);
         }
         snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         *out = buf;
         return TSP_OK;
     }
     if (v != NULL && !json_is_string(v) && !json_is_null(v)) {
-        return tsp_error_set(err, TSP_INVALID, key, "%s must be an interval (string) or an "
-                             "integer", key);
+        return tsp_error_set(err, TSP_INVALID, key,
+                             "%s must be an interval (string) or an "
+                             "integer",
+                             key);
     }
     return opt_string(body, key, out, err);
 }
 
-static enum tsp_code opt_bool(const json_t *body, const char *key, bool *out,
-                              struct tsp_error *err)
+static enum tsp_code opt_bool(const json_t *body, const char *key, bool *out, struct tsp_error *err)
 {
     const json_t *v = json_object_get(body, key);
 
@@ -521,13 +524,12 @@ static enum tsp_code opt_bool(const json_t *body, const char *key, bool *out,
 }
 
 enum tsp_code tsp_ts_json_hypertable_spec(const json_t *body, char *interval_buf,
-                                          size_t interval_size,
-                                          struct tsp_ts_hypertable_spec *out,
+                                          size_t interval_size, struct tsp_ts_hypertable_spec *out,
                                           struct tsp_error *err)
 {
-    static const char *const keys[] = {"name",       "time_column",   "chunk_interval",
-                                       "partition_column", "partitions", "if_not_exists",
-                                       "migrate_data", NULL};
+    static const char *const keys[] = {
+        "name",       "time_column",   "chunk_interval", "partition_column",
+        "partitions", "if_not_exists", "migrate_data",   NULL};
     struct tsp_ts_hypertable_spec spec;
     const json_t *parts = NULL;
     enum tsp_code rc;

@@ -49,8 +49,7 @@ enum tsp_code tsp_ts_json_policy_body(const json_t *body, const char *after_fiel
  * "partitions", "if_not_exists", "migrate_data"}; an integer chunk_interval is printed into
  * interval_buf. */
 enum tsp_code tsp_ts_json_hypertable_spec(const json_t *body, char *interval_buf,
-                                          size_t interval_size,
-                                          struct tsp_ts_hypertable_spec *out,
+                                          size_t interval_size, struct tsp_ts_hypertable_spec *out,
                                           struct tsp_error *err) TSP_MUSTCHECK;
 /* PATCH /hypertables/{name} body: {"chunk_interval": "1 day" | 86400} (required). */
 enum tsp_code tsp_ts_json_hypertable_patch(const json_t *body, char *interval_buf,

@@ -25,29 +25,29 @@ struct session {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: tspool apply FILE [--dry-run] [--prune] [--url URL] [--timeout S]\n"
-            "\n"
-            "Make the TimescaleDB hypertables and continuous aggregates of a running tspool match\n"
-            "FILE (JSON or YAML; schema: desired-state.schema.json). Prints each difference as one\n"
-            "line and applies only those; keys the file leaves out are left as they are.\n"
-            "\n"
-            "  --dry-run    print the differences, change nothing\n"
-            "  --prune      also remove policies of the listed hypertables and aggregates of\n"
-            "               them that the file does not mention (never a hypertable)\n"
-            "  --url URL    the service (default: TSPOOL_URL, else from TSPOOL_LISTEN, else\n"
-            "               http://127.0.0.1:8080)\n"
-            "  --timeout S  seconds per request (default 60)\n"
-            "\n"
-            "Sends TSPOOL_ADMIN_TOKEN (or the file TSPOOL_ADMIN_TOKEN_FILE names).\n"
-            "Exit: 0 applied or no changes, 2 --dry-run found changes (or a usage error),\n"
-            "1 an error (the invalid line of FILE, or each object that failed).\n");
+    fprintf(
+        out,
+        "usage: tspool apply FILE [--dry-run] [--prune] [--url URL] [--timeout S]\n"
+        "\n"
+        "Make the TimescaleDB hypertables and continuous aggregates of a running tspool match\n"
+        "FILE (JSON or YAML; schema: desired-state.schema.json). Prints each difference as one\n"
+        "line and applies only those; keys the file leaves out are left as they are.\n"
+        "\n"
+        "  --dry-run    print the differences, change nothing\n"
+        "  --prune      also remove policies of the listed hypertables and aggregates of\n"
+        "               them that the file does not mention (never a hypertable)\n"
+        "  --url URL    the service (default: TSPOOL_URL, else from TSPOOL_LISTEN, else\n"
+        "               http://127.0.0.1:8080)\n"
+        "  --timeout S  seconds per request (default 60)\n"
+        "\n"
+        "Sends TSPOOL_ADMIN_TOKEN (or the file TSPOOL_ADMIN_TOKEN_FILE names).\n"
+        "Exit: 0 applied or no changes, 2 --dry-run found changes (or a usage error),\n"
+        "1 an error (the invalid line of FILE, or each object that failed).\n");
 }
 
 /* One request; *reply (may be NULL) receives the parsed JSON answer (NULL when not JSON). */
 static enum tsp_code call(struct session *s, const char *method, const char *path,
-                          const json_t *body, long *status, json_t **reply,
-                          struct tsp_error *err)
+                          const json_t *body, long *status, json_t **reply, struct tsp_error *err)
 {
     struct tsp_http_reply r = {0, NULL, 0};
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -196,8 +196,8 @@ static bool policy_matches(const json_t *desired, const json_t *current)
 
 /* One policy (compression_policy, retention_policy, reorder_policy) of hypertable `name`. */
 static void apply_policy(struct session *s, const char *object, const char *name,
-                         const json_t *want, const json_t *table, const char *key,
-                         const char *kind, const char *route)
+                         const json_t *want, const json_t *table, const char *key, const char *kind,
+                         const char *route)
 {
     const json_t *have = table != NULL ? policy_of(table, kind) : NULL;
     char path[512];
@@ -296,11 +296,9 @@ static void apply_hypertable(struct session *s, const json_t *want)
     rc = fetch(s, object, path, &table);
     if (rc == TSP_NOT_FOUND) {
         json_t *body = json_pack("{s:s, s:O?, s:O?}", "name", name, "time_column",
-                                 json_object_get(want, "time_column"), "chunk_interval",
-                                 interval);
+                                 json_object_get(want, "time_column"), "chunk_interval", interval);
         if (json_object_get(want, "time_column") == NULL || body == NULL) {
-            fprintf(stderr, "%s: does not exist, and time_column is needed to create it\n",
-                    object);
+            fprintf(stderr, "%s: does not exist, and time_column is needed to create it\n", object);
             s->failures++;
             json_decref(body);
             return;
@@ -343,8 +341,8 @@ static void apply_hypertable(struct session *s, const json_t *want)
                  "compression_policy", "compression", "compression-policy");
     apply_policy(s, object, name, json_object_get(want, "retention_policy"), table,
                  "retention_policy", "retention", "retention-policy");
-    apply_policy(s, object, name, json_object_get(want, "reorder_policy"), table,
-                 "reorder_policy", "reorder", "reorder-policy");
+    apply_policy(s, object, name, json_object_get(want, "reorder_policy"), table, "reorder_policy",
+                 "reorder", "reorder-policy");
     if (s->failures > failures) {
         fprintf(stderr, "%s: %d change(s) failed\n", object, s->failures - failures);
     }
@@ -464,8 +462,8 @@ static void prune_aggregates(struct session *s, const json_t *doc)
         const char *hn = json_string_value(json_object_get(agg, "hypertable"));
         char object[160];
         char path[300];
-        if (schema == NULL || rel == NULL || hs == NULL || hn == NULL ||
-            !listed(tables, hs, hn) || listed(wanted, schema, rel)) {
+        if (schema == NULL || rel == NULL || hs == NULL || hn == NULL || !listed(tables, hs, hn) ||
+            listed(wanted, schema, rel)) {
             continue;
         }
         snprintf(object, sizeof(object), "aggregate %s.%s", schema, rel);
@@ -536,8 +534,7 @@ int tsp_cli_apply(int argc, char **argv)
         printf("no changes\n");
         status = 0;
     } else if (s.failures > 0) {
-        fprintf(stderr, "tspool apply: %d change(s) applied, %d failed\n", s.applied,
-                s.failures);
+        fprintf(stderr, "tspool apply: %d change(s) applied, %d failed\n", s.applied, s.failures);
         status = 1;
     } else if (s.dry_run) {
         printf("%d change(s) to apply (dry run: nothing changed)\n", s.changes);

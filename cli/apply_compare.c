@@ -164,8 +164,7 @@ bool tsp_apply_same_interval(const json_t *a, const json_t *b)
     if (integer_of(a, &x) && integer_of(b, &y)) {
         return x == y;
     }
-    if (json_is_string(a) && json_is_string(b) &&
-        tsp_apply_interval_us(json_string_value(a), &x) &&
+    if (json_is_string(a) && json_is_string(b) && tsp_apply_interval_us(json_string_value(a), &x) &&
         tsp_apply_interval_us(json_string_value(b), &y)) {
         return x == y;
     }

@@ -58,8 +58,8 @@ static json_t *scalar_value(const yaml_event_t *ev)
     }
     errno = 0;
     d = strtod(text, &end);
-    if (errno == 0 && end != text && *end == '\0' && strspn(text, "+-0123456789.eE") ==
-                                                         strlen(text)) {
+    if (errno == 0 && end != text && *end == '\0' &&
+        strspn(text, "+-0123456789.eE") == strlen(text)) {
         return json_real(d);
     }
     return json_stringn(text, ev->data.scalar.length);
@@ -189,8 +189,7 @@ static json_t *parse_node(struct loader *l, yaml_event_t *ev, const char *pointe
     }
 }
 
-enum tsp_code tsp_apply_doc_load(const char *path, struct tsp_apply_doc *out,
-                                 struct tsp_error *err)
+enum tsp_code tsp_apply_doc_load(const char *path, struct tsp_apply_doc *out, struct tsp_error *err)
 {
     struct loader l;
     yaml_event_t ev;
@@ -241,8 +240,7 @@ enum tsp_code tsp_apply_doc_load(const char *path, struct tsp_apply_doc *out,
         goto parse_error;
     }
     if (ev.type != YAML_STREAM_END_EVENT) {
-        snprintf(l.error, sizeof(l.error), "line %zu: one document only",
-                 ev.start_mark.line + 1);
+        snprintf(l.error, sizeof(l.error), "line %zu: one document only", ev.start_mark.line + 1);
         yaml_event_delete(&ev);
         goto parse_error;
     }
@@ -341,9 +339,9 @@ static enum tsp_code fail(struct validator *va, const char *pointer, const char 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return tsp_error_set(va->err, TSP_INVALID, pointer[0] != '\0' ? pointer : "/",
-                         "%s:%ld: %s: %s", va->path, line > 0 ? line : 1,
-                         pointer[0] != '\0' ? pointer : "(document)", what);
+    return tsp_error_set(va->err, TSP_INVALID, pointer[0] != '\0' ? pointer : "/", "%s:%ld: %s: %s",
+                         va->path, line > 0 ? line : 1, pointer[0] != '\0' ? pointer : "(document)",
+                         what);
 }
 
 static const json_t *resolve_ref(struct validator *va, const json_t *schema)

@@ -273,9 +273,9 @@ enum tsp_code tsp_ts_chunks_page(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
  * that finds the lock taken fails at once with TSP_CHANGE_IN_PROGRESS (never waits). */
 
 struct tsp_ts_hypertable_spec {
-    const char *name;             /* an existing table: name or schema.name */
-    const char *time_column;      /* required */
-    const char *chunk_interval;   /* interval text, or an integer for integer time; NULL = default */
+    const char *name;           /* an existing table: name or schema.name */
+    const char *time_column;    /* required */
+    const char *chunk_interval; /* interval text, or an integer for integer time; NULL = default */
     const char *partition_column; /* optional space partitioning column */
     long long partitions;         /* number of space partitions (with partition_column), else 0 */
     bool if_not_exists;           /* an existing hypertable is not an error */

@@ -62,10 +62,12 @@ enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const str
 
 /* Advisory lock keys: (hashtext('tspool'), hashtext(object)) in the two-int4 key space, so
  * they cannot collide with an application's single-bigint keys. */
-#define LOCK_TRY "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('tspool'), " \
-                 "pg_catalog.hashtext($1::text)) AS locked"
-#define LOCK_RELEASE "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('tspool'), " \
-                     "pg_catalog.hashtext($1::text))"
+#define LOCK_TRY                                                                                   \
+    "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('tspool'), "                       \
+    "pg_catalog.hashtext($1::text)) AS locked"
+#define LOCK_RELEASE                                                                               \
+    "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('tspool'), "                         \
+    "pg_catalog.hashtext($1::text))"
 
 enum tsp_code tsp_ts_op_lock(struct tsp_ts_op *op, const char *key, struct tsp_error *err)
 {
@@ -108,8 +110,8 @@ void tsp_ts_op_end(struct tsp_ts_op *op)
                session's every advisory lock (or, when even that fails, the connection is
                broken and its locks went with it) */
             tsp_error_init(&ignored);
-            released = tsp_db_exec(op->lease, "SELECT pg_catalog.pg_advisory_unlock_all()", 0,
-                                   NULL, NULL, &ignored);
+            released = tsp_db_exec(op->lease, "SELECT pg_catalog.pg_advisory_unlock_all()", 0, NULL,
+                                   NULL, &ignored);
             if (released != TSP_OK) {
                 tsp_lease_report_error(op->lease, ignored.sqlstate);
             }

@@ -21,8 +21,8 @@ enum tsp_code tsp_ts_hypertable_create(struct tsp_ts *ts, const struct tsp_ts_ct
     enum tsp_code rc;
 
     if (spec == NULL || spec->name == NULL || spec->time_column == NULL) {
-        return tsp_error_set(err, TSP_INVALID, spec == NULL || spec->name == NULL ? "name"
-                                                                                  : "time_column",
+        return tsp_error_set(err, TSP_INVALID,
+                             spec == NULL || spec->name == NULL ? "name" : "time_column",
                              "name and time_column are required");
     }
     rc = tsp_db_qualified_validate(spec->name, "name", err);
@@ -94,11 +94,11 @@ enum tsp_code tsp_ts_op_advice(struct tsp_ts_op *op, struct tsp_hypertable *h,
         rc = tsp_ts_op_query(op, &stmt, &res, err);
     }
     if (rc == TSP_OK) {
-        tsp_ts_advice_derive(tsp_db_result_int(res, 0, tsp_db_result_col(res, "shared_buffers"), 0),
-                             tsp_db_result_int(res, 0, tsp_db_result_col(res, "newest_bytes"), 0),
-                             (int)tsp_db_result_int(res, 0,
-                                                    tsp_db_result_col(res, "newest_chunks"), 0),
-                             h->num_chunks, &h->advice);
+        tsp_ts_advice_derive(
+            tsp_db_result_int(res, 0, tsp_db_result_col(res, "shared_buffers"), 0),
+            tsp_db_result_int(res, 0, tsp_db_result_col(res, "newest_bytes"), 0),
+            (int)tsp_db_result_int(res, 0, tsp_db_result_col(res, "newest_chunks"), 0),
+            h->num_chunks, &h->advice);
     }
     tsp_db_result_free(res);
     tsp_ts_stmt_fini(&stmt);

@@ -439,8 +439,7 @@ enum tsp_code tsp_ts_chunks_page(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
     }
     rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
     if (rc == TSP_OK) {
-        rc = tsp_ts_op_chunks_page(&op, schema, rel, filter, &keyset, out, count, next_cursor,
-                                   err);
+        rc = tsp_ts_op_chunks_page(&op, schema, rel, filter, &keyset, out, count, next_cursor, err);
     }
     tsp_ts_op_end(&op);
     return rc;

@@ -119,8 +119,8 @@ enum tsp_code tsp_ts_sql_reorder_add(const struct tsp_ts_quoter *q, const char *
         return rc;
     }
     n = tsp_ts_stmt_param(out, index_name, "index_name");
-    tsp_strbuf_printf(&sb, "SELECT add_reorder_policy($1::regclass, index_name => $%d::name) AS job_id",
-                      n);
+    tsp_strbuf_printf(
+        &sb, "SELECT add_reorder_policy($1::regclass, index_name => $%d::name) AS job_id", n);
     return tsp_ts_stmt_finish(&sb, n != 0, out, err);
 }
 

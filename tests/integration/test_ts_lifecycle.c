@@ -45,7 +45,8 @@ static bool native_dsn(void)
                "(scripts/tsdb-native.sh available)\n");
         return false;
     }
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/tsdb-native.sh' start >&2 && '%s/scripts/tsdb-native.sh' dsn",
+    snprintf(cmd, sizeof(cmd),
+             "'%s/scripts/tsdb-native.sh' start >&2 && '%s/scripts/tsdb-native.sh' dsn",
              src != NULL ? src : ".", src != NULL ? src : ".");
     p = popen(cmd, "r");
     if (p == NULL || fgets(dsn, sizeof(dsn), p) == NULL) {
@@ -155,8 +156,8 @@ static void need_server(void **state)
 static struct tsp_test_reply *admin(struct tsp_test_service *s, const char *method,
                                     const char *path, const char *body)
 {
-    const char *const headers[] = {"Authorization: Bearer " ADMIN,
-                                   "Content-Type: application/json", NULL};
+    const char *const headers[] = {"Authorization: Bearer " ADMIN, "Content-Type: application/json",
+                                   NULL};
     char u[600];
     snprintf(u, sizeof(u), "%s%s", tsp_test_service_url(s), path);
     return tsp_test_http(method, u, headers, body);
@@ -399,8 +400,8 @@ static void test_many_chunks_paged(void **state)
         const json_t *next = json_object_get(r->json, "next_cursor");
         assert_true(json_array_size(chunks) <= 1000);
         for (size_t i = 0; i < json_array_size(chunks); i++) {
-            const char *start = json_string_value(json_object_get(json_array_get(chunks, i),
-                                                                  "range_start"));
+            const char *start =
+                json_string_value(json_object_get(json_array_get(chunks, i), "range_start"));
             /* oldest first, each chunk once: the integer starts are 0, 1, 2, ... */
             assert_int_equal(atoll(start), seen);
             seen++;
