@@ -116,6 +116,7 @@ const MODELS = {
     "v1/ServiceAccount": "kubernetes-models/v1/ServiceAccount",
     "v1/Pod": "kubernetes-models/v1/Pod",
     "apps/v1/Deployment": "kubernetes-models/apps/v1/Deployment",
+    "batch/v1/Job": "kubernetes-models/batch/v1/Job",
     "policy/v1/PodDisruptionBudget": "kubernetes-models/policy/v1/PodDisruptionBudget",
     "autoscaling/v2/HorizontalPodAutoscaler": "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler",
     "networking.k8s.io/v1/NetworkPolicy": "kubernetes-models/networking.k8s.io/v1/NetworkPolicy",
