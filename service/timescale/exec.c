@@ -60,6 +60,10 @@ enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const str
     return rc;
 }
 
+static void audit(const struct tsp_ts_op *op, const char *target,
+                  const struct tsp_ts_change *change, enum tsp_code rc,
+                  const struct tsp_error *err);
+
 /* Advisory lock keys: (hashtext('tspool'), hashtext(object)) in the two-int4 key space, so
  * they cannot collide with an application's single-bigint keys. */
 #define LOCK_TRY                                                                                   \
@@ -83,10 +87,12 @@ enum tsp_code tsp_ts_op_lock(struct tsp_ts_op *op, const char *key, struct tsp_e
         goto done;
     }
     if (!tsp_db_result_bool(res, 0, 0)) {
+        struct tsp_ts_change refused = {0};
         rc = tsp_error_set(err, TSP_CHANGE_IN_PROGRESS, NULL,
                            "another change to \"%s\" is in progress (on this or another tspool "
                            "connected to the same database); retry later",
                            key);
+        audit(op, key, &refused, rc, err); /* the refusal is on the record too */
         goto done;
     }
     snprintf(op->lock_key, sizeof(op->lock_key), "%s", key);

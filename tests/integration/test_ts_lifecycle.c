@@ -275,6 +275,11 @@ static void test_two_processes_one_change_at_a_time(void **state)
     assert_true(tsp_test_reply_header(r, "Retry-After", retry, sizeof(retry)));
     assert_string_equal(retry, "1");
     tsp_test_reply_free(r);
+    /* the refusal is in B's audit log */
+    char *log = tsp_test_service_stdout(svc_b);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"outcome\":\"CHANGE_IN_PROGRESS\""));
+    free(log);
     /* reads are not held up by it */
     r = admin(svc_b, "GET", "/hypertables/lc_plain", NULL);
     assert_int_equal(r->status, 200);
