@@ -5,12 +5,40 @@
 #include "api_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef TSPOOL_VERSION
 #define TSPOOL_VERSION "0.0.0"
 #endif
 
 #define SLOW_LABELS_MAX 65
+
+/* The PgBouncer series the refresher rendered with its snapshot, then the refresh ages. */
+static enum tsp_code append_pgbouncer(struct tsp_req *req, char **text, size_t *len,
+                                      struct tsp_error *err)
+{
+    const struct tsp_pgb_snapshot *snap = NULL;
+    enum tsp_code rc = TSP_OK;
+
+    if (!tsp_pgb_fleet_enabled(req->api->pgbouncer)) {
+        return TSP_OK;
+    }
+    snap = tsp_pgb_snapshot_get(req->api->pgbouncer);
+    if (snap->metrics_len > 0) {
+        char *grown = realloc(*text, *len + snap->metrics_len + 1);
+        if (grown == NULL) {
+            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+            goto done;
+        }
+        memcpy(grown + *len, snap->metrics, snap->metrics_len + 1);
+        *text = grown;
+        *len += snap->metrics_len;
+    }
+    rc = tsp_pgb_metrics_age(snap, tsp_pgb_now_mono_ms(), text, len, err);
+done:
+    tsp_pgb_snapshot_release(snap);
+    return rc;
+}
 
 int tsp_h_metrics(struct tsp_req *req)
 {
@@ -33,7 +61,11 @@ int tsp_h_metrics(struct tsp_req *req)
     src.nslow = tsp_pool_slow_by_label(req->api->pool, slow, SLOW_LABELS_MAX);
     src.version = TSPOOL_VERSION;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
+    if (rc == TSP_OK) {
+        rc = append_pgbouncer(req, &text, &len, &err);
+    }
     if (rc != TSP_OK) {
+        free(text);
         return tsp_problem_send(req, &err, NULL);
     }
     status = tsp_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
