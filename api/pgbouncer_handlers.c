@@ -136,13 +136,12 @@ static int command(struct tsp_req *req, enum tsp_pgb_cmd cmd)
     struct tsp_pgb_cmd_result *results = NULL;
     size_t n = 0;
     const char *length = tsp_req_header(req, "Content-Length");
-    const char *ctype = tsp_req_header(req, "Content-Type");
     json_t *body = NULL;
     struct tsp_error err;
     int status = 0;
 
     tsp_error_init(&err);
-    if ((length != NULL && strcmp(length, "0") != 0) || ctype != NULL ||
+    if ((length != NULL && strcmp(length, "0") != 0) ||
         tsp_req_header(req, "Transfer-Encoding") != NULL) {
         if (tsp_req_read_json(req, &body, &err) != TSP_OK) {
             return tsp_problem_send(req, &err, NULL);

@@ -3,12 +3,13 @@
 # (scripts/devdb.sh), with an auth file, admin_users and stats_users, for the tests and make bench.
 # SPDX-License-Identifier: MIT
 #
-# usage: scripts/pgbouncer.sh start|stop|restart|status|ports|env|start-one N|stop-one N|pid N
+# usage: scripts/pgbouncer.sh start|stop|restart|status|port|env|start-one N|stop-one N|pid N
 #   TSPOOL_PGBOUNCER_DIR  where the instances live (default: <repo>/.tspool/pgbouncer)
 #   TSPOOL_DEVDB_DIR      the PostgreSQL cluster they pool (default: <repo>/.tspool/pg)
 #   TSPOOL_PGBOUNCER_COUNT number of instances (default 2)
-# Instance N lives in $DIR/N (pgbouncer.ini, pid, log) and listens on 127.0.0.1:$(cat $DIR/N/port),
-# a port chosen once and kept. Logins (auth file $DIR/userlist.txt, scram-sha-256):
+# Instance N lives in $DIR/N (pgbouncer.ini, pid, log) and listens on 127.0.0.N:$(cat $DIR/port):
+# one port chosen once and kept, one loopback address per instance, as the pods behind a headless
+# Service have one address each and the same port. Logins (auth file $DIR/userlist.txt, scram-sha-256):
 #   pgbouncer / $(cat $DIR/admin-password)  admin console (admin_users)
 #   pgb_stats / $(cat $DIR/stats-password)  read-only console (stats_users)
 #   postgres  / the test server's password   application user (pool_mode transaction)
@@ -40,7 +41,13 @@ as_owner() {
 }
 
 port_is_free() {
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    local n
+    for n in $(seq 1 "$count"); do
+        if (exec 3<>"/dev/tcp/127.0.0.$n/$1") 2>/dev/null; then
+            return 1
+        fi
+    done
+    return 0
 }
 
 choose_port() {
@@ -88,9 +95,9 @@ setup() {
         printf '"postgres" "%s"\n' "$(cat "$pgdir/password")"
     } >"$dir/userlist.txt"
     chmod 600 "$dir/userlist.txt"
+    [ -f "$dir/port" ] || choose_port >"$dir/port"
     for n in $(seq 1 "$count"); do
         mkdir -p "$dir/$n"
-        [ -f "$dir/$n/port" ] || choose_port >"$dir/$n/port"
         write_ini "$n"
     done
     [ "$(id -u)" = 0 ] && chown -R postgres "$dir"
@@ -105,8 +112,8 @@ postgres = host=127.0.0.1 port=$(cat "$pgdir/port") dbname=postgres
 appdb = host=127.0.0.1 port=$(cat "$pgdir/port") dbname=postgres pool_size=3
 
 [pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $(cat "$dir/$n/port")
+listen_addr = 127.0.0.$n
+listen_port = $(cat "$dir/port")
 unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = $dir/userlist.txt
@@ -124,22 +131,19 @@ EOF
 start_one() {
     local n="$1" port i
     is_running "$n" && return 0
-    port="$(cat "$dir/$n/port")"
-    if ! port_is_free "$port"; then
-        choose_port >"$dir/$n/port"
-        write_ini "$n"
-        [ "$(id -u)" = 0 ] && chown postgres "$dir/$n/pgbouncer.ini" "$dir/$n/port"
-        port="$(cat "$dir/$n/port")"
+    port="$(cat "$dir/port")"
+    if (exec 3<>"/dev/tcp/127.0.0.$n/$port") 2>/dev/null; then
+        die "127.0.0.$n:$port is taken by another program"
     fi
     rm -f "$dir/$n/pgbouncer.pid"
     as_owner "$bin" -d -q "$dir/$n/pgbouncer.ini" || die "instance $n did not start, see $dir/$n/pgbouncer.log"
     for i in $(seq 1 100); do
-        if ! port_is_free "$port"; then
+        if (exec 3<>"/dev/tcp/127.0.0.$n/$port") 2>/dev/null; then
             return 0
         fi
         sleep 0.05
     done
-    die "instance $n does not listen on 127.0.0.1:$port, see $dir/$n/pgbouncer.log"
+    die "instance $n does not listen on 127.0.0.$n:$port, see $dir/$n/pgbouncer.log"
 }
 
 stop_one() {
@@ -187,7 +191,7 @@ status)
     rc=0
     for n in $(seq 1 "$count"); do
         if is_running "$n"; then
-            echo "instance $n running on 127.0.0.1:$(cat "$dir/$n/port")"
+            echo "instance $n running on 127.0.0.$n:$(cat "$dir/port")"
         else
             echo "instance $n stopped"
             rc=3
@@ -195,18 +199,18 @@ status)
     done
     exit "$rc"
     ;;
-ports)
-    for n in $(seq 1 "$count"); do cat "$dir/$n/port"; done
+port)
+    cat "$dir/port"
     ;;
 env)
     hosts=""
-    for n in $(seq 1 "$count"); do hosts="$hosts${hosts:+,}127.0.0.1:$(cat "$dir/$n/port")"; done
+    for n in $(seq 1 "$count"); do hosts="$hosts${hosts:+,}127.0.0.$n:$(cat "$dir/port")"; done
     echo "PGBOUNCER_HOSTS=$hosts"
     echo "PGBOUNCER_USER=pgbouncer"
     echo "PGBOUNCER_PASS=$admin_password"
     ;;
 *)
-    echo "usage: $0 start|stop|restart|status|ports|env|start-one N|stop-one N|pid N" >&2
+    echo "usage: $0 start|stop|restart|status|port|env|start-one N|stop-one N|pid N" >&2
     exit 2
     ;;
 esac
