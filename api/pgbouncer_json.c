@@ -304,6 +304,6 @@ json_t *tsp_pgb_json_command(const struct tsp_pgb_cmd_request *req,
         json_object_set_new(doc, "all_paused", json_boolean(all_ok));
     }
     json_object_set_new(doc, "results", arr);
-    *status = all_ok ? 200 : any_failed ? 502 : 202;
+    *status = all_ok ? 200 : any_failed ? 207 : 202;
     return doc;
 }

@@ -110,6 +110,7 @@ write_ini() {
 [databases]
 postgres = host=127.0.0.1 port=$(cat "$pgdir/port") dbname=postgres
 appdb = host=127.0.0.1 port=$(cat "$pgdir/port") dbname=postgres pool_size=3
+spare = host=127.0.0.1 port=$(cat "$pgdir/port") dbname=postgres pool_size=1
 
 [pgbouncer]
 listen_addr = 127.0.0.$n
@@ -130,7 +131,11 @@ EOF
 
 start_one() {
     local n="$1" port i
-    is_running "$n" && return 0
+    if is_running "$n"; then
+        # running already: make it read the configuration written by setup
+        kill -HUP "$(pid_of "$n")" 2>/dev/null || true
+        return 0
+    fi
     port="$(cat "$dir/port")"
     if (exec 3<>"/dev/tcp/127.0.0.$n/$port") 2>/dev/null; then
         die "127.0.0.$n:$port is taken by another program"

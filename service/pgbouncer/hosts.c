@@ -1,13 +1,13 @@
 /* pgbouncer/hosts.c - PGBOUNCER_HOSTS parsing, name resolution with a deadline
- * (getaddrinfo_a), the names of listings, states, commands and outcomes, and options.
+ * (getaddrinfo in a thread nobody waits for past the deadline), the names of listings, states, commands and outcomes, and options.
  * SPDX-License-Identifier: MIT
  */
-#define _GNU_SOURCE
 #include "pgbouncer_int.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,64 +193,73 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-enum tsp_code tsp_pgb_resolve(const char *host, int64_t deadline_ms, char ***out, size_t *count,
-                              struct tsp_error *err)
+/* One lookup, shared by the caller and the thread running getaddrinfo: whoever lets go of it
+ * last frees it, so a caller that gave up at its deadline never waits for the resolver. */
+struct lookup {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refs;
+    bool done;
+    int rc;
+    struct addrinfo *result;
+    char host[256];
+};
+
+static void lookup_release(struct lookup *lk)
 {
+    bool last = false;
+
+    pthread_mutex_lock(&lk->lock);
+    last = --lk->refs == 0;
+    pthread_mutex_unlock(&lk->lock);
+    if (last) {
+        if (lk->result != NULL) {
+            freeaddrinfo(lk->result);
+        }
+        pthread_cond_destroy(&lk->cond);
+        pthread_mutex_destroy(&lk->lock);
+        free(lk);
+    }
+}
+
+static void *lookup_main(void *arg)
+{
+    struct lookup *lk = arg;
     struct addrinfo hints;
-    struct gaicb req;
-    struct gaicb *list[1] = {&req};
-    struct addrinfo *ai = NULL;
+    struct addrinfo *res = NULL;
+    int rc = 0;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(lk->host, NULL, &hints, &res);
+    pthread_mutex_lock(&lk->lock);
+    lk->rc = rc;
+    lk->result = rc == 0 ? res : NULL;
+    lk->done = true;
+    pthread_cond_broadcast(&lk->cond);
+    pthread_mutex_unlock(&lk->lock);
+    lookup_release(lk);
+    return NULL;
+}
+
+/* The numeric addresses of ai, sorted, without duplicates. */
+static enum tsp_code collect(const struct addrinfo *first, const char *host, char ***out,
+                             size_t *count, struct tsp_error *err)
+{
     char **addrs = NULL;
     size_t n = 0;
     size_t cap = 0;
-    int rc = 0;
     enum tsp_code code = TSP_OK;
 
-    memset(&hints, 0, sizeof(hints));
-    memset(&req, 0, sizeof(req));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    req.ar_name = host;
-    req.ar_request = &hints;
-    *out = NULL;
-    *count = 0;
-    rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
-    if (rc != 0) {
-        return tsp_error_set(err, TSP_UNAVAILABLE, NULL, "cannot resolve %s: %s", host,
-                             gai_strerror(rc));
-    }
-    for (;;) {
-        int64_t left = deadline_ms - tsp_pgb_now_mono_ms();
-        struct timespec ts;
-        const struct gaicb *wait[1] = {&req};
-        rc = gai_error(&req);
-        if (rc != EAI_INPROGRESS) {
-            break;
-        }
-        if (left <= 0) {
-            if (gai_cancel(&req) == EAI_CANCELED) {
-                return tsp_error_set(err, TSP_TIMEOUT, NULL, "resolving %s timed out", host);
-            }
-            /* not cancellable: it is running and still owns req, which lives on our stack */
-            left = 50;
-        }
-        ts.tv_sec = left / 1000;
-        ts.tv_nsec = (left % 1000) * 1000000L;
-        (void)gai_suspend(wait, 1, &ts);
-    }
-    if (rc != 0) {
-        return tsp_error_set(err, TSP_UNAVAILABLE, NULL, "cannot resolve %s: %s", host,
-                             gai_strerror(rc));
-    }
-    for (ai = req.ar_result; ai != NULL; ai = ai->ai_next) {
+    for (const struct addrinfo *ai = first; ai != NULL; ai = ai->ai_next) {
         cap++;
     }
     addrs = calloc(cap > 0 ? cap : 1, sizeof(*addrs));
     if (addrs == NULL) {
-        code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
-        goto done;
+        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
     }
-    for (ai = req.ar_result; ai != NULL; ai = ai->ai_next) {
+    for (const struct addrinfo *ai = first; ai != NULL; ai = ai->ai_next) {
         char text[INET6_ADDRSTRLEN];
         const void *a = NULL;
         bool dup = false;
@@ -287,7 +296,68 @@ enum tsp_code tsp_pgb_resolve(const char *host, int64_t deadline_ms, char ***out
     addrs = NULL;
 done:
     tsp_pgb_addrs_free(addrs, n);
-    freeaddrinfo(req.ar_result);
+    return code;
+}
+
+enum tsp_code tsp_pgb_resolve(const char *host, int64_t deadline_ms, char ***out, size_t *count,
+                              struct tsp_error *err)
+{
+    struct lookup *lk = NULL;
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_condattr_t cattr;
+    struct timespec until;
+    int64_t left = deadline_ms - tsp_pgb_now_mono_ms();
+    enum tsp_code code = TSP_OK;
+
+    *out = NULL;
+    *count = 0;
+    lk = calloc(1, sizeof(*lk));
+    if (lk == NULL) {
+        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+    }
+    snprintf(lk->host, sizeof(lk->host), "%s", host);
+    pthread_mutex_init(&lk->lock, NULL);
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&lk->cond, &cattr);
+    pthread_condattr_destroy(&cattr);
+    lk->refs = 2;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &attr, lookup_main, lk) != 0) {
+        pthread_attr_destroy(&attr);
+        lk->refs = 1;
+        lookup_release(lk);
+        return tsp_error_set(err, TSP_INTERNAL, NULL, "cannot start a name lookup");
+    }
+    pthread_attr_destroy(&attr);
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    if (left < 0) {
+        left = 0;
+    }
+    until.tv_sec += left / 1000;
+    until.tv_nsec += (left % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&lk->lock);
+    while (!lk->done) {
+        if (pthread_cond_timedwait(&lk->cond, &lk->lock, &until) != 0) {
+            break;
+        }
+    }
+    if (!lk->done) {
+        code = tsp_error_set(err, TSP_TIMEOUT, NULL, "resolving %s timed out", host);
+    } else if (lk->rc != 0) {
+        code = tsp_error_set(err, TSP_UNAVAILABLE, NULL, "cannot resolve %s: %s", host,
+                             gai_strerror(lk->rc));
+    } else {
+        code = collect(lk->result, host, out, count, err);
+    }
+    pthread_mutex_unlock(&lk->lock);
+    lookup_release(lk);
     return code;
 }
 

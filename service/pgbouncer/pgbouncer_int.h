@@ -42,8 +42,8 @@ enum tsp_code tsp_pgb_console_exec(PGconn *conn, const char *sql, int64_t deadli
                                    struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Resolve host (a name or a numeric address) to its numeric addresses ("10.0.0.1", "::1"),
- * sorted and without duplicates, giving up at deadline_ms (asynchronous getaddrinfo_a, so a
- * hung resolver cannot hold the refresh). *out is a malloc'd array of malloc'd strings; free
+ * sorted and without duplicates, giving up at deadline_ms (getaddrinfo runs in a detached thread,
+ * so a hung resolver cannot hold the refresh). *out is a malloc'd array of malloc'd strings; free
  * with tsp_pgb_addrs_free. TSP_UNAVAILABLE (no such name), TSP_TIMEOUT, TSP_NO_MEMORY. */
 enum tsp_code tsp_pgb_resolve(const char *host, int64_t deadline_ms, char ***out, size_t *count,
                               struct tsp_error *err) TSP_MUSTCHECK;
