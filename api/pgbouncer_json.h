@@ -40,7 +40,8 @@ enum tsp_code tsp_pgb_json_command_body(const json_t *body, struct tsp_pgb_cmd_r
 
 /* The answer to a command: {"command", "database", "instance", "all_succeeded", "results":
  * [{"instance", "outcome", "detail", "duration_ms"}]} (+ "all_paused" for pause), and the
- * HTTP status: 200 every instance succeeded, 202 a PAUSE still waits on some, 207 (Multi-Status) when one failed or was unreachable. */
+ * HTTP status: 200 every instance succeeded, 202 a PAUSE still waits on some, 207
+ * (Multi-Status) when one failed or was unreachable. */
 json_t *tsp_pgb_json_command(const struct tsp_pgb_cmd_request *req,
                              const struct tsp_pgb_cmd_result *results, size_t n, int *status);
 

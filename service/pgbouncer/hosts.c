@@ -1,5 +1,6 @@
-/* pgbouncer/hosts.c - PGBOUNCER_HOSTS parsing, name resolution with a deadline
- * (getaddrinfo in a thread nobody waits for past the deadline), the names of listings, states, commands and outcomes, and options.
+/* pgbouncer/hosts.c - PGBOUNCER_HOSTS parsing, name resolution with a deadline (getaddrinfo in
+ * a thread nobody waits for past the deadline), the names of listings, states, commands and
+ * outcomes, and the options.
  * SPDX-License-Identifier: MIT
  */
 #include "pgbouncer_int.h"
