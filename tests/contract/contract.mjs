@@ -505,6 +505,10 @@ async function main() {
         await methodNotAllowed(svc);
         await unparsable(svc);
         await specifics(svc);
+        // leave the shared PgBouncer test instances as they were: paused and killed databases resumed
+        for (const database of ["appdb", "spare"]) {
+            await call(svc, byId.get("resumePgbouncer"), `restore ${database}`, { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ database }), expect: "2xx" });
+        }
     });
 
     // 2. probes and metrics behind the read token

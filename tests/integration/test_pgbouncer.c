@@ -34,7 +34,8 @@ static int64_t now_ms(void)
 static int setup(void **state)
 {
     (void)state;
-    if (!tsp_test_pgb_available()) {
+    /* fresh instances: nothing paused or killed by an earlier run */
+    if (!tsp_test_pgb_available() || tsp_test_pgb_ctl("restart") != 0) {
         return -1;
     }
     snprintf(pass_env, sizeof(pass_env), "PGBOUNCER_PASS=%s", TSP_TEST_PGB_ADMIN_PASS);
@@ -529,14 +530,10 @@ static void test_pgbouncer_headless_name_followed(void **state)
     snprintf(nss_env, sizeof(nss_env), "NSS_WRAPPER_HOSTS=%s", hosts_path);
     snprintf(asan_env, sizeof(asan_env), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
              asan != NULL ? asan : "", asan != NULL && asan[0] != '\0' ? ":" : "");
-    const char *env[] = {host_env,
-                         pass_env,
-                         nss_env,
-                         "LD_PRELOAD=libnss_wrapper.so",
-                         "NSS_WRAPPER_PASSWD=/etc/passwd",
-                         "NSS_WRAPPER_GROUP=/etc/group",
-                         asan_env,
-                         "PGBOUNCER_REFRESH_MS=200",
+    const char *env[] = {host_env, pass_env, nss_env, "LD_PRELOAD=libnss_wrapper.so",
+                         "NSS_WRAPPER_PASSWD=/etc/passwd", "NSS_WRAPPER_GROUP=/etc/group",
+                         /* RTLD_DEEPBIND and AddressSanitizer do not mix */
+                         "NSS_WRAPPER_DISABLE_DEEPBIND=1", asan_env, "PGBOUNCER_REFRESH_MS=200",
                          NULL};
     other = tsp_test_service_start(env);
     char u[256];
@@ -579,6 +576,28 @@ static void test_pgbouncer_headless_name_followed(void **state)
     unlink(hosts_path);
 }
 
+static void test_pgbouncer_cli_status_table(void **state)
+{
+    const char *args[] = {"status", "--pgbouncer", NULL};
+    const char *bad[] = {"status", "--pgbouncer", "--detailed", NULL};
+    char *out = NULL;
+    char *err = NULL;
+    char line[128];
+    (void)state;
+
+    assert_int_equal(tsp_test_run_cli(args, tsp_test_service_port(svc), NULL, &out, &err), 0);
+    assert_non_null(strstr(out, "2 of 2 instances up"));
+    snprintf(line, sizeof(line), "%s", tsp_test_pgb_address(1));
+    assert_non_null(strstr(out, line));
+    assert_non_null(strstr(out, "\nappdb "));
+    free(out);
+    free(err);
+    assert_int_equal(tsp_test_run_cli(bad, tsp_test_service_port(svc), NULL, &out, &err), 2);
+    assert_non_null(strstr(err, "cannot be combined"));
+    free(out);
+    free(err);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,6 +607,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_pgbouncer_bad_input),
         cmocka_unit_test(test_pgbouncer_stopped_instance_is_down_other_served),
         cmocka_unit_test(test_pgbouncer_frozen_instance_bounded_by_deadlines),
+        cmocka_unit_test(test_pgbouncer_cli_status_table),
         cmocka_unit_test(test_pgbouncer_refused_password_is_misconfigured),
         cmocka_unit_test(test_pgbouncer_headless_name_followed),
     };
