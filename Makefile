@@ -15,6 +15,7 @@
 #   make client  regenerate clients/typescript/src/schema.ts from openapi.yaml
 #   make contract-test  only the OpenAPI lint, contract, client and example tests (also part of make test)
 #   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
+#   make bench-pgbouncer  /metrics over two PgBouncer instances vs prometheus-pgbouncer-exporter
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -33,7 +34,7 @@ TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 PGB_DIR    := $(CURDIR)/.tspool/test-pgbouncer
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool format \
+.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool bench-pgbouncer format \
 	format-check stop deps clean helm-test helm-docs docs client contract-test
 
 all: build
@@ -147,3 +148,7 @@ clean:
 # `make bench-pool` (the pool micro-benchmark) and puts its output in the results.
 bench:
 	@scripts/bench.sh
+
+# part of `make bench`; alone: about a minute plus the Release build (bench/results/pgbouncer.md)
+bench-pgbouncer:
+	@scripts/bench-pgbouncer.sh
