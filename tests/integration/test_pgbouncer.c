@@ -5,6 +5,7 @@
  * a refused password, and a headless name whose second address appears and goes.
  * SPDX-License-Identifier: MIT
  */
+#define _DEFAULT_SOURCE /* P_tmpdir */
 #include "tsp_test.h"
 
 #include <signal.h>
@@ -261,7 +262,8 @@ static void test_pgbouncer_listings_match_consoles_under_pgbench(void **state)
     }
     assert_non_null(strstr(r->body, "\ntspool_pgbouncer_refresh_age_seconds{instance=\""));
     {
-        char path[] = "/tmp/tspool-pgb-metrics-XXXXXX";
+        char path[256];
+        snprintf(path, sizeof(path), "%s/tspool-pgb-metrics-XXXXXX", P_tmpdir);
         int fd = mkstemp(path);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, r->body, r->body_len), (ssize_t)r->body_len);
@@ -507,17 +509,19 @@ static void test_pgbouncer_refused_password_is_misconfigured(void **state)
  * every refresh. Names come from a hosts file through nss_wrapper (Debian libnss-wrapper). */
 static void test_pgbouncer_headless_name_followed(void **state)
 {
-    char hosts_path[] = "/tmp/tspool-pgb-hosts-XXXXXX";
-    char tmp_path[64];
+    char hosts_path[256];
+    char tmp_path[300];
     char host_env[128];
     char nss_env[128];
     char asan_env[512];
     const char *asan = getenv("ASAN_OPTIONS");
     struct tsp_test_service *other = NULL;
-    int fd = mkstemp(hosts_path);
+    int fd = -1;
     FILE *f = NULL;
     (void)state;
 
+    snprintf(hosts_path, sizeof(hosts_path), "%s/tspool-pgb-hosts-XXXXXX", P_tmpdir);
+    fd = mkstemp(hosts_path);
     assert_true(fd >= 0);
     assert_int_equal(access("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", R_OK) == 0 ||
                          access("/usr/lib/libnss_wrapper.so", R_OK) == 0,
