@@ -512,7 +512,7 @@ static void test_pgbouncer_headless_name_followed(void **state)
     char hosts_path[256];
     char tmp_path[300];
     char host_env[128];
-    char nss_env[128];
+    char nss_env[300];
     char asan_env[512];
     const char *asan = getenv("ASAN_OPTIONS");
     struct tsp_test_service *other = NULL;
