@@ -1,11 +1,13 @@
-/* metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
+/* api/metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
  * statistics snapshot, the cached database check and the HTTP request metrics.
  * SPDX-License-Identifier: MIT
  */
 #include "api_int.h"
 
 #include <stdlib.h>
-#include <string.h>
+
+#include "tspool/clock.h"
+#include "tspool/strbuf.h"
 
 #ifndef TSPOOL_VERSION
 #define TSPOOL_VERSION "0.0.0"
@@ -13,30 +15,34 @@
 
 #define SLOW_LABELS_MAX 65
 
-/* The PgBouncer series the refresher rendered with its snapshot, then the refresh ages. */
+/* The exposition with the PgBouncer series the refresher rendered with its snapshot and the
+ * refresh ages appended; takes text (malloc'd) and gives back the combined text. */
 static enum tsp_code append_pgbouncer(struct tsp_req *req, char **text, size_t *len,
                                       struct tsp_error *err)
 {
     const struct tsp_pgb_snapshot *snap = NULL;
+    struct tsp_strbuf sb = {0};
     enum tsp_code rc = TSP_OK;
 
     if (!tsp_pgb_fleet_enabled(req->api->pgbouncer)) {
         return TSP_OK;
     }
     snap = tsp_pgb_snapshot_get(req->api->pgbouncer);
-    if (snap->metrics_len > 0) {
-        char *grown = realloc(*text, *len + snap->metrics_len + 1);
-        if (grown == NULL) {
-            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
-            goto done;
-        }
-        memcpy(grown + *len, snap->metrics, snap->metrics_len + 1);
-        *text = grown;
-        *len += snap->metrics_len;
+    tsp_strbuf_append(&sb, *text, *len);
+    if (snap->metrics != NULL) {
+        tsp_strbuf_append(&sb, snap->metrics, snap->metrics_len);
     }
-    rc = tsp_pgb_metrics_age(snap, tsp_pgb_now_mono_ms(), text, len, err);
-done:
+    rc = tsp_pgb_metrics_age(snap, tsp_clock_mono_ms(), &sb, err);
     tsp_pgb_snapshot_release(snap);
+    if (rc == TSP_OK) {
+        char *all = tsp_strbuf_take(&sb, len);
+        if (all == NULL) {
+            return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+        }
+        free(*text);
+        *text = all;
+    }
+    tsp_strbuf_fini(&sb);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "tspool/clock.h"
 
 #define FILTER_MAX 256
 
@@ -40,7 +41,7 @@ int tsp_h_pgbouncer(struct tsp_req *req)
     }
     doc =
         tsp_pgb_json_fleet(snap != NULL ? snap : &empty, tsp_pgb_fleet_enabled(req->api->pgbouncer),
-                           totals, ntotals, tsp_pgb_now_mono_ms());
+                           totals, ntotals, tsp_clock_mono_ms());
     status = send_doc(req, 200, doc);
 done:
     free(totals);

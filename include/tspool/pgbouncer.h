@@ -12,6 +12,7 @@
 
 #include "tspool/config.h"
 #include "tspool/error.h"
+#include "tspool/strbuf.h"
 
 /* The SHOW listings the cache keeps, in this order. */
 enum tsp_pgb_show {
@@ -225,12 +226,9 @@ bool tsp_pgb_database_valid(const char *name);
  * written by tsp_pgb_metrics_age. TSP_NO_MEMORY. Pure. */
 enum tsp_code tsp_pgb_metrics_render(const struct tsp_pgb_snapshot *snap, char **out, size_t *len,
                                      struct tsp_error *err) TSP_MUSTCHECK;
-/* tspool_pgbouncer_refresh_age_seconds{instance} of snap at now_mono_ms, appended to *buf
- * (malloc'd, grown with realloc) of *len bytes. TSP_NO_MEMORY. Pure. */
+/* tspool_pgbouncer_refresh_age_seconds{instance} of snap at now_mono_ms (tsp_clock_mono_ms),
+ * appended to out. TSP_NO_MEMORY when the builder failed. Pure. */
 enum tsp_code tsp_pgb_metrics_age(const struct tsp_pgb_snapshot *snap, int64_t now_mono_ms,
-                                  char **buf, size_t *len, struct tsp_error *err) TSP_MUSTCHECK;
-
-/* Monotonic clock in milliseconds (the clock of refreshed_mono_ms). */
-int64_t tsp_pgb_now_mono_ms(void);
+                                  struct tsp_strbuf *out, struct tsp_error *err) TSP_MUSTCHECK;
 
 #endif /* TSPOOL_PGBOUNCER_H */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/clock.h"
+
 #define PAUSE_WAIT_DEFAULT_MS 10000L
 /* how long a command waits for the cache to show its effect */
 #define REFRESH_AFTER_MS 2000L
@@ -32,7 +34,7 @@ static void *run_job(void *arg)
     const struct tsp_pgb_options *o = j->opts;
     bool pause = j->req->cmd == TSP_PGB_CMD_PAUSE;
     long wait_ms = j->req->wait_ms > 0 ? j->req->wait_ms : PAUSE_WAIT_DEFAULT_MS;
-    int64_t start = tsp_pgb_now_mono_ms();
+    int64_t start = tsp_clock_mono_ms();
     enum tsp_pgb_fail fail = TSP_PGB_FAIL_NONE;
     PGconn *conn = NULL;
     PGresult *res = NULL;
@@ -71,7 +73,7 @@ static void *run_job(void *arg)
     /* PAUSE answers once every server connection is released: bounded by wait_ms. A PAUSE
      * left waiting stays in effect on the console, so it is not cancelled. */
     code = tsp_pgb_console_exec(
-        conn, sql, tsp_pgb_now_mono_ms() + (pause ? wait_ms : (long)o->command_timeout_ms), !pause,
+        conn, sql, tsp_clock_mono_ms() + (pause ? wait_ms : (long)o->command_timeout_ms), !pause,
         &res, &fail, &err);
     if (code == TSP_OK) {
         j->out->outcome = TSP_PGB_OK;
@@ -91,7 +93,7 @@ done:
     PQclear(res);
     PQfreemem(quoted);
     PQfinish(conn);
-    j->out->duration_ms = tsp_pgb_now_mono_ms() - start;
+    j->out->duration_ms = tsp_clock_mono_ms() - start;
     return NULL;
 }
 

@@ -11,35 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
+#include "tspool/clock.h"
 #include "tspool/db.h"
 
-int64_t tsp_pgb_now_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One line of libpq's error text, the password scrubbed. */
+/* libpq's error text as one line, the password scrubbed. */
 static void error_line(PGconn *conn, const char *password, char *out, size_t outsize)
 {
     const char *msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
-    char *nl = NULL;
 
     snprintf(out, outsize, "%s", msg != NULL && msg[0] != '\0' ? msg : "connection failed");
-    while ((nl = strpbrk(out, "\r\n")) != NULL) {
-        /* keep the first line that says something */
-        if (nl == out) {
-            memmove(out, out + 1, strlen(out));
-            continue;
-        }
-        *nl = '\0';
-    }
-    if (password != NULL) {
-        tsp_db_scrub_password(out, password);
-    }
+    tsp_db_one_line(out);
+    tsp_db_scrub_password(out, password);
 }
 
 /* A login the console refused, as opposed to one that never reached it. */
@@ -66,7 +48,7 @@ static bool wait_socket(int fd, short events, int64_t deadline_ms)
 {
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = events};
-        int64_t left = deadline_ms - tsp_pgb_now_mono_ms();
+        int64_t left = deadline_ms - tsp_clock_mono_ms();
         int ready = 0;
         if (left <= 0) {
             return false;

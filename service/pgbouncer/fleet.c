@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "tspool/clock.h"
 #include "tspool/log.h"
 
 /* A console connection kept between refreshes; owned by the refresher thread. */
@@ -61,13 +62,6 @@ static const char *const show_sql[TSP_PGB_SHOW_COUNT] = {
     "SHOW POOLS",   "SHOW STATS",  "SHOW DATABASES", "SHOW SERVERS",
     "SHOW CLIENTS", "SHOW CONFIG", "SHOW LISTS"};
 
-static int64_t now_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read everything from one instance over conn into inst; TSP_OK or the failure. */
 static enum tsp_code read_instance(PGconn *conn, int64_t deadline, struct tsp_pgb_instance *inst,
                                    enum tsp_pgb_fail *fail, struct tsp_error *err)
@@ -106,7 +100,7 @@ static void *refresh_one(void *arg)
     struct target *t = arg;
     const struct tsp_pgb_options *o = &t->fleet->opts;
     struct tsp_pgb_instance *inst = t->out;
-    int64_t start = tsp_pgb_now_mono_ms();
+    int64_t start = tsp_clock_mono_ms();
     enum tsp_pgb_fail fail = TSP_PGB_FAIL_NONE;
     struct tsp_error err;
     enum tsp_code code = TSP_OK;
@@ -123,12 +117,12 @@ static void *refresh_one(void *arg)
         if (!reused) {
             code = tsp_pgb_console_connect(
                 t->addr, t->port, o->user, o->password, o->connect_timeout_s,
-                tsp_pgb_now_mono_ms() + o->connect_timeout_s * 1000LL, &t->slot->conn, &fail, &err);
+                tsp_clock_mono_ms() + o->connect_timeout_s * 1000LL, &t->slot->conn, &fail, &err);
             if (code != TSP_OK) {
                 break;
             }
         }
-        deadline = tsp_pgb_now_mono_ms() + o->command_timeout_ms;
+        deadline = tsp_clock_mono_ms() + o->command_timeout_ms;
         for (int s = 0; s < TSP_PGB_SHOW_COUNT; s++) {
             tsp_pgb_table_fini(&inst->show[s]);
         }
@@ -153,10 +147,10 @@ static void *refresh_one(void *arg)
     }
     inst->state = TSP_PGB_UP;
     inst->error[0] = '\0';
-    inst->refreshed_mono_ms = tsp_pgb_now_mono_ms();
-    inst->refreshed_unix_ms = now_unix_ms();
+    inst->refreshed_mono_ms = tsp_clock_mono_ms();
+    inst->refreshed_unix_ms = tsp_clock_real_ms();
 done:
-    inst->duration_ms = tsp_pgb_now_mono_ms() - start;
+    inst->duration_ms = tsp_clock_mono_ms() - start;
     return NULL;
 }
 
@@ -171,7 +165,7 @@ static enum tsp_code build_targets(struct tsp_pgb_fleet *f, struct target **out,
     struct target *ts = NULL;
     size_t n = 0;
     size_t cap = 0;
-    int64_t deadline = tsp_pgb_now_mono_ms() + f->opts.connect_timeout_s * 1000LL;
+    int64_t deadline = tsp_clock_mono_ms() + f->opts.connect_timeout_s * 1000LL;
 
     for (size_t h = 0; h < f->nhosts; h++) {
         char **addrs = NULL;
@@ -338,8 +332,8 @@ static void refresh(struct tsp_pgb_fleet *f)
         }
         log_change(before, &rc->snap.instances[i]);
     }
-    rc->snap.refreshed_mono_ms = tsp_pgb_now_mono_ms();
-    rc->snap.refreshed_unix_ms = now_unix_ms();
+    rc->snap.refreshed_mono_ms = tsp_clock_mono_ms();
+    rc->snap.refreshed_unix_ms = tsp_clock_real_ms();
     if (tsp_pgb_metrics_render(&rc->snap, &rc->snap.metrics, &rc->snap.metrics_len, &err) !=
         TSP_OK) {
         rc->snap.metrics = NULL;
@@ -381,13 +375,7 @@ static void *refresher_main(void *arg)
         refresh(f);
 
         pthread_mutex_lock(&f->lock);
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += f->opts.refresh_ms / 1000;
-        until.tv_nsec += (long)(f->opts.refresh_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = tsp_clock_timespec(tsp_clock_mono_ns() + f->opts.refresh_ms * 1000000LL);
         while (!f->stop && !f->wake) {
             if (pthread_cond_timedwait(&f->cond, &f->lock, &until) != 0) {
                 break;
@@ -521,13 +509,7 @@ bool tsp_pgb_refresh_now(struct tsp_pgb_fleet *fleet, long wait_ms)
     if (!tsp_pgb_fleet_enabled(fleet)) {
         return true;
     }
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = tsp_clock_timespec(tsp_clock_mono_ns() + (int64_t)wait_ms * 1000000LL);
     pthread_mutex_lock(&fleet->lock);
     need = fleet->started + 1;
     fleet->wake = true;

@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "tspool/clock.h"
+
 static const char *const show_names[TSP_PGB_SHOW_COUNT] = {
     "pools", "stats", "databases", "servers", "clients", "config", "lists"};
 static const char *const state_names[] = {"pending", "up", "down", "misconfigured"};
@@ -308,7 +310,7 @@ enum tsp_code tsp_pgb_resolve(const char *host, int64_t deadline_ms, char ***out
     pthread_attr_t attr;
     pthread_condattr_t cattr;
     struct timespec until;
-    int64_t left = deadline_ms - tsp_pgb_now_mono_ms();
+    int64_t left = deadline_ms - tsp_clock_mono_ms();
     enum tsp_code code = TSP_OK;
 
     *out = NULL;
@@ -333,16 +335,10 @@ enum tsp_code tsp_pgb_resolve(const char *host, int64_t deadline_ms, char ***out
         return tsp_error_set(err, TSP_INTERNAL, NULL, "cannot start a name lookup");
     }
     pthread_attr_destroy(&attr);
-    clock_gettime(CLOCK_MONOTONIC, &until);
     if (left < 0) {
         left = 0;
     }
-    until.tv_sec += left / 1000;
-    until.tv_nsec += (left % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = tsp_clock_timespec(tsp_clock_mono_ns() + left * 1000000LL);
     pthread_mutex_lock(&lk->lock);
     while (!lk->done) {
         if (pthread_cond_timedwait(&lk->cond, &lk->lock, &until) != 0) {

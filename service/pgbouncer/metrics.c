@@ -5,54 +5,11 @@
  */
 #include "pgbouncer_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool failed;
-};
-
-static void buf_addf(struct buf *b, const char *fmt, ...) TSP_PRINTF(2, 3);
-
-static void buf_addf(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n = 0;
-
-    if (b->failed) {
-        return;
-    }
-    for (;;) {
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        n = vsnprintf(b->p != NULL ? b->p + b->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if ((size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap == 0 ? 16384 : b->cap * 2;
-        while (cap - b->len <= (size_t)n) {
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-}
+#include "tspool/strbuf.h"
 
 /* A label value with \, " and newline escaped (exposition format 0.0.4). */
 static const char *esc(const char *v, char *out, size_t outsize)
@@ -149,13 +106,14 @@ static double cell_value(const struct tsp_pgb_table *t, int row, const struct se
     return v;
 }
 
-static void render_rows(struct buf *b, const struct tsp_pgb_snapshot *snap, const struct series *s)
+static void render_rows(struct tsp_strbuf *b, const struct tsp_pgb_snapshot *snap,
+                        const struct series *s)
 {
     char inst[TSP_PGB_ADDRESS_MAX * 2];
     char db[260];
     char user[260];
 
-    buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", s->family, s->help, s->family, s->type);
+    tsp_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", s->family, s->help, s->family, s->type);
     for (size_t i = 0; i < snap->ninstances; i++) {
         const struct tsp_pgb_instance *in = &snap->instances[i];
         const struct tsp_pgb_table *t = &in->show[s->show];
@@ -169,24 +127,25 @@ static void render_rows(struct buf *b, const struct tsp_pgb_snapshot *snap, cons
             esc(tsp_pgb_table_cell(t, r, dbcol), db, sizeof(db));
             if (s->show == TSP_PGB_SHOW_POOLS) {
                 esc(tsp_pgb_table_cell(t, r, usercol), user, sizeof(user));
-                buf_addf(b, "%s{instance=\"%s\",database=\"%s\",user=\"%s\"} %.17g\n", s->family,
-                         inst, db, user, cell_value(t, r, s));
+                tsp_strbuf_printf(b, "%s{instance=\"%s\",database=\"%s\",user=\"%s\"} %.17g\n",
+                                  s->family, inst, db, user, cell_value(t, r, s));
             } else {
-                buf_addf(b, "%s{instance=\"%s\",database=\"%s\"} %.17g\n", s->family, inst, db,
-                         cell_value(t, r, s));
+                tsp_strbuf_printf(b, "%s{instance=\"%s\",database=\"%s\"} %.17g\n", s->family, inst,
+                                  db, cell_value(t, r, s));
             }
         }
     }
 }
 
-static void render_lists(struct buf *b, const struct tsp_pgb_snapshot *snap, const char *item)
+static void render_lists(struct tsp_strbuf *b, const struct tsp_pgb_snapshot *snap,
+                         const char *item)
 {
     char inst[TSP_PGB_ADDRESS_MAX * 2];
 
-    buf_addf(b,
-             "# HELP tspool_pgbouncer_%s PgBouncer internal list size (SHOW LISTS %s)\n"
-             "# TYPE tspool_pgbouncer_%s gauge\n",
-             item, item, item);
+    tsp_strbuf_printf(b,
+                      "# HELP tspool_pgbouncer_%s PgBouncer internal list size (SHOW LISTS %s)\n"
+                      "# TYPE tspool_pgbouncer_%s gauge\n",
+                      item, item, item);
     for (size_t i = 0; i < snap->ninstances; i++) {
         const struct tsp_pgb_instance *in = &snap->instances[i];
         const struct tsp_pgb_table *t = &in->show[TSP_PGB_SHOW_LISTS];
@@ -197,22 +156,24 @@ static void render_lists(struct buf *b, const struct tsp_pgb_snapshot *snap, con
         for (int r = 0; r < t->nrows; r++) {
             const char *v = tsp_pgb_table_cell(t, r, name);
             if (v != NULL && strcmp(v, item) == 0) {
-                buf_addf(b, "tspool_pgbouncer_%s{instance=\"%s\"} %.17g\n", item,
-                         esc(in->address, inst, sizeof(inst)), tsp_pgb_table_num(t, r, "items", 0));
+                tsp_strbuf_printf(b, "tspool_pgbouncer_%s{instance=\"%s\"} %.17g\n", item,
+                                  esc(in->address, inst, sizeof(inst)),
+                                  tsp_pgb_table_num(t, r, "items", 0));
             }
         }
     }
 }
 
 /* max_client_conn and default_pool_size from SHOW CONFIG, one series per instance. */
-static void render_config(struct buf *b, const struct tsp_pgb_snapshot *snap, const char *key)
+static void render_config(struct tsp_strbuf *b, const struct tsp_pgb_snapshot *snap,
+                          const char *key)
 {
     char inst[TSP_PGB_ADDRESS_MAX * 2];
 
-    buf_addf(b,
-             "# HELP tspool_pgbouncer_config_%s PgBouncer setting %s (SHOW CONFIG)\n"
-             "# TYPE tspool_pgbouncer_config_%s gauge\n",
-             key, key, key);
+    tsp_strbuf_printf(b,
+                      "# HELP tspool_pgbouncer_config_%s PgBouncer setting %s (SHOW CONFIG)\n"
+                      "# TYPE tspool_pgbouncer_config_%s gauge\n",
+                      key, key, key);
     for (size_t i = 0; i < snap->ninstances; i++) {
         const struct tsp_pgb_instance *in = &snap->instances[i];
         const struct tsp_pgb_table *t = &in->show[TSP_PGB_SHOW_CONFIG];
@@ -223,8 +184,9 @@ static void render_config(struct buf *b, const struct tsp_pgb_snapshot *snap, co
         for (int r = 0; r < t->nrows; r++) {
             const char *k = tsp_pgb_table_cell(t, r, kcol);
             if (k != NULL && strcmp(k, key) == 0) {
-                buf_addf(b, "tspool_pgbouncer_config_%s{instance=\"%s\"} %.17g\n", key,
-                         esc(in->address, inst, sizeof(inst)), tsp_pgb_table_num(t, r, "value", 0));
+                tsp_strbuf_printf(b, "tspool_pgbouncer_config_%s{instance=\"%s\"} %.17g\n", key,
+                                  esc(in->address, inst, sizeof(inst)),
+                                  tsp_pgb_table_num(t, r, "value", 0));
             }
         }
     }
@@ -233,24 +195,27 @@ static void render_config(struct buf *b, const struct tsp_pgb_snapshot *snap, co
 enum tsp_code tsp_pgb_metrics_render(const struct tsp_pgb_snapshot *snap, char **out, size_t *len,
                                      struct tsp_error *err)
 {
-    struct buf b = {0};
+    struct tsp_strbuf b = {0};
     char inst[TSP_PGB_ADDRESS_MAX * 2];
     char ver[130];
+    char *text = NULL;
 
-    buf_addf(&b, "# HELP tspool_pgbouncer_up 1 when the last refresh read the PgBouncer admin "
-                 "console\n# TYPE tspool_pgbouncer_up gauge\n");
+    tsp_strbuf_printf(&b,
+                      "# HELP tspool_pgbouncer_up 1 when the last refresh read the PgBouncer admin "
+                      "console\n# TYPE tspool_pgbouncer_up gauge\n");
     for (size_t i = 0; i < snap->ninstances; i++) {
-        buf_addf(&b, "tspool_pgbouncer_up{instance=\"%s\"} %d\n",
-                 esc(snap->instances[i].address, inst, sizeof(inst)),
-                 snap->instances[i].state == TSP_PGB_UP ? 1 : 0);
+        tsp_strbuf_printf(&b, "tspool_pgbouncer_up{instance=\"%s\"} %d\n",
+                          esc(snap->instances[i].address, inst, sizeof(inst)),
+                          snap->instances[i].state == TSP_PGB_UP ? 1 : 0);
     }
-    buf_addf(&b, "# HELP tspool_pgbouncer_version_info PgBouncer version (SHOW VERSION)\n"
-                 "# TYPE tspool_pgbouncer_version_info gauge\n");
+    tsp_strbuf_printf(&b, "# HELP tspool_pgbouncer_version_info PgBouncer version (SHOW VERSION)\n"
+                          "# TYPE tspool_pgbouncer_version_info gauge\n");
     for (size_t i = 0; i < snap->ninstances; i++) {
         if (snap->instances[i].version[0] != '\0') {
-            buf_addf(&b, "tspool_pgbouncer_version_info{instance=\"%s\",version=\"%s\"} 1\n",
-                     esc(snap->instances[i].address, inst, sizeof(inst)),
-                     esc(snap->instances[i].version, ver, sizeof(ver)));
+            tsp_strbuf_printf(&b,
+                              "tspool_pgbouncer_version_info{instance=\"%s\",version=\"%s\"} 1\n",
+                              esc(snap->instances[i].address, inst, sizeof(inst)),
+                              esc(snap->instances[i].version, ver, sizeof(ver)));
         }
     }
     for (size_t i = 0; i < sizeof(row_series) / sizeof(row_series[0]); i++) {
@@ -261,36 +226,33 @@ enum tsp_code tsp_pgb_metrics_render(const struct tsp_pgb_snapshot *snap, char *
     }
     render_config(&b, snap, "max_client_conn");
     render_config(&b, snap, "default_pool_size");
-    if (b.failed) {
-        free(b.p);
+    text = tsp_strbuf_take(&b, len);
+    if (text == NULL) {
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
     }
-    *out = b.p;
-    *len = b.len;
+    *out = text;
     return TSP_OK;
 }
 
 enum tsp_code tsp_pgb_metrics_age(const struct tsp_pgb_snapshot *snap, int64_t now_mono_ms,
-                                  char **buf, size_t *len, struct tsp_error *err)
+                                  struct tsp_strbuf *b, struct tsp_error *err)
 {
-    struct buf b = {.p = *buf, .len = *len, .cap = *buf != NULL ? *len + 1 : 0};
     char inst[TSP_PGB_ADDRESS_MAX * 2];
 
-    buf_addf(&b, "# HELP tspool_pgbouncer_refresh_age_seconds Seconds since the instance was "
-                 "last read successfully (-1 = never)\n"
-                 "# TYPE tspool_pgbouncer_refresh_age_seconds gauge\n");
+    tsp_strbuf_printf(b,
+                      "# HELP tspool_pgbouncer_refresh_age_seconds Seconds since the instance was "
+                      "last read successfully (-1 = never)\n"
+                      "# TYPE tspool_pgbouncer_refresh_age_seconds gauge\n");
     for (size_t i = 0; i < snap->ninstances; i++) {
         const struct tsp_pgb_instance *in = &snap->instances[i];
         double age = in->refreshed_mono_ms > 0
                          ? (double)(now_mono_ms - in->refreshed_mono_ms) / 1000.0
                          : -1.0;
-        buf_addf(&b, "tspool_pgbouncer_refresh_age_seconds{instance=\"%s\"} %.3f\n",
-                 esc(in->address, inst, sizeof(inst)), age);
+        tsp_strbuf_printf(b, "tspool_pgbouncer_refresh_age_seconds{instance=\"%s\"} %.3f\n",
+                          esc(in->address, inst, sizeof(inst)), age);
     }
-    *buf = b.p;
-    if (b.failed) {
+    if (b->failed) {
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
     }
-    *len = b.len;
     return TSP_OK;
 }

@@ -22,7 +22,7 @@ enum tsp_pgb_fail {
 };
 
 /* Connect to the admin console ("pgbouncer" database) at addr:port (a numeric address) as
- * user/password, giving up at deadline_ms (tsp_pgb_now_mono_ms clock). connect_timeout_s is
+ * user/password, giving up at deadline_ms (tsp_clock_mono_ms clock). connect_timeout_s is
  * also passed to libpq. On TSP_OK *out is the connection (PQfinish it). Else TSP_UNAVAILABLE
  * or TSP_TIMEOUT with *fail set and the reason (password scrubbed) in err. Blocks until the
  * deadline at most. */

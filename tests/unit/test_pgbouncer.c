@@ -189,9 +189,14 @@ static void test_tsp_pgb_metrics_render_series_and_format(void **state)
 
     tsp_error_init(&err);
     rc->snap.instances[0].refreshed_mono_ms = 1000;
+    struct tsp_strbuf sb = {0};
     assert_int_equal(tsp_pgb_metrics_render(&rc->snap, &text, &len, &err), TSP_OK);
-    assert_int_equal(tsp_pgb_metrics_age(&rc->snap, 3500, &text, &len, &err), TSP_OK);
     assert_int_equal(strlen(text), len);
+    assert_true(tsp_strbuf_append(&sb, text, len));
+    free(text);
+    assert_int_equal(tsp_pgb_metrics_age(&rc->snap, 3500, &sb, &err), TSP_OK);
+    text = tsp_strbuf_take(&sb, &len);
+    assert_non_null(text);
     if (!tsp_test_prometheus_valid(text, why, sizeof(why))) {
         fail_msg("invalid exposition: %s", why);
     }
