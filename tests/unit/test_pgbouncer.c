@@ -5,12 +5,14 @@
  */
 #include "tsp_test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_client.h"
 #include "pgbouncer_int.h"
 #include "pgbouncer_json.h"
+#include "tspool/clock.h"
 #include "tspool/pgbouncer.h"
 
 struct host_case {
@@ -328,6 +330,73 @@ static void test_tsp_pgb_json_command_status(void **state)
     json_decref(doc);
 }
 
+/* Readers take snapshots while the refresher replaces them and commands run: the locking and
+ * reference counting under ThreadSanitizer (make tsan). The one console is a loopback port
+ * nothing listens on, so every refresh fails at once with "refused". */
+static void *snapshot_reader(void *arg)
+{
+    struct tsp_pgb_fleet *fleet = arg;
+    int64_t end = tsp_clock_mono_ms() + 300;
+
+    while (tsp_clock_mono_ms() < end) {
+        const struct tsp_pgb_snapshot *snap = tsp_pgb_snapshot_get(fleet);
+        size_t up = 0;
+        size_t total = 0;
+        for (size_t i = 0; i < snap->ninstances; i++) {
+            (void)strlen(snap->instances[i].error);
+        }
+        tsp_pgb_snapshot_release(snap);
+        tsp_pgb_up_count(fleet, &up, &total);
+    }
+    return NULL;
+}
+
+static void test_tsp_pgb_fleet_concurrent_readers_and_refreshes(void **state)
+{
+    struct tsp_pgb_options opts = {.hosts = "127.0.0.1:1",
+                                   .user = "pgbouncer",
+                                   .password = "not-shown-anywhere-7",
+                                   .connect_timeout_s = 1,
+                                   .command_timeout_ms = 500,
+                                   .refresh_ms = 50};
+    struct tsp_pgb_fleet *fleet = NULL;
+    struct tsp_pgb_cmd_request req = {.cmd = TSP_PGB_CMD_RESUME};
+    struct tsp_pgb_cmd_result *res = NULL;
+    size_t n = 0;
+    pthread_t readers[3];
+    struct tsp_error err;
+    const struct tsp_pgb_snapshot *snap = NULL;
+    (void)state;
+
+    tsp_error_init(&err);
+    assert_int_equal(tsp_pgb_fleet_new(&opts, &fleet, &err), TSP_OK);
+    assert_true(tsp_pgb_fleet_enabled(fleet));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&readers[i], NULL, snapshot_reader, fleet), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_true(tsp_pgb_refresh_now(fleet, 3000));
+    }
+    assert_int_equal(tsp_pgb_command(fleet, &req, &res, &n, &err), TSP_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(res[0].outcome, TSP_PGB_UNREACHABLE);
+    assert_null(strstr(res[0].detail, "not-shown-anywhere-7"));
+    free(res);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(readers[i], NULL);
+    }
+    snap = tsp_pgb_snapshot_get(fleet);
+    assert_int_equal(snap->ninstances, 1);
+    assert_string_equal(snap->instances[0].address, "127.0.0.1:1");
+    assert_int_equal(snap->instances[0].state, TSP_PGB_DOWN);
+    assert_non_null(strstr(snap->instances[0].error, "refused"));
+    tsp_pgb_snapshot_release(snap);
+    req.instance = "10.0.0.9:6432";
+    assert_int_equal(tsp_pgb_command(fleet, &req, &res, &n, &err), TSP_NOT_FOUND);
+    assert_string_equal(err.field, "instance");
+    tsp_pgb_fleet_free(fleet);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +408,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_pgb_json_show_labels_rows),
         cmocka_unit_test(test_tsp_pgb_json_command_body_cases),
         cmocka_unit_test(test_tsp_pgb_json_command_status),
+        cmocka_unit_test(test_tsp_pgb_fleet_concurrent_readers_and_refreshes),
     };
     return cmocka_run_group_tests_name("pgbouncer", tests, NULL, NULL);
 }
