@@ -461,7 +461,17 @@ static void test_pgbouncer_frozen_instance_bounded_by_deadlines(void **state)
                             frozen ? "unreachable" : "ok");
     }
     tsp_test_reply_free(r);
+    /* the refresher's kept connection runs into the statement deadline, a new one into the
+     * connect timeout: either way the reason names the deadline */
     wait_state(2, "down", 6000);
+    r = tsp_test_get(url("/pgbouncer"), NULL);
+    const char *why =
+        json_string_value(json_object_get(instance_of(r, tsp_test_pgb_address(2)), "error"));
+    assert_non_null(why);
+    if (strstr(why, "within the") == NULL) {
+        fail_msg("frozen instance: %s", why);
+    }
+    tsp_test_reply_free(r);
     r = tsp_test_get(url("/pgbouncer/pools"), NULL);
     assert_int_equal(r->status, 200);
     tsp_test_reply_free(r);
