@@ -17,7 +17,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${TSPOOL_TSDB_NATIVE_DIR:-$repo/.tspool/tsdb-native}"
-third_party="${TSPOOL_THIRD_PARTY:-$repo/../shared/third_party}"
+third_party="$(realpath -m "${TSPOOL_THIRD_PARTY:-$repo/../shared/third_party}")"
 version=2.28.3
 tarball="$third_party/timescaledb-$version.tar.gz"
 patchfile="$third_party/timescaledb-$version-pg15.20-job-portal.patch"
@@ -132,7 +132,11 @@ restart)
     start
     devdb restart
     ;;
-status | dsn | env | port) devdb "$1" ;;
+status) devdb status ;;
+dsn | env | port)
+    [ -f "$dir/port" ] || die "not started (no cluster in $dir): scripts/tsdb-native.sh start"
+    devdb "$1"
+    ;;
 psql)
     shift
     devdb psql "$@"
