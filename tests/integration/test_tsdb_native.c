@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "http_client.h"
 #include "service_harness.h"
+#include "tspool/clock.h"
 
 #define ADMIN "native-admin-token"
 #define HT    "tsp_native_metrics"
@@ -64,9 +64,7 @@ static void exec_sql(const char *sql)
 
 static long long now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)tsp_clock_mono_ms();
 }
 
 /* Start `tspool serve` on the TimescaleDB server (pooled) with extra settings (may be NULL). */
@@ -236,8 +234,7 @@ static void test_native_scheduler_runs_policy_at_next_start(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(job, "job_stats"), "last_run_status")),
         "Success");
-    assert_string_equal(json_string_value(json_object_get(job, "proc_name")),
-                        "policy_compression");
+    assert_string_equal(json_string_value(json_object_get(job, "proc_name")), "policy_compression");
     json_decref(job);
     assert_int_equal(chunks_in_reply("/hypertables/" HT "/chunks?compressed=true"), old_chunks);
 
@@ -258,8 +255,7 @@ static void test_native_scheduler_runs_policy_at_next_start(void **state)
     json_decref(job);
     assert_int_equal(chunks_in_reply("/hypertables/" HT "/chunks?compressed=true"), old_chunks);
     snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM timescaledb_information.job_errors WHERE job_id = %lld",
-             job_id);
+             "SELECT count(*) FROM timescaledb_information.job_errors WHERE job_id = %lld", job_id);
     assert_int_equal(query_int(sql), 0);
 }
 
