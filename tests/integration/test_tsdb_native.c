@@ -119,12 +119,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    (void)state;
     PQfinish(holder);
     holder = NULL;
     tsp_test_service_stop(svc);
     svc = NULL;
-    if (tsp_test_tsdb_server() != TSP_TEST_TSDB_PGLITE && tsp_test_tsdb_available()) {
+    if (*state != NULL) {
         free(tsp_test_tsdb_query("DROP TABLE IF EXISTS " HT " CASCADE"));
     }
     return 0;
