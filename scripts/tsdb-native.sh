@@ -85,7 +85,7 @@ build() {
     tar -xzf "$tarball" -C "$src" --strip-components=1
     (cd "$src" && patch -p1 -s <"$patchfile")
     local log="$repo/.tspool/build-timescaledb.log" t0=$SECONDS
-    echo "tsdb-native: building TimescaleDB $version (a few minutes; log $log)"
+    echo "tsdb-native: building TimescaleDB $version (about two minutes on two cores; log $log)"
     (
         cd "$src" &&
             ./bootstrap -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
