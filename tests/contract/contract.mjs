@@ -8,10 +8,10 @@
 // SPDX-License-Identifier: MIT
 // TSPOOL_TEST_TSDB=native runs only the TimescaleDB operations, against the native server
 // (PostgreSQL 15 + TimescaleDB 2.28 with its job scheduler) or TSPOOL_TEST_TSDB_DSN.
-// env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR,
+// env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR, TSPOOL_TEST_PGBDIR,
 // TSPOOL_TEST_TSDB, TSPOOL_TEST_TSDB_NATIVEDIR, TSPOOL_TEST_TSDB_DSN
 import fs from "node:fs";
-import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgEnv, psqlFile, psqlValue, rawRequest, request, Schemas, Service, SPEC_PATH, sleep, tsdbEnv, tsdbServer } from "./lib.mjs";
+import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlFile, psqlValue, rawRequest, request, Schemas, Service, SPEC_PATH, sleep, tsdbEnv, tsdbServer } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY;
 const ADMIN = "contract-admin-token";
@@ -556,10 +556,11 @@ async function fixtureJobsRan(env) {
     }
 }
 
-/* Phases 1-4: every other operation against PostgreSQL 15, where the TimescaleDB ones answer
- * 409. */
+/* Phases 1-4: every other operation against PostgreSQL 15 (and PgBouncer), where the
+ * TimescaleDB ones answer 409. */
 async function postgresPhases(pgOps, tsOps) {
-    const pg = pgEnv();
+    // the PgBouncer operations read and command the two instances of scripts/pgbouncer.sh
+    const pg = { ...pgEnv(), ...pgbouncerEnv(), PGBOUNCER_REFRESH_MS: "300", PGBOUNCER_CONNECT_TIMEOUT: "2" };
 
     // 1. PostgreSQL 15, both tokens configured, probes and metrics public
     await withService("pg", { ...pg, ...tokens() }, async (svc) => {
@@ -587,6 +588,10 @@ async function postgresPhases(pgOps, tsOps) {
         await methodNotAllowed(svc);
         await unparsable(svc);
         await specifics(svc);
+        // leave the shared PgBouncer test instances as they were: paused and killed databases resumed
+        for (const database of ["appdb", "spare"]) {
+            await call(svc, byId.get("resumePgbouncer"), `restore ${database}`, { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ database }), expect: "2xx" });
+        }
     });
 
     // 2. probes and metrics behind the read token
