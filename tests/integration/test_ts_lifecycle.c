@@ -1,5 +1,5 @@
 /* test_ts_lifecycle.c - the TimescaleDB lifecycle end to end on the native TimescaleDB server
- * (PostgreSQL 15 + TimescaleDB 2.28, scripts/tsdb-native.sh, or TSPOOL_TEST_TSDB_DSN): create,
+ * (PostgreSQL 15 + TimescaleDB 2.28 of scripts/tsdb-native.sh, or TSPOOL_TEST_TSDB_DSN): create,
  * chunk interval, reorder policy, `tspool apply` twice and --dry-run, two tspool processes
  * changing one hypertable at once, and a 5,000-chunk listing walked page by page.
  * SPDX-License-Identifier: MIT
@@ -22,42 +22,7 @@ static struct tsp_test_service *svc_a;
 static struct tsp_test_service *svc_b;
 static PGconn *db;
 static char dsn[1024];
-static char env_buf[6][300];
 static char source_file[512];
-
-/* The native server: TSPOOL_TEST_TSDB_DSN, else scripts/tsdb-native.sh (started here when its
- * source tarball is there). Empty when neither can be had (printed). */
-static bool native_dsn(void)
-{
-    const char *given = getenv("TSPOOL_TEST_TSDB_DSN");
-    const char *src = getenv("TSPOOL_SOURCE_DIR");
-    char cmd[1024];
-    FILE *p = NULL;
-
-    if (given != NULL && given[0] != '\0') {
-        snprintf(dsn, sizeof(dsn), "%s", given);
-        return true;
-    }
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/tsdb-native.sh' available >/dev/null 2>&1",
-             src != NULL ? src : ".");
-    if (system(cmd) != 0) {
-        printf("SKIP: native TimescaleDB skipped: its source tarball is not available "
-               "(scripts/tsdb-native.sh available)\n");
-        return false;
-    }
-    snprintf(cmd, sizeof(cmd),
-             "'%s/scripts/tsdb-native.sh' start >&2 && '%s/scripts/tsdb-native.sh' dsn",
-             src != NULL ? src : ".", src != NULL ? src : ".");
-    p = popen(cmd, "r");
-    if (p == NULL || fgets(dsn, sizeof(dsn), p) == NULL) {
-        dsn[0] = '\0';
-    }
-    if (p != NULL) {
-        pclose(p);
-    }
-    dsn[strcspn(dsn, "\n")] = '\0';
-    return dsn[0] != '\0';
-}
 
 static void exec_sql(const char *sql)
 {
@@ -69,33 +34,11 @@ static void exec_sql(const char *sql)
     PQclear(res);
 }
 
-/* DB_* for the DSN, into env (NULL-terminated); returns the count. */
-static int dsn_env(const char **env)
-{
-    static const char *const keys[5] = {"host", "port", "dbname", "user", "password"};
-    static const char *const names[5] = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS"};
-    PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-    int n = 0;
-
-    assert_non_null(opts);
-    for (int i = 0; i < 5; i++) {
-        for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-            if (strcmp(o->keyword, keys[i]) == 0 && o->val != NULL && o->val[0] != '\0') {
-                snprintf(env_buf[n], sizeof(env_buf[n]), "%s=%s", names[i], o->val);
-                env[n] = env_buf[n];
-                n++;
-            }
-        }
-    }
-    PQconninfoFree(opts);
-    env[n] = NULL;
-    return n;
-}
-
 static const char *const *service_env(void)
 {
     static const char *env[16];
-    int n = dsn_env(env);
+    int n = tsp_test_tsdb_env(env, 12);
+    assert_true(n >= 0);
     env[n++] = "DB_SSLMODE=disable";
     env[n++] = "TSPOOL_ADMIN_TOKEN=" ADMIN;
     env[n++] = "TSPOOL_SHUTDOWN_DELAY=0";
@@ -106,9 +49,16 @@ static const char *const *service_env(void)
 static int setup(void **state)
 {
     *state = NULL;
-    if (!native_dsn()) {
+    /* several sessions at once (two services and a lock holder): the native server */
+    tsp_test_tsdb_prefer_native();
+    fprintf(stderr, "TimescaleDB test server: %s\n", tsp_test_tsdb_server_name());
+    if (!tsp_test_tsdb_available()) {
         return 0;
     }
+    if (tsp_test_tsdb_dsn() == NULL) {
+        return -1;
+    }
+    snprintf(dsn, sizeof(dsn), "%s", tsp_test_tsdb_dsn());
     db = PQconnectdb(dsn);
     if (PQstatus(db) != CONNECTION_OK) {
         fprintf(stderr, "cannot connect to %s: %s\n", dsn, PQerrorMessage(db));
