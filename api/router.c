@@ -61,7 +61,10 @@ static const struct tsp_route routes[] = {
      "deleteAggregatePolicy"},
     {"POST", "/aggregates/{name}/refresh", tsp_h_timescale, TSP_ROLE_ADMIN, "refreshAggregate"},
     {"GET", "/jobs", tsp_h_timescale, TSP_ROLE_READ, "listJobs"},
+    /* before /jobs/{id}: "errors" is not a job id */
+    {"GET", "/jobs/errors", tsp_h_timescale, TSP_ROLE_READ, "listJobErrors"},
     {"GET", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_READ, "getJob"},
+    {"GET", "/jobs/{id}/history", tsp_h_timescale, TSP_ROLE_READ, "getJobHistory"},
     {"PATCH", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_ADMIN, "alterJob"},
     {"POST", "/jobs/{id}/run", tsp_h_timescale, TSP_ROLE_ADMIN, "runJob"},
 };
