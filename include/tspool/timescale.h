@@ -384,11 +384,11 @@ struct tsp_ts_job_run {
     char finished_at[TSP_TS_TEXT_MAX]; /* "" when unknown (a crash) */
     double started_s;                  /* started_at as seconds since the epoch (ordering) */
     bool succeeded;
-    char sqlstate[6]; /* "" on success */
+    char sqlstate[6];                 /* "" on success */
     char error[TSP_ERROR_DETAIL_MAX]; /* the server's message, "" on success */
-    int pid;          /* backend pid (server), 0 when unknown */
-    char request_id[65];  /* tspool runs: the request that ran it */
-    long long duration_ms; /* -1 when unknown */
+    int pid;                          /* backend pid (server), 0 when unknown */
+    char request_id[65];              /* tspool runs: the request that ran it */
+    long long duration_ms;            /* -1 when unknown */
 };
 
 #define TSP_TS_HISTORY_MAX 200 /* runs returned at most, newest first */

@@ -87,7 +87,7 @@ static void run_from_row(const struct tsp_db_result *res, int row, struct tsp_ts
     r->job_id = tsp_db_result_int(res, row, tsp_db_result_col(res, "job_id"), 0);
     snprintf(r->source, sizeof(r->source), "server");
 #define TEXT(col, dst)                                                                             \
-    v = tsp_db_result_value(res, row, tsp_db_result_col(res, col));                               \
+    v = tsp_db_result_value(res, row, tsp_db_result_col(res, col));                                \
     snprintf(dst, sizeof(dst), "%s", v != NULL ? v : "")
     TEXT("proc_name", r->proc_name);
     TEXT("started_at", r->started_at);
@@ -116,8 +116,8 @@ static int newest_first(const void *a, const void *b)
 /* The server's runs (stmt) merged with tspool's (of job_id, or failed since since_s), newest
  * first, at most TSP_TS_HISTORY_MAX. */
 static enum tsp_code load_runs(struct tsp_ts_op *op, long long job_id, double since_s,
-                               struct tsp_ts_stmt *stmt, struct tsp_ts_job_run **out,
-                               size_t *count, struct tsp_error *err)
+                               struct tsp_ts_stmt *stmt, struct tsp_ts_job_run **out, size_t *count,
+                               struct tsp_error *err)
 {
     struct tsp_db_result *res = NULL;
     struct tsp_ts_job_run *runs = NULL;
@@ -156,8 +156,7 @@ done:
 }
 
 enum tsp_code tsp_ts_job_history(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
-                                 struct tsp_ts_job_run **out, size_t *count,
-                                 struct tsp_error *err)
+                                 struct tsp_ts_job_run **out, size_t *count, struct tsp_error *err)
 {
     struct tsp_ts_job job;
     struct tsp_ts_op op;
@@ -234,11 +233,12 @@ enum tsp_code tsp_ts_overview(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
         }
         if (rc == TSP_OK && tsp_db_result_rows(res) == 1) {
             w.known = true;
-            w.max_background_workers = (int)tsp_db_result_int(
-                res, 0, tsp_db_result_col(res, "max_background_workers"), 0);
+            w.max_background_workers =
+                (int)tsp_db_result_int(res, 0, tsp_db_result_col(res, "max_background_workers"), 0);
             w.max_worker_processes =
                 (int)tsp_db_result_int(res, 0, tsp_db_result_col(res, "max_worker_processes"), 0);
-            w.jobs_scheduled = tsp_db_result_int(res, 0, tsp_db_result_col(res, "jobs_scheduled"), 0);
+            w.jobs_scheduled =
+                tsp_db_result_int(res, 0, tsp_db_result_col(res, "jobs_scheduled"), 0);
             w.over_budget = w.jobs_scheduled > (long long)w.max_background_workers - 1;
         }
     }

@@ -52,16 +52,16 @@ static const char *val(const struct tsp_db_result *res, int row, const char *col
 /* One sample per hypertable row: the value of column col (rows where it is NULL are left out;
  * only_with: rows where that boolean column is true). */
 static void hypertable_family(struct tsp_strbuf *sb, const struct tsp_db_result *res,
-                              const char *name, const char *type, const char *help,
-                              const char *col, const char *only_with)
+                              const char *name, const char *type, const char *help, const char *col,
+                              const char *only_with)
 {
     int rows = tsp_db_result_rows(res);
 
     family(sb, name, type, help);
     for (int i = 0; i < rows; i++) {
         const char *v = val(res, i, col);
-        if (v == NULL || (only_with != NULL && !tsp_db_result_bool(res, i, tsp_db_result_col(
-                                                                                res, only_with)))) {
+        if (v == NULL ||
+            (only_with != NULL && !tsp_db_result_bool(res, i, tsp_db_result_col(res, only_with)))) {
             continue;
         }
         tsp_strbuf_printf(sb, "%s{", name);
@@ -107,21 +107,21 @@ static void render(struct tsp_strbuf *sb, const struct snap_results *r)
                       "Chunks of the hypertable.", "chunks", NULL);
     hypertable_family(sb, r->hypertables, "tspool_timescaledb_hypertable_compressed_chunks",
                       "gauge", "Compressed chunks of the hypertable.", "compressed_chunks", NULL);
-    hypertable_family(
-        sb, r->hypertables, "tspool_timescaledb_hypertable_before_compression_bytes", "gauge",
-        "Size of the compressed chunks before compression (heap, TOAST and indexes).",
-        "before_bytes", NULL);
+    hypertable_family(sb, r->hypertables, "tspool_timescaledb_hypertable_before_compression_bytes",
+                      "gauge",
+                      "Size of the compressed chunks before compression (heap, TOAST and indexes).",
+                      "before_bytes", NULL);
     hypertable_family(sb, r->hypertables, "tspool_timescaledb_hypertable_after_compression_bytes",
                       "gauge", "Size of the compressed chunks after compression.", "after_bytes",
                       NULL);
     hypertable_family(sb, r->hypertables,
                       "tspool_timescaledb_hypertable_newest_chunk_end_timestamp_seconds", "gauge",
-                      "Range end of the newest chunk (time-partitioned hypertables).",
-                      "newest_end", NULL);
+                      "Range end of the newest chunk (time-partitioned hypertables).", "newest_end",
+                      NULL);
     hypertable_family(sb, r->hypertables,
                       "tspool_timescaledb_hypertable_oldest_chunk_end_timestamp_seconds", "gauge",
-                      "Range end of the oldest chunk (time-partitioned hypertables).",
-                      "oldest_end", NULL);
+                      "Range end of the oldest chunk (time-partitioned hypertables).", "oldest_end",
+                      NULL);
     hypertable_family(sb, r->hypertables,
                       "tspool_timescaledb_hypertable_uncompressed_overdue_chunks", "gauge",
                       "Uncompressed chunks that ended before now minus the compression policy's "
@@ -175,8 +175,7 @@ static void render(struct tsp_strbuf *sb, const struct snap_results *r)
 }
 
 /* Bound the next statement by what is left of the deadline (server side). */
-static enum tsp_code set_deadline(struct tsp_ts_op *op, int64_t deadline_ms,
-                                  struct tsp_error *err)
+static enum tsp_code set_deadline(struct tsp_ts_op *op, int64_t deadline_ms, struct tsp_error *err)
 {
     char ms[24];
     const char *params[1] = {ms};
@@ -232,8 +231,7 @@ static enum tsp_code collect(struct tsp_ts_op *op, struct snap_results *r, struc
                          &stmt, &r->aggregates, err);
     }
     if (rc == TSP_OK) {
-        rc = timed_query(op, deadline_ms, tsp_ts_sql_workers(&stmt, err), &stmt, &r->workers,
-                         err);
+        rc = timed_query(op, deadline_ms, tsp_ts_sql_workers(&stmt, err), &stmt, &r->workers, err);
     }
     if (rc == TSP_OK) {
         rc = tsp_db_exec(op->lease, "COMMIT", 0, NULL, NULL, err);
@@ -289,9 +287,9 @@ enum tsp_code tsp_ts_snapshot_refresh(struct tsp_ts *ts, struct tsp_error *err)
     tsp_error_init(&local);
     tsp_pool_health(ts->pool, &health);
     if (health.checked && !health.ok) {
-        rc = tsp_error_set(&local, TSP_DB_UNAVAILABLE, NULL,
-                           "TimescaleDB snapshot skipped: the database is down (%s)",
-                           health.detail);
+        rc =
+            tsp_error_set(&local, TSP_DB_UNAVAILABLE, NULL,
+                          "TimescaleDB snapshot skipped: the database is down (%s)", health.detail);
         publish(ts, NULL, 0, true, 0.0, &local);
         goto done;
     }

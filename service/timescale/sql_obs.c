@@ -181,16 +181,17 @@ enum tsp_code tsp_ts_sql_snapshot_aggregates(const char *functions_schema, struc
     /* time-based aggregates only; a watermark still at the start of time (nothing
      * materialised yet) has no meaningful lag and is left out; the watermark is the end of the
      * newest materialised bucket, which may lie ahead of now() (no lag) */
-    tsp_strbuf_printf(&sb,
-                      "SELECT c.user_view_schema || '.' || c.user_view_name AS aggregate, "
-                      "GREATEST(0, extract(epoch FROM now() - %s.to_timestamp(w.wm)))::float8 AS lag "
-                      "FROM _timescaledb_catalog.continuous_agg c "
-                      "JOIN _timescaledb_catalog.dimension d "
-                      "ON d.hypertable_id = c.mat_hypertable_id "
-                      "CROSS JOIN LATERAL (SELECT %s.cagg_watermark(c.mat_hypertable_id) AS wm) w "
-                      "WHERE d.column_type IN ('timestamptz'::regtype, 'timestamp'::regtype, "
-                      "'date'::regtype) AND w.wm > -210866803200000000 "
-                      "ORDER BY 1",
-                      functions_schema, functions_schema);
+    tsp_strbuf_printf(
+        &sb,
+        "SELECT c.user_view_schema || '.' || c.user_view_name AS aggregate, "
+        "GREATEST(0, extract(epoch FROM now() - %s.to_timestamp(w.wm)))::float8 AS lag "
+        "FROM _timescaledb_catalog.continuous_agg c "
+        "JOIN _timescaledb_catalog.dimension d "
+        "ON d.hypertable_id = c.mat_hypertable_id "
+        "CROSS JOIN LATERAL (SELECT %s.cagg_watermark(c.mat_hypertable_id) AS wm) w "
+        "WHERE d.column_type IN ('timestamptz'::regtype, 'timestamp'::regtype, "
+        "'date'::regtype) AND w.wm > -210866803200000000 "
+        "ORDER BY 1",
+        functions_schema, functions_schema);
     return tsp_ts_stmt_finish(&sb, true, out, err);
 }

@@ -29,12 +29,12 @@ struct tsp_ts {
     long snapshot_interval_ms; /* 0 = off: /metrics shows no TimescaleDB families */
     char *snap_text;           /* pre-rendered families of the last good refresh (malloc'd) */
     size_t snap_len;
-    bool snap_ok;               /* the last refresh succeeded */
-    bool snap_skipped;          /* the last refresh was skipped: database down */
-    int64_t snap_ok_real_ms;    /* wall clock of the last good refresh, 0 = never */
-    double snap_duration_s;     /* of the last refresh */
-    uint64_t snap_failures;     /* refreshes that failed */
-    char snap_error[TSP_ERROR_DETAIL_MAX]; /* why the last refresh failed */
+    bool snap_ok;                               /* the last refresh succeeded */
+    bool snap_skipped;                          /* the last refresh was skipped: database down */
+    int64_t snap_ok_real_ms;                    /* wall clock of the last good refresh, 0 = never */
+    double snap_duration_s;                     /* of the last refresh */
+    uint64_t snap_failures;                     /* refreshes that failed */
+    char snap_error[TSP_ERROR_DETAIL_MAX];      /* why the last refresh failed */
     struct tsp_ts_job_run runs[TSP_TS_RUN_LOG]; /* tspool's run_job outcomes, a ring */
     size_t runs_next;                           /* where the next one goes */
     size_t nruns;                               /* kept, <= TSP_TS_RUN_LOG */
@@ -63,7 +63,8 @@ enum tsp_code tsp_ts_sql_since(const char *since, struct tsp_ts_stmt *out,
  * (watermark lag; functions_schema names the schema of cagg_watermark and to_timestamp). */
 enum tsp_code tsp_ts_sql_snapshot_hypertables(struct tsp_ts_stmt *out,
                                               struct tsp_error *err) TSP_MUSTCHECK;
-enum tsp_code tsp_ts_sql_snapshot_jobs(struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_snapshot_jobs(struct tsp_ts_stmt *out,
+                                       struct tsp_error *err) TSP_MUSTCHECK;
 enum tsp_code tsp_ts_sql_snapshot_aggregates(const char *functions_schema, struct tsp_ts_stmt *out,
                                              struct tsp_error *err) TSP_MUSTCHECK;
 
