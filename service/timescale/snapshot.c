@@ -157,7 +157,8 @@ static void render(struct tsp_strbuf *sb, const struct snap_results *r)
             tsp_strbuf_printf(sb, "} %s\n", val(r->aggregates, i, "lag"));
         }
     }
-    if (tsp_db_result_rows(r->workers) == 1) {
+    if (tsp_db_result_rows(r->workers) == 1 &&
+        val(r->workers, 0, "max_background_workers") != NULL) {
         family(sb, "tspool_timescaledb_background_workers_max", "gauge",
                "timescaledb.max_background_workers: workers for the scheduler and its jobs.");
         tsp_strbuf_printf(sb, "tspool_timescaledb_background_workers_max %s\n",

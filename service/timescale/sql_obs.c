@@ -11,7 +11,7 @@ enum tsp_code tsp_ts_sql_workers(struct tsp_ts_stmt *out, struct tsp_error *err)
 {
     return tsp_ts_stmt_simple(
         out,
-        "SELECT current_setting('timescaledb.max_background_workers')::integer "
+        "SELECT current_setting('timescaledb.max_background_workers', true)::integer "
         "AS max_background_workers, "
         "current_setting('max_worker_processes')::integer AS max_worker_processes, "
         "(SELECT count(*) FROM timescaledb_information.jobs WHERE scheduled) AS jobs_scheduled",
