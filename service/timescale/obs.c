@@ -233,8 +233,7 @@ enum tsp_code tsp_ts_overview(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
         }
         /* a server without background workers (PGlite) has no such setting */
         if (rc == TSP_OK && tsp_db_result_rows(res) == 1 &&
-            tsp_db_result_value(res, 0, tsp_db_result_col(res, "max_background_workers")) !=
-                NULL) {
+            tsp_db_result_value(res, 0, tsp_db_result_col(res, "max_background_workers")) != NULL) {
             w.known = true;
             w.max_background_workers =
                 (int)tsp_db_result_int(res, 0, tsp_db_result_col(res, "max_background_workers"), 0);

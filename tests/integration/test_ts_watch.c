@@ -388,10 +388,9 @@ static void test_watch_compression_figures_agree(void **state)
     double o = -1;
 
     need_server(state);
-    before = sql("SELECT before_compression_total_bytes FROM hypertable_compression_stats('" HT
-                 "')");
-    after = sql("SELECT after_compression_total_bytes FROM hypertable_compression_stats('" HT
-                "')");
+    before =
+        sql("SELECT before_compression_total_bytes FROM hypertable_compression_stats('" HT "')");
+    after = sql("SELECT after_compression_total_bytes FROM hypertable_compression_stats('" HT "')");
     overdue = sql("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = '" HT
                   "' AND NOT is_compressed AND range_end < now() - INTERVAL '2 days'");
     assert_true(atoll(before) > 0 && atoll(after) > 0);
@@ -403,9 +402,11 @@ static void test_watch_compression_figures_agree(void **state)
                    "\"}");
         a = metric("tspool_timescaledb_hypertable_after_compression_bytes{hypertable=\"public." HT
                    "\"}");
-        o = metric("tspool_timescaledb_hypertable_uncompressed_overdue_chunks{hypertable=\"public." HT
-                   "\"}");
-        if (b == (double)atoll(before) && a == (double)atoll(after) && o == (double)atoll(overdue)) {
+        o = metric(
+            "tspool_timescaledb_hypertable_uncompressed_overdue_chunks{hypertable=\"public." HT
+            "\"}");
+        if (b == (double)atoll(before) && a == (double)atoll(after) &&
+            o == (double)atoll(overdue)) {
             break;
         }
         tsp_test_sleep_ms(200);
@@ -463,8 +464,9 @@ static void test_watch_worker_budget_warning(void **state)
     r = tsp_test_get(url("/timescaledb"), NULL);
     assert_int_equal(r->status, 200);
     assert_int_equal(json_array_size(json_object_get(r->json, "warnings")), 1);
-    assert_non_null(strstr(json_string_value(json_array_get(json_object_get(r->json, "warnings"), 0)),
-                           "timescaledb.max_background_workers"));
+    assert_non_null(
+        strstr(json_string_value(json_array_get(json_object_get(r->json, "warnings"), 0)),
+               "timescaledb.max_background_workers"));
     tsp_test_reply_free(r);
     assert_true(wait_metric("tspool_timescaledb_jobs_scheduled", (double)(scheduled + workers),
                             10000) >= (double)(scheduled + workers));
