@@ -17,6 +17,9 @@ packages=(
     golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev binutils
     # the dashboard browser test (tests/browser): playwright-core drives this chromium
     chromium
+    # promtool: the chart's alert rules (check rules, test rules) and the exposition of
+    # /metrics (check metrics) in tests/helm and test_ts_watch
+    prometheus
 )
 # node and npm run the chart tests and the PGlite TimescaleDB test server (scripts/tsdb.sh).
 # Checked by command: a nodejs from another repository is fine and may bundle npm, and

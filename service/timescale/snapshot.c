@@ -11,6 +11,7 @@
 
 #include "tspool/clock.h"
 #include "tspool/db.h"
+#include "tspool/dbinfo.h"
 #include "tspool/log.h"
 
 /* The results one refresh renders. */
@@ -175,6 +176,32 @@ static void render(struct tsp_strbuf *sb, const struct snap_results *r)
     }
 }
 
+/* The server's connection budget (what the "headroom below zero" alert watches): through its
+ * own short lease after the snapshot's is back, so one connection is enough. Left out when it
+ * cannot be had; it never fails the snapshot. */
+static void render_headroom(struct tsp_ts *ts, struct tsp_strbuf *sb)
+{
+    struct tsp_pool_stats stats;
+    struct tsp_dbinfo_server_view view;
+    struct tsp_error err;
+
+    tsp_error_init(&err);
+    tsp_pool_stats(ts->pool, &stats);
+    if (tsp_dbinfo_server_view(ts->pool, NULL, TSP_TS_SNAPSHOT_BORROW_MS, &stats, &view, &err) !=
+        TSP_OK) {
+        return;
+    }
+    family(sb, "tspool_db_max_connections", "gauge", "The server's max_connections.");
+    tsp_strbuf_printf(sb, "tspool_db_max_connections %d\n", view.max_connections);
+    family(sb, "tspool_db_client_connections", "gauge",
+           "Client backends on the server (all databases and users).");
+    tsp_strbuf_printf(sb, "tspool_db_client_connections %lld\n", view.client_connections);
+    family(sb, "tspool_db_connection_headroom", "gauge",
+           "Connections left on the server once this pool has opened all it may (size + "
+           "overflow); below zero a full pool meets \"too many connections\".");
+    tsp_strbuf_printf(sb, "tspool_db_connection_headroom %lld\n", view.headroom_at_full_pool);
+}
+
 /* Bound the next statement by what is left of the deadline (server side). */
 static enum tsp_code set_deadline(struct tsp_ts_op *op, int64_t deadline_ms, struct tsp_error *err)
 {
@@ -301,8 +328,10 @@ enum tsp_code tsp_ts_snapshot_refresh(struct tsp_ts *ts, struct tsp_error *err)
             rc = collect(&op, &r, &local);
         }
     }
+    tsp_ts_op_end(&op);
     if (rc == TSP_OK) {
         render(&sb, &r);
+        render_headroom(ts, &sb);
         text = tsp_strbuf_take(&sb, &len);
         if (text == NULL) {
             rc = tsp_error_set(&local, TSP_NO_MEMORY, NULL, "out of memory rendering the snapshot");
