@@ -34,7 +34,7 @@ TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 TSDB_NATIVE_DIR := $(CURDIR)/.tspool/test-tsdb-native
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool format \
+.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool bench-ts-scrape format \
 	format-check stop deps clean helm-test helm-docs docs client contract-test
 
 all: build
@@ -151,3 +151,9 @@ clean:
 # `make bench-pool` (the pool micro-benchmark) and puts its output in the results.
 bench:
 	@scripts/bench.sh
+
+# /metrics with 5 vs 500 hypertables on the native TimescaleDB server (bench/results/ts-scrape.md)
+bench-ts-scrape: deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_TESTS=OFF $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target tspool
+	bench/tsdb/scrape-bench.sh $(BENCH_BUILD)/tspool

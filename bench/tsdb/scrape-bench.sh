@@ -37,14 +37,14 @@ fi
 export TSPOOL_TSDB_NATIVE_DIR="$native_dir"
 "$repo/scripts/tsdb-native.sh" start >/dev/null
 dsn="$("$repo/scripts/tsdb-native.sh" dsn)"
-psql_q() { psql "$dsn" -v ON_ERROR_STOP=1 -qAtX "$@"; }
+psql_q() { PGOPTIONS='-c client_min_messages=error' psql "$dsn" -v ON_ERROR_STOP=1 -qAtX "$@"; }
 
 # n hypertables in schema bench_ts: two daily chunks each, the older one compressed, and a
 # compression policy (which the snapshot checks for overdue chunks)
 make_tables() {
     psql_q -c "DROP SCHEMA IF EXISTS bench_ts CASCADE" -c "CREATE SCHEMA bench_ts" >/dev/null
     psql_q >/dev/null <<SQL
-SET client_min_messages = warning;
+SET client_min_messages = error;
 DO \$\$
 DECLARE t text;
 BEGIN
@@ -70,17 +70,16 @@ catalog_ms() {
     local q
     q="$(sed -n '/tsp_ts_sql_snapshot_hypertables(struct tsp_ts_stmt \*out/,/^}/p' "$repo/service/timescale/sql_obs.c" |
         grep -o '"[^"]*"' | sed 's/^"//; s/"$//' | tr -d '\n' | sed "s/\\\\'/'/g")"
-    local t0 t1
-    t0=$(date +%s%N)
-    for _ in 1 2 3 4 5; do psql_q -c "$q" >/dev/null; done
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 5000000))
+    # five runs in one session, server-side time only (psql's \timing), the median
+    printf '\\timing on\n%s;\n%s;\n%s;\n%s;\n%s;\n' "$q" "$q" "$q" "$q" "$q" |
+        PGOPTIONS='-c client_min_messages=error' psql "$dsn" -qAtX 2>/dev/null |
+        awk '/^Time: / {print $2}' | sort -n | sed -n 3p
 }
 
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 measure() {
-    local n="$1" bytes rps p99 snap lat
+    local n="$1" bytes rps p99 snap lat idle
     make_tables "$n"
     # wait for a snapshot that sees them
     for _ in $(seq 1 100); do
@@ -88,12 +87,14 @@ measure() {
         sleep 0.2
     done
     bytes=$(curl -s "http://127.0.0.1:$port/metrics" | wc -c)
+    sleep 1
+    idle=$(metric tspool_timescaledb_snapshot_duration_seconds)
     wrk -t2 -c16 -d"${duration}s" --latency "http://127.0.0.1:$port/metrics" >"$work/wrk-$n.txt"
     rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk-$n.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$work/wrk-$n.txt")
     lat=$(awk '$1 == "50%" {print $2}' "$work/wrk-$n.txt")
     snap=$(metric tspool_timescaledb_snapshot_duration_seconds)
-    echo "| $n | $bytes | $rps | $lat | $p99 | $(awk -v s="$snap" 'BEGIN {printf "%.1f", s * 1000}') | $(catalog_ms) |"
+    echo "| $n | $bytes | $rps | $lat | $p99 | $(awk -v s="$idle" -v b="$snap" 'BEGIN {printf "%.0f idle, %.0f under wrk", s * 1000, b * 1000}') | $(catalog_ms) |"
 }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -120,8 +121,11 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null &&
     measure 5
     measure 500
     echo
-    echo "A scrape copies the pre-rendered snapshot: it never waits for the database, and its cost"
-    echo "grows only with the bytes of the exposition. The catalog queries run once per refresh in the"
-    echo "background instead of once per scrape (last column: what each scrape would pay otherwise)."
+    echo "A scrape copies the pre-rendered snapshot: it costs no database round trip with 5 or with 500"
+    echo "hypertables, and what it does cost follows the bytes of the exposition (every hypertable and its"
+    echo "policy job add their series, about 1.2 KB), not the catalog: per byte served the two rows cost"
+    echo "the same. The catalog queries run once per refresh in the background instead of once per scrape"
+    echo "(last column: what each scrape would pay otherwise, the postgres_exporter custom-query pattern),"
+    echo "and the refresh is bounded by its deadline (half the refresh period, at least 5 s)."
 } | tee "$out"
 psql_q -c "DROP SCHEMA IF EXISTS bench_ts CASCADE" >/dev/null

@@ -407,15 +407,18 @@ enum tsp_code tsp_ts_job_errors(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                                 struct tsp_ts_job_run **out, size_t *count,
                                 struct tsp_error *err) TSP_MUSTCHECK;
 
-/* Statement deadline of one snapshot refresh (each catalog query, server-side) and the borrow
- * wait it accepts: the maintenance thread never waits longer than about their sum. */
-#define TSP_TS_SNAPSHOT_DEADLINE_MS 5000
-#define TSP_TS_SNAPSHOT_BORROW_MS   1000
+/* Deadline of one snapshot refresh (its catalog queries share it, enforced server-side with
+ * statement_timeout): half the refresh period, at least TSP_TS_SNAPSHOT_DEADLINE_MS and at most
+ * TSP_TS_SNAPSHOT_DEADLINE_MAX_MS; and the borrow wait it accepts. The maintenance thread never
+ * waits longer than about their sum (liveness allows more than a minute). */
+#define TSP_TS_SNAPSHOT_DEADLINE_MS     5000
+#define TSP_TS_SNAPSHOT_DEADLINE_MAX_MS 30000
+#define TSP_TS_SNAPSHOT_BORROW_MS       1000
 
 /* Start refreshing the TimescaleDB snapshot every interval_ms on the pool's maintenance thread
  * (0 = off; a later call replaces the period). Each refresh borrows one connection (label
- * "ts.snapshot"), runs a few catalog queries in one read-only transaction bounded by
- * TSP_TS_SNAPSHOT_DEADLINE_MS, and pre-renders the tspool_timescaledb_* families; it is
+ * "ts.snapshot"), runs a few catalog queries in one read-only transaction bounded by the
+ * deadline above, and pre-renders the tspool_timescaledb_* families; it is
  * skipped while the pool's health check says the database is down, and a failed refresh keeps
  * the previous series (tspool_timescaledb_snapshot_success says so). Thread-safe. */
 void tsp_ts_snapshot_start(struct tsp_ts *ts, long interval_ms);

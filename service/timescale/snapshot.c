@@ -210,9 +210,7 @@ static enum tsp_code set_deadline(struct tsp_ts_op *op, int64_t deadline_ms, str
     int64_t left = deadline_ms - tsp_clock_mono_ms();
 
     if (left <= 0) {
-        return tsp_error_set(err, TSP_TIMEOUT, NULL,
-                             "TimescaleDB snapshot: deadline of %d ms passed",
-                             TSP_TS_SNAPSHOT_DEADLINE_MS);
+        return tsp_error_set(err, TSP_TIMEOUT, NULL, "TimescaleDB snapshot: its deadline passed");
     }
     snprintf(ms, sizeof(ms), "%lld", (long long)left);
     return tsp_db_exec(op->lease, "SELECT set_config('statement_timeout', $1, true)", 1, params,
@@ -237,9 +235,10 @@ static enum tsp_code timed_query(struct tsp_ts_op *op, int64_t deadline_ms, enum
 }
 
 /* The catalog queries, in one read-only transaction on op's lease. */
-static enum tsp_code collect(struct tsp_ts_op *op, struct snap_results *r, struct tsp_error *err)
+static enum tsp_code collect(struct tsp_ts_op *op, long budget_ms, struct snap_results *r,
+                             struct tsp_error *err)
 {
-    int64_t deadline_ms = tsp_clock_mono_ms() + TSP_TS_SNAPSHOT_DEADLINE_MS;
+    int64_t deadline_ms = tsp_clock_mono_ms() + budget_ms;
     const char *fschema =
         op->caps.version_num >= 21200 ? "_timescaledb_functions" : "_timescaledb_internal";
     struct tsp_ts_stmt stmt = {0};
@@ -308,6 +307,7 @@ enum tsp_code tsp_ts_snapshot_refresh(struct tsp_ts *ts, struct tsp_error *err)
     int64_t t0 = tsp_clock_mono_ns();
     char *text = NULL;
     size_t len = 0;
+    long budget_ms = 0;
     enum tsp_code rc = TSP_OK;
 
     memset(&r, 0, sizeof(r));
@@ -321,11 +321,15 @@ enum tsp_code tsp_ts_snapshot_refresh(struct tsp_ts *ts, struct tsp_error *err)
         publish(ts, NULL, 0, true, 0.0, &local);
         goto done;
     }
+    pthread_mutex_lock(&ts->obs_lock);
+    budget_ms =
+        ts->snapshot_deadline_ms > 0 ? ts->snapshot_deadline_ms : TSP_TS_SNAPSHOT_DEADLINE_MS;
+    pthread_mutex_unlock(&ts->obs_lock);
     rc = tsp_ts_op_begin(&op, ts, &ctx, "snapshot", TSP_TS_FEATURE_NONE, &local);
     if (rc == TSP_OK) {
         r.installed = op.caps.installed;
         if (r.installed) {
-            rc = collect(&op, &r, &local);
+            rc = collect(&op, budget_ms, &r, &local);
         }
     }
     tsp_ts_op_end(&op);
@@ -374,6 +378,14 @@ void tsp_ts_snapshot_start(struct tsp_ts *ts, long interval_ms)
     }
     pthread_mutex_lock(&ts->obs_lock);
     ts->snapshot_interval_ms = interval_ms > 0 ? interval_ms : 0;
+    /* half the period: a refresh never runs into the next one, however many hypertables */
+    ts->snapshot_deadline_ms = interval_ms / 2;
+    if (ts->snapshot_deadline_ms < TSP_TS_SNAPSHOT_DEADLINE_MS) {
+        ts->snapshot_deadline_ms = TSP_TS_SNAPSHOT_DEADLINE_MS;
+    }
+    if (ts->snapshot_deadline_ms > TSP_TS_SNAPSHOT_DEADLINE_MAX_MS) {
+        ts->snapshot_deadline_ms = TSP_TS_SNAPSHOT_DEADLINE_MAX_MS;
+    }
     pthread_mutex_unlock(&ts->obs_lock);
     tsp_pool_set_task(ts->pool, snapshot_task, ts, interval_ms);
 }

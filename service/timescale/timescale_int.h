@@ -27,6 +27,7 @@ struct tsp_ts {
     /* watching (obs.c, snapshot.c): everything below is guarded by obs_lock */
     pthread_mutex_t obs_lock;
     long snapshot_interval_ms; /* 0 = off: /metrics shows no TimescaleDB families */
+    long snapshot_deadline_ms; /* of one refresh, from the interval */
     char *snap_text;           /* pre-rendered families of the last good refresh (malloc'd) */
     size_t snap_len;
     bool snap_ok;                               /* the last refresh succeeded */
