@@ -70,7 +70,7 @@ catalog_ms() {
     local q
     q="$(sed -n '/tsp_ts_sql_snapshot_hypertables(struct tsp_ts_stmt \*out/,/^}/p' "$repo/service/timescale/sql_obs.c" |
         grep -o '"[^"]*"' | sed 's/^"//; s/"$//' | tr -d '\n' | sed "s/\\\\'/'/g")"
-    # five runs in one session, server-side time only (psql's \timing), the median
+    # five runs on one connection, server-side time only (psql's \timing), the median
     printf '\\timing on\n%s;\n%s;\n%s;\n%s;\n%s;\n' "$q" "$q" "$q" "$q" "$q" |
         PGOPTIONS='-c client_min_messages=error' psql "$dsn" -qAtX 2>/dev/null |
         awk '/^Time: / {print $2}' | sort -n | sed -n 3p

@@ -375,7 +375,7 @@ enum tsp_code tsp_ts_overview(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
 
 /* One run of a job: from the server's history (the scheduler's runs; failures always, successes
  * when timescaledb.enable_job_execution_logging is on) or recorded by tspool (POST
- * /jobs/{id}/run: CALL run_job runs in the caller's session and the server keeps no record). */
+ * /jobs/{id}/run: CALL run_job runs on tspool's own connection and the server keeps no record). */
 struct tsp_ts_job_run {
     long long job_id;
     char source[8]; /* "server" or "tspool" */

@@ -189,7 +189,7 @@ static enum tsp_code job_change(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
         rc = tsp_ts_sql_job_alter(job_id, schedule_interval, scheduled, &stmt, err);
         return tsp_ts_op_finish_one(&op, rc, target, &stmt, job_id, out, err);
     }
-    /* CALL run_job runs in this session: the server's job history never hears of it, so
+    /* CALL run_job runs on this connection: the server's job history never hears of it, so
      * tspool keeps the outcome itself (GET /jobs/{id}/history, /jobs/errors) */
     started_real_ms = tsp_clock_real_ms();
     started_ms = tsp_clock_mono_ms();
@@ -200,7 +200,8 @@ static enum tsp_code job_change(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                            (long long)(tsp_clock_mono_ms() - started_ms), rc, err);
     }
     if (rc == TSP_OK) {
-        out->note = "run_job runs in tspool's session, so the server's job history and job_stats "
+        out->note = "run_job runs on tspool's own connection, so the server's job history and "
+                    "job_stats "
                     "do not count it; tspool records its outcome in GET /jobs/{id}/history";
     }
     return rc;

@@ -263,7 +263,7 @@ static enum tsp_code collect(struct tsp_ts_op *op, long budget_ms, struct snap_r
     if (rc == TSP_OK) {
         rc = tsp_db_exec(op->lease, "COMMIT", 0, NULL, NULL, err);
     } else {
-        /* best effort: the pool rolls back a session returned inside a transaction anyway */
+        /* best effort: the pool rolls back a connection returned inside a transaction anyway */
         struct tsp_error ignored;
         enum tsp_code ignored_rc;
         tsp_error_init(&ignored);

@@ -520,7 +520,7 @@ export interface paths {
         put?: never;
         /**
          * CALL run_job(id) in the foreground
-         * @description `run_job` runs in tspool's session, so the server's job history and job_stats do not count it; tspool records the outcome (request id, duration, error) and shows it in `GET /jobs/{id}/history` and, when it failed, in `GET /jobs/errors`. The answer's `note` says so.
+         * @description `run_job` runs on tspool's own connection, so the server's job history and job_stats do not count it; tspool records the outcome (request id, duration, error) and shows it in `GET /jobs/{id}/history` and, when it failed, in `GET /jobs/errors`. The answer's `note` says so.
          */
         post: operations["runJob"];
         delete?: never;
