@@ -132,7 +132,8 @@ contract-test: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
-	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) TSPOOL_TEST_TSDB_NATIVEDIR=$(TSDB_NATIVE_DIR) ctest --output-on-failure -L contract
+	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) \
+		TSPOOL_TEST_TSDB_NATIVEDIR=$(TSDB_NATIVE_DIR) ctest --output-on-failure -L contract
 
 format:
 	clang-format -i $(SOURCES)

@@ -28,7 +28,6 @@ static struct tsp_test_service *svc;
 static PGconn *db;
 static long long fail_job;
 static char env_buf[6][300];
-static char dsn_buf[1024];
 
 static const char *url(const char *path)
 {
@@ -73,43 +72,21 @@ static long long sql_int(const char *text)
     return n;
 }
 
-/* The native server's DSN (started when needed), TSPOOL_TEST_TSDB_DSN, or NULL (skip). */
+/* The native server's DSN (the harness starts it when needed), TSPOOL_TEST_TSDB_DSN, or NULL
+ * after the harness printed why the suite skips (no TimescaleDB source tarball here). */
 static const char *server_dsn(void)
 {
-    const char *ext = getenv("TSPOOL_TEST_TSDB_DSN");
-    const char *dir = getenv("TSPOOL_TEST_TSDB_NATIVEDIR");
-    char def[1100];
-    char cmd[3000];
-    FILE *p = NULL;
+    const char *dsn = NULL;
 
-    if (ext != NULL && ext[0] != '\0') {
-        return ext;
-    }
-    if (dir == NULL || dir[0] == '\0') {
-        snprintf(def, sizeof(def), "%s/.tspool/test-tsdb-native", tsp_test_source_dir());
-        dir = def;
-    }
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/tsdb-native.sh' available >/dev/null 2>&1",
-             tsp_test_source_dir());
-    if (system(cmd) != 0) {
-        fprintf(stderr, "SKIP: native TimescaleDB skipped: its source tarball is not there "
-                        "(scripts/tsdb-native.sh available)\n");
+    tsp_test_tsdb_prefer_native();
+    if (!tsp_test_tsdb_available()) {
         return NULL;
     }
-    snprintf(cmd, sizeof(cmd),
-             "TSPOOL_TSDB_NATIVE_DIR='%s' '%s/scripts/tsdb-native.sh' start >/dev/null && "
-             "TSPOOL_TSDB_NATIVE_DIR='%s' '%s/scripts/tsdb-native.sh' dsn",
-             dir, tsp_test_source_dir(), dir, tsp_test_source_dir());
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    if (fgets(dsn_buf, sizeof(dsn_buf), p) == NULL) {
-        dsn_buf[0] = '\0';
-    }
-    if (pclose(p) != 0 || dsn_buf[0] == '\0') {
+    dsn = tsp_test_tsdb_dsn();
+    if (dsn == NULL) {
         fail_msg("the native TimescaleDB server did not start (scripts/tsdb-native.sh start)");
     }
-    dsn_buf[strcspn(dsn_buf, "\n")] = '\0';
-    return dsn_buf;
+    return dsn;
 }
 
 /* DB_* for a libpq DSN, into env (NULL-terminated). */
