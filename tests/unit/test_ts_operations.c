@@ -34,7 +34,7 @@ static void test_tsp_ts_operation_find_every_route(void **state)
         assert_int_equal(op->job_id, strstr(route->pattern, "{id}") != NULL);
         assert_true(op->status == 200 || op->status == 201);
     }
-    assert_int_equal(rows, 30);
+    assert_int_equal(rows, 32);
 }
 
 static void test_tsp_ts_operation_find_unknown(void **state)
