@@ -90,6 +90,10 @@ static int teardown(void **state)
     svc_a = NULL;
     svc_b = NULL;
     if (db != NULL) {
+        /* the server is shared: leave no policy jobs behind for the suites after this one */
+        PGresult *res = PQexec(db, "DROP MATERIALIZED VIEW IF EXISTS lc_conditions_hourly CASCADE; "
+                                   "DROP TABLE IF EXISTS lc_conditions, lc_plain, lc_many CASCADE");
+        PQclear(res);
         PQfinish(db);
         db = NULL;
     }
