@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tspool/activity.h"
 #include "tspool/config.h"
 #include "tspool/error.h"
 #include "tspool/health.h"
@@ -41,6 +42,7 @@ struct tsp_api {
     const atomic_bool *draining;          /* shutting down: refuse new requests (server.c) */
     struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
     struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
+    struct tsp_activity *activity;        /* the server activity sampler (serve.c) */
 };
 
 #define TSP_ROUTE_MAX_PARAMS 4
@@ -187,6 +189,9 @@ enum tsp_code tsp_auth_check(const struct tsp_config *cfg, enum tsp_role role,
 enum tsp_code tsp_auth_check_tokens(const struct tsp_config *cfg, const char *admin_token,
                                     const char *read_token, enum tsp_role role,
                                     const char *authorization, struct tsp_error *err) TSP_MUSTCHECK;
+/* True when the request carries the admin token (for what a read route shows only to
+ * admins, such as query texts). Sends nothing. */
+bool tsp_auth_is_admin(struct tsp_req *req);
 /* Authorize the request for role; on failure sends 401 (with WWW-Authenticate) or 403 and
  * returns the status sent, else returns 0. */
 int tsp_auth_require(struct tsp_req *req, enum tsp_role role);
@@ -287,5 +292,11 @@ int tsp_h_jobs_list(struct tsp_req *req);
 int tsp_h_job_get(struct tsp_req *req);
 int tsp_h_job_run(struct tsp_req *req);
 int tsp_h_job_patch(struct tsp_req *req);
+
+/* Server activity: activity_handlers.c */
+int tsp_h_server_activity(struct tsp_req *req);
+int tsp_h_server_statements(struct tsp_req *req);
+int tsp_h_session_cancel(struct tsp_req *req);
+int tsp_h_session_terminate(struct tsp_req *req);
 
 #endif /* TSPOOL_API_INT_H */

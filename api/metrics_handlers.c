@@ -1,16 +1,42 @@
 /* metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
- * statistics snapshot, the cached database check and the HTTP request metrics.
+ * statistics snapshot, the cached database check, the HTTP request metrics and the server
+ * activity sampler's tspool_server_* families.
  * SPDX-License-Identifier: MIT
  */
 #include "api_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef TSPOOL_VERSION
 #define TSPOOL_VERSION "0.0.0"
 #endif
 
 #define SLOW_LABELS_MAX 65
+
+/* Append the tspool_server_* families of the activity sampler to *text. */
+static enum tsp_code append_activity(struct tsp_activity *activity, char **text, size_t *len,
+                                     struct tsp_error *err)
+{
+    char *more = NULL;
+    size_t more_len = 0;
+    char *joined = NULL;
+    enum tsp_code rc = tsp_activity_metrics_render(activity, &more, &more_len, err);
+
+    if (rc != TSP_OK) {
+        return rc;
+    }
+    joined = realloc(*text, *len + more_len + 1);
+    if (joined == NULL) {
+        free(more);
+        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering metrics");
+    }
+    memcpy(joined + *len, more, more_len + 1);
+    *text = joined;
+    *len += more_len;
+    free(more);
+    return TSP_OK;
+}
 
 int tsp_h_metrics(struct tsp_req *req)
 {
@@ -33,7 +59,11 @@ int tsp_h_metrics(struct tsp_req *req)
     src.nslow = tsp_pool_slow_by_label(req->api->pool, slow, SLOW_LABELS_MAX);
     src.version = TSPOOL_VERSION;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
+    if (rc == TSP_OK && req->api->activity != NULL) {
+        rc = append_activity(req->api->activity, &text, &len, &err);
+    }
     if (rc != TSP_OK) {
+        free(text);
         return tsp_problem_send(req, &err, NULL);
     }
     status = tsp_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);

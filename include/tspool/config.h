@@ -98,9 +98,12 @@ struct tsp_config {
     int http_keep_alive_ms;
     int http_request_timeout_ms;
     int http_connection_queue;
-    int health_interval_ms;   /* how often the maintenance thread checks the database */
-    int stats_log_interval_s; /* periodic pool stats log line; 0 = off */
-    int ready_max_waiting;    /* readiness fails while more borrowers wait; 0 = off */
+    int health_interval_ms;     /* how often the maintenance thread checks the database */
+    int stats_log_interval_s;   /* periodic pool stats log line; 0 = off */
+    int ready_max_waiting;      /* readiness fails while more borrowers wait; 0 = off */
+    int activity_interval_ms;   /* pg_stat_activity sample period; 0 = off */
+    int statements_interval_ms; /* pg_stat_statements snapshot period; 0 = off */
+    int query_text_max;         /* query texts (logs, API) cut to this many characters */
 
     /* one per table row, indexed like tsp_config_var_at(); never TSP_CONFIG_SRC_PROFILE */
     struct tsp_config_origin *origins;
