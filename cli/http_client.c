@@ -156,3 +156,9 @@ const char *tsp_http_read_token(void)
     const char *token = token_from("TSPOOL_READ_TOKEN");
     return token != NULL ? token : token_from("TSPOOL_ADMIN_TOKEN");
 }
+
+const char *tsp_http_admin_first_token(void)
+{
+    const char *token = token_from("TSPOOL_ADMIN_TOKEN");
+    return token != NULL ? token : token_from("TSPOOL_READ_TOKEN");
+}

@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
     {"status", tsp_cli_status, "show the pool status of a running service"},
     {"probe", tsp_cli_probe, "probe a running service: live, ready or startup (exit 0/1)"},
     {"check", tsp_cli_check, "connect to the database directly and report what it is"},
+    {"top", tsp_cli_top, "every application's sessions on the database server, refreshing"},
 };
 
 static void usage(FILE *out)

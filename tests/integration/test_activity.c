@@ -465,6 +465,38 @@ static void test_activity_signal_rules(void **state)
     PQfinish(super);
 }
 
+/* `tspool top --once`: the chain and the sessions as a table; a bad option is exit 2. */
+static void test_activity_cli_top_once(void **state)
+{
+    static const char *const args_once[] = {"top", "--once", "--application", "it_top", NULL};
+    static const char *const args_bad[] = {"top", "--state", "sleeping", NULL};
+    static const char *const extra[] = {"TSPOOL_ADMIN_TOKEN=" ADMIN, NULL};
+    PGconn *conn = session("it_top", false);
+    struct runner run;
+    char *out = NULL;
+    char *err = NULL;
+    json_t *s = NULL;
+    (void)state;
+
+    runner_start(&run, conn, "SELECT pg_sleep(2) /* it_top_query */");
+    s = wait_session("it_top", ADMIN, 0.0, 5000);
+    assert_non_null(s);
+    json_decref(s);
+    assert_int_equal(tsp_test_run_cli(args_once, tsp_test_service_port(svc), extra, &out, &err), 0);
+    assert_non_null(strstr(out, "PID"));
+    assert_non_null(strstr(out, "it_top"));
+    assert_non_null(strstr(out, "it_top_query"));
+    assert_non_null(strstr(out, "PgSleep"));
+    free(out);
+    free(err);
+    assert_int_equal(tsp_test_run_cli(args_bad, tsp_test_service_port(svc), extra, &out, &err), 2);
+    assert_non_null(strstr(err, "--state sleeping"));
+    free(out);
+    free(err);
+    pthread_join(run.thread, NULL);
+    PQfinish(conn);
+}
+
 /* The tspool_server_* families: present, bounded, and accepted by promtool. */
 static void test_activity_metrics_promtool(void **state)
 {
@@ -625,6 +657,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_activity_cancel_own_pid_refused),
         cmocka_unit_test(test_activity_signal_rules),
         cmocka_unit_test(test_activity_metrics_promtool),
+        cmocka_unit_test(test_activity_cli_top_once),
         cmocka_unit_test(test_activity_sample_deadline),
         cmocka_unit_test(test_activity_statements_409_without_extension),
     };
