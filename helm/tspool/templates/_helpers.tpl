@@ -162,6 +162,9 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "TSPOOL_HTTP_CONNECTION_QUEUE" (index $s "httpConnectionQueue")
   "TSPOOL_HEALTH_INTERVAL_MS" (index $s "healthIntervalMs") "TSPOOL_STATS_LOG_INTERVAL" (index $s "statsLogIntervalSeconds")
   "TSPOOL_READY_MAX_WAITING" (index $s "readyMaxWaiting")
+  "TSPOOL_ACTIVITY_INTERVAL_MS" (index $s "activityIntervalMs")
+  "TSPOOL_STATEMENTS_INTERVAL_MS" (index $s "statementsIntervalMs")
+  "TSPOOL_QUERY_TEXT_MAX" (index $s "queryTextMax")
   "TSPOOL_SHUTDOWN_DELAY" $delay "TSPOOL_SHUTDOWN_GRACE" .Values.shutdown.graceSeconds
 }}
 {{- range $k, $v := .Values.extraEnv }}
