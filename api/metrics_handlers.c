@@ -1,4 +1,4 @@
-/* metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
+/* api/metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
  * statistics snapshot, the cached database check, the HTTP request metrics and the server
  * activity sampler's tspool_server_* families.
  * SPDX-License-Identifier: MIT

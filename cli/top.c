@@ -287,11 +287,8 @@ static int parse_args(int argc, char **argv, struct top_options *o)
         } else if (strcmp(a, "--interval") == 0 && next != NULL &&
                    parse_seconds(next, &o->interval_s)) {
             i++;
-        } else if (strcmp(a, "--timeout") == 0 && next != NULL &&
-                   parse_seconds(next, &o->timeout_s)) {
-            i++;
-        } else if (strcmp(a, "--url") == 0 && next != NULL) {
-            o->url = argv[++i];
+        } else if (tsp_http_client_option(argc, argv, &i, &o->url, &o->timeout_s)) {
+            continue;
         } else if (strcmp(a, "--min-duration") == 0 && next != NULL &&
                    strspn(next, "0123456789") == strlen(next) && next[0] != '\0') {
             o->min_duration = argv[++i];

@@ -151,7 +151,4 @@ void tsp_activity_statements_box_free(struct tsp_activity_statements_box *box);
 /* Remember that `pid` was signalled through the API (for the slow log). Thread-safe. */
 void tsp_activity_mark(struct tsp_activity *act, int pid, enum tsp_activity_signal action);
 
-/* Wall clock in milliseconds since the epoch. */
-int64_t tsp_activity_wall_ms(void);
-
 #endif /* TSPOOL_ACTIVITY_INT_H */

@@ -5,52 +5,14 @@
  */
 #include "activity_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-};
-
-static void put(struct text *t, const char *fmt, ...) TSP_PRINTF(2, 3);
-
-static void put(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n = 0;
-
-    if (t->failed) {
-        return;
-    }
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap * 2 + (size_t)n + 1;
-        char *grown = realloc(t->buf, cap);
-        if (grown == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->buf = grown;
-        t->cap = cap;
-    }
-}
+#include "tspool/strbuf.h"
 
 /* A label value with \, " and newline escaped (exposition format 0.0.4). */
-static void put_label(struct text *t, const char *value)
+static void put_label(struct tsp_strbuf *t, const char *value)
 {
     char out[TSP_ACTIVITY_NAME_MAX * 2 + 1];
     size_t o = 0;
@@ -67,28 +29,28 @@ static void put_label(struct text *t, const char *value)
         }
     }
     out[o] = '\0';
-    put(t, "%s", out);
+    tsp_strbuf_puts(t, out);
 }
 
-static void family(struct text *t, const char *name, const char *type, const char *help)
+static void family(struct tsp_strbuf *t, const char *name, const char *type, const char *help)
 {
-    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    tsp_strbuf_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One per-application gauge: the value of `field` for each application. */
-static void per_app(struct text *t, const struct tsp_activity_sample *s, const char *name,
+static void per_app(struct tsp_strbuf *t, const struct tsp_activity_sample *s, const char *name,
                     const char *help, size_t field)
 {
     family(t, name, "gauge", help);
     for (size_t i = 0; i < s->napps; i++) {
         const long long *v = (const long long *)((const char *)&s->apps[i] + field);
-        put(t, "%s{application=\"", name);
+        tsp_strbuf_printf(t, "%s{application=\"", name);
         put_label(t, s->apps[i].name);
-        put(t, "\"} %lld\n", *v);
+        tsp_strbuf_printf(t, "\"} %lld\n", *v);
     }
 }
 
-static void connections(struct text *t, const struct tsp_activity_sample *s)
+static void connections(struct tsp_strbuf *t, const struct tsp_activity_sample *s)
 {
     static const struct {
         const char *state;
@@ -106,9 +68,9 @@ static void connections(struct text *t, const struct tsp_activity_sample *s)
     for (size_t i = 0; i < s->napps; i++) {
         for (size_t j = 0; j < sizeof(states) / sizeof(states[0]); j++) {
             const long long *v = (const long long *)((const char *)&s->apps[i] + states[j].field);
-            put(t, "tspool_server_connections{application=\"");
+            tsp_strbuf_printf(t, "tspool_server_connections{application=\"");
             put_label(t, s->apps[i].name);
-            put(t, "\",state=\"%s\"} %lld\n", states[j].state, *v);
+            tsp_strbuf_printf(t, "\",state=\"%s\"} %lld\n", states[j].state, *v);
         }
     }
 }
@@ -116,40 +78,37 @@ static void connections(struct text *t, const struct tsp_activity_sample *s)
 enum tsp_code tsp_activity_metrics_render(struct tsp_activity *act, char **out, size_t *len,
                                           struct tsp_error *err)
 {
-    struct text t = {0};
+    struct tsp_strbuf t = {0};
     struct tsp_activity_status st;
     const struct tsp_activity_sample *s = NULL;
     enum tsp_code rc = TSP_OK;
 
-    t.cap = 4096;
-    t.buf = malloc(t.cap);
-    if (t.buf == NULL) {
-        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering metrics");
-    }
-    t.buf[0] = '\0';
     s = tsp_activity_sample_get(act, &st);
     if (!st.enabled) {
         goto done;
     }
     family(&t, "tspool_server_activity_up", "gauge",
            "Whether the last pg_stat_activity sample succeeded (1) or failed (0).");
-    put(&t, "tspool_server_activity_up %d\n", st.ok ? 1 : 0);
+    tsp_strbuf_printf(&t, "tspool_server_activity_up %d\n", st.ok ? 1 : 0);
     family(&t, "tspool_server_activity_samples_total", "counter",
            "pg_stat_activity samples taken since start.");
-    put(&t, "tspool_server_activity_samples_total %llu\n", (unsigned long long)st.samples);
+    tsp_strbuf_printf(&t, "tspool_server_activity_samples_total %llu\n",
+                      (unsigned long long)st.samples);
     family(&t, "tspool_server_activity_sample_failures_total", "counter",
            "pg_stat_activity samples that failed since start.");
-    put(&t, "tspool_server_activity_sample_failures_total %llu\n", (unsigned long long)st.failures);
+    tsp_strbuf_printf(&t, "tspool_server_activity_sample_failures_total %llu\n",
+                      (unsigned long long)st.failures);
     family(&t, "tspool_server_slow_queries_total", "counter",
            "Application queries logged as running longer than DB_SLOW_QUERY_MS since start.");
-    put(&t, "tspool_server_slow_queries_total %llu\n", (unsigned long long)st.slow_queries);
+    tsp_strbuf_printf(&t, "tspool_server_slow_queries_total %llu\n",
+                      (unsigned long long)st.slow_queries);
     if (s == NULL) {
         goto done;
     }
     family(&t, "tspool_server_activity_last_sample_timestamp_seconds", "gauge",
            "When the latest successful pg_stat_activity sample was taken (Unix time).");
-    put(&t, "tspool_server_activity_last_sample_timestamp_seconds %.3f\n",
-        (double)s->taken_at_ms / 1000.0);
+    tsp_strbuf_printf(&t, "tspool_server_activity_last_sample_timestamp_seconds %.3f\n",
+                      (double)s->taken_at_ms / 1000.0);
     connections(&t, s);
     per_app(&t, s, "tspool_server_long_running_queries",
             "Active queries running longer than DB_SLOW_QUERY_MS by application_name.",
@@ -159,17 +118,16 @@ enum tsp_code tsp_activity_metrics_render(struct tsp_activity *act, char **out, 
             offsetof(struct tsp_activity_app, idle_in_transaction));
     family(&t, "tspool_server_blocked_sessions", "gauge",
            "Sessions waiting for a lock held by another session.");
-    put(&t, "tspool_server_blocked_sessions %lld\n", s->blocked);
+    tsp_strbuf_printf(&t, "tspool_server_blocked_sessions %lld\n", s->blocked);
     family(&t, "tspool_server_oldest_transaction_age_seconds", "gauge",
            "Age of the oldest open transaction of a client session (0 when none).");
-    put(&t, "tspool_server_oldest_transaction_age_seconds %.3f\n", s->oldest_xact_ms / 1000.0);
+    tsp_strbuf_printf(&t, "tspool_server_oldest_transaction_age_seconds %.3f\n",
+                      s->oldest_xact_ms / 1000.0);
 done:
     tsp_activity_sample_release(s);
-    if (t.failed) {
-        free(t.buf);
-        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering metrics");
+    *out = tsp_strbuf_take(&t, len);
+    if (*out == NULL) {
+        rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering metrics");
     }
-    *out = t.buf;
-    *len = t.len;
     return rc;
 }

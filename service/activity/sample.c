@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
+#include "tspool/clock.h"
 #include "tspool/db.h"
 
 /* Client backends only (no background workers, no walsenders), never the sampler itself.
@@ -30,20 +29,6 @@ static const char sample_sql[] =
     "left(coalesce(a.query, ''), $1::int) "
     "FROM pg_stat_activity a "
     "WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()";
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-int64_t tsp_activity_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void copy_text(char *dst, size_t size, const char *src)
 {
@@ -152,13 +137,13 @@ enum tsp_code tsp_activity_sample_take(struct tsp_lease *lease,
     }
     box->refs = 1;
     snprintf(max_text, sizeof(max_text), "%d", opts->query_text_max);
-    started = mono_ms();
+    started = (double)tsp_clock_mono_ns() / 1e6;
     rc = tsp_db_exec_deadline(lease, sample_sql, 1, params, TSP_ACTIVITY_STATEMENT_MS, &res, err);
     if (rc != TSP_OK) {
         goto done;
     }
-    box->sample.round_trip_ms = mono_ms() - started;
-    box->sample.taken_at_ms = tsp_activity_wall_ms();
+    box->sample.round_trip_ms = (double)tsp_clock_mono_ns() / 1e6 - started;
+    box->sample.taken_at_ms = tsp_clock_real_ms();
     rc = read_rows(res, opts, &box->sample, err);
     if (rc != TSP_OK) {
         goto done;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tspool/clock.h"
 #include "tspool/log.h"
 
 #define SLOW_EVENTS_MAX 64
@@ -24,13 +25,6 @@ void tsp_activity_options_from_config(const struct tsp_config *cfg,
     out->slow_ms = cfg->db_slow_query_ms;
     out->query_text_max = cfg->query_text_max;
     out->application_name = cfg->db_application_name;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void log_failure(const char *event, const char *what, const struct tsp_error *err)
@@ -60,7 +54,7 @@ static void sample_once(struct tsp_activity *act)
     }
     tsp_pool_return(lease);
     pthread_mutex_lock(&act->lock);
-    act->status.attempted_at_ms = tsp_activity_wall_ms();
+    act->status.attempted_at_ms = tsp_clock_real_ms();
     act->status.ok = rc == TSP_OK;
     if (rc == TSP_OK) {
         act->status.samples++;
@@ -141,7 +135,7 @@ static void *sampler_main(void *arg)
 
     pthread_mutex_lock(&act->lock);
     while (!act->stop) {
-        now = mono_ms();
+        now = tsp_clock_mono_ms();
         if (act->opts.interval_ms > 0 && now >= next_sample) {
             pthread_mutex_unlock(&act->lock);
             sample_once(act);
@@ -156,15 +150,14 @@ static void *sampler_main(void *arg)
             next_statements = now + act->opts.statements_interval_ms;
             continue;
         }
-        wake = INT64_MAX;
+        wake = now + 60000; /* not reached: the thread runs only when one interval is set */
         if (act->opts.interval_ms > 0) {
             wake = next_sample;
         }
         if (act->opts.statements_interval_ms > 0 && next_statements < wake) {
             wake = next_statements;
         }
-        ts.tv_sec = (time_t)(wake / 1000);
-        ts.tv_nsec = (long)(wake % 1000) * 1000000L;
+        ts = tsp_clock_timespec(wake * 1000000);
         (void)pthread_cond_timedwait(&act->wake, &act->lock, &ts);
     }
     pthread_mutex_unlock(&act->lock);
@@ -342,7 +335,7 @@ void tsp_activity_mark(struct tsp_activity *act, int pid, enum tsp_activity_sign
 {
     pthread_mutex_lock(&act->lock);
     act->marks[act->nmarks % TSP_ACTIVITY_MARKS_MAX] =
-        (struct tsp_activity_mark){.pid = pid, .action = action, .at_ms = tsp_activity_wall_ms()};
+        (struct tsp_activity_mark){.pid = pid, .action = action, .at_ms = tsp_clock_real_ms()};
     act->nmarks++;
     pthread_mutex_unlock(&act->lock);
 }

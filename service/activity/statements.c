@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/clock.h"
 #include "tspool/db.h"
 
 static const char installed_sql[] =
@@ -113,7 +114,7 @@ enum tsp_code tsp_activity_statements_take(struct tsp_lease *lease,
         goto done;
     }
     box->refs = 1;
-    box->st.taken_at_ms = tsp_activity_wall_ms();
+    box->st.taken_at_ms = tsp_clock_real_ms();
     rc = tsp_db_exec_deadline(lease, installed_sql, 0, NULL, TSP_ACTIVITY_STATEMENTS_MS, &res, err);
     if (rc != TSP_OK) {
         goto done;
