@@ -207,8 +207,9 @@ struct tsp_activity_signal_result {
  * tspool's own sessions (the pool's connections and every session with tspool's
  * application_name) and, unless `force`, for superuser sessions, replication (walsender) and
  * other non-client backends. TSP_NOT_FOUND when no such process exists; TSP_INVALID for
- * pid < 1. Every attempt that reached the database writes one audit log line
- * ("event":"activity.audit": request_id, operation, pid, application, user, force, outcome).
+ * pid < 1. Every attempt with a valid pid writes one audit log line ("event":"activity.audit":
+ * request_id, operation, pid, application, user, force, outcome: signalled, not_signalled,
+ * refused, not_found or failed).
  * Borrows one connection (label "activity.cancel" / "activity.terminate", pool timeout at
  * most 5 s); every statement has a deadline. Thread-safe; blocks up to about 10 s. */
 enum tsp_code tsp_activity_signal(struct tsp_activity *act, int pid,

@@ -27,10 +27,40 @@ void tsp_activity_options_from_config(const struct tsp_config *cfg,
     out->application_name = cfg->db_application_name;
 }
 
-static void log_failure(const char *event, const char *what, const struct tsp_error *err)
+/* Log a failure when it starts or its reason changes, and the recovery: a database outage is
+ * one line, not one every interval. Nothing while the pool shuts down. */
+static void log_transition(const char *what, bool was_ok, const char *was_error, bool ok,
+                           const struct tsp_error *err)
 {
+    char event[64];
     struct tsp_log_ctx ctx = {.event = event, .conn_id = -1};
-    TSP_LOG_WARN(&ctx, "%s failed: %s", what, err->detail);
+
+    if (ok && !was_ok) {
+        snprintf(event, sizeof(event), "activity.%s_recovered", what);
+        TSP_LOG_INFO(&ctx, "%s works again", what);
+    } else if (!ok && err->code != TSP_SHUTTING_DOWN &&
+               (was_ok || strcmp(was_error, err->detail) != 0)) {
+        snprintf(event, sizeof(event), "activity.%s_failed", what);
+        TSP_LOG_WARN(&ctx, "%s failed: %s", what, err->detail);
+    }
+}
+
+/* Write the slow-query lines of a new sample (the thread's own tracker). Returns how many
+ * queries were newly logged as slow. */
+static size_t slow_log(struct tsp_activity *act, const struct tsp_activity_sample *sample,
+                       const struct tsp_activity_mark *marks, size_t nmarks)
+{
+    struct tsp_activity_slow_event events[SLOW_EVENTS_MAX];
+    size_t nevents = tsp_activity_slow_update(&act->tracker, sample, act->opts.slow_ms, marks,
+                                              nmarks, events, SLOW_EVENTS_MAX);
+    size_t nslow = 0;
+
+    for (size_t i = 0; i < nevents; i++) {
+        tsp_activity_slow_log(&events[i]);
+        nslow += events[i].ended ? 0 : 1;
+    }
+    tsp_activity_slow_fini(events, nevents);
+    return nslow;
 }
 
 /* One pg_stat_activity sample: publish it, then write the slow-query log lines. */
@@ -40,10 +70,10 @@ static void sample_once(struct tsp_activity *act)
     struct tsp_activity_sample_box *box = NULL;
     struct tsp_activity_sample_box *old = NULL;
     struct tsp_activity_mark marks[TSP_ACTIVITY_MARKS_MAX];
-    struct tsp_activity_slow_event events[SLOW_EVENTS_MAX];
     struct tsp_error err;
+    char was_error[TSP_ERROR_DETAIL_MAX];
+    bool was_ok = true;
     size_t nmarks = 0;
-    size_t nevents = 0;
     size_t nslow = 0;
     enum tsp_code rc = TSP_OK;
 
@@ -54,6 +84,8 @@ static void sample_once(struct tsp_activity *act)
     }
     tsp_pool_return(lease);
     pthread_mutex_lock(&act->lock);
+    was_ok = act->status.ok || act->status.attempted_at_ms == 0;
+    snprintf(was_error, sizeof(was_error), "%s", act->status.error);
     act->status.attempted_at_ms = tsp_clock_real_ms();
     act->status.ok = rc == TSP_OK;
     if (rc == TSP_OK) {
@@ -71,18 +103,11 @@ static void sample_once(struct tsp_activity *act)
     if (old != NULL) {
         tsp_activity_sample_release(&old->sample); /* the sampler's own reference */
     }
-    if (rc != TSP_OK) {
-        log_failure("activity.sample_failed", "pg_stat_activity sample", &err);
-        return;
+    log_transition("sample", was_ok, was_error, rc == TSP_OK, &err);
+    if (rc == TSP_OK) {
+        /* box stays valid: this thread is the only one that drops the latest sample */
+        nslow = slow_log(act, &box->sample, marks, nmarks);
     }
-    /* box stays valid: this thread is the only one that drops the latest sample */
-    nevents = tsp_activity_slow_update(&act->tracker, &box->sample, act->opts.slow_ms, marks,
-                                       nmarks, events, SLOW_EVENTS_MAX);
-    for (size_t i = 0; i < nevents; i++) {
-        tsp_activity_slow_log(&events[i]);
-        nslow += events[i].ended ? 0 : 1;
-    }
-    tsp_activity_slow_fini(events, nevents);
     if (nslow > 0) {
         pthread_mutex_lock(&act->lock);
         act->status.slow_queries += nslow;
@@ -97,6 +122,8 @@ static void statements_once(struct tsp_activity *act)
     struct tsp_activity_statements_box *box = NULL;
     struct tsp_activity_statements_box *old = NULL;
     struct tsp_error err;
+    char was_error[TSP_ERROR_DETAIL_MAX];
+    bool was_ok = true;
     enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
@@ -108,6 +135,8 @@ static void statements_once(struct tsp_activity *act)
     }
     tsp_pool_return(lease);
     pthread_mutex_lock(&act->lock);
+    was_ok = act->statements_err.code == TSP_OK;
+    snprintf(was_error, sizeof(was_error), "%s", act->statements_err.detail);
     if (rc == TSP_OK) {
         tsp_error_init(&act->statements_err);
         old = act->statements;
@@ -119,9 +148,7 @@ static void statements_once(struct tsp_activity *act)
     if (old != NULL) {
         tsp_activity_statements_release(&old->st);
     }
-    if (rc != TSP_OK) {
-        log_failure("activity.statements_failed", "pg_stat_statements snapshot", &err);
-    }
+    log_transition("statements", was_ok, was_error, rc == TSP_OK, &err);
 }
 
 static void *sampler_main(void *arg)
@@ -170,18 +197,23 @@ enum tsp_code tsp_activity_new(struct tsp_pool *pool, const struct tsp_activity_
     struct tsp_activity *act = NULL;
     pthread_condattr_t attr;
     bool attr_ok = false;
+    bool lock_ok = false;
+    bool cond_ok = false;
     int rc = 0;
     enum tsp_code code = TSP_OK;
 
     if (opts->interval_ms < 0 || opts->statements_interval_ms < 0) {
-        return tsp_error_set(err, TSP_INVALID, "interval_ms", "intervals must not be negative");
+        code = tsp_error_set(err, TSP_INVALID, "interval_ms", "intervals must not be negative");
+        goto done;
     }
     if (opts->query_text_max < 1) {
-        return tsp_error_set(err, TSP_INVALID, "query_text_max", "query_text_max must be >= 1");
+        code = tsp_error_set(err, TSP_INVALID, "query_text_max", "query_text_max must be >= 1");
+        goto done;
     }
     act = calloc(1, sizeof(*act));
     if (act == NULL) {
-        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory creating the sampler");
+        code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory creating the sampler");
+        goto done;
     }
     act->pool = pool;
     act->opts = *opts;
@@ -191,33 +223,39 @@ enum tsp_code tsp_activity_new(struct tsp_pool *pool, const struct tsp_activity_
     act->status.enabled = opts->interval_ms > 0;
     tsp_error_init(&act->statements_err);
     attr_ok = pthread_condattr_init(&attr) == 0;
-    if (!attr_ok || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
-        pthread_mutex_init(&act->lock, NULL) != 0) {
-        if (attr_ok) {
-            pthread_condattr_destroy(&attr);
-        }
-        free(act);
-        return tsp_error_set(err, TSP_INTERNAL, NULL, "cannot create the sampler's lock");
+    lock_ok = attr_ok && pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+              pthread_mutex_init(&act->lock, NULL) == 0;
+    cond_ok = lock_ok && pthread_cond_init(&act->wake, &attr) == 0;
+    if (!cond_ok) {
+        code = tsp_error_set(err, TSP_INTERNAL, NULL, "cannot create the sampler's lock");
+        goto done;
     }
-    if (pthread_cond_init(&act->wake, &attr) != 0) {
-        pthread_condattr_destroy(&attr);
-        pthread_mutex_destroy(&act->lock);
-        free(act);
-        return tsp_error_set(err, TSP_INTERNAL, NULL, "cannot create the sampler's condition");
-    }
-    pthread_condattr_destroy(&attr);
     if (opts->interval_ms > 0 || opts->statements_interval_ms > 0) {
         rc = pthread_create(&act->thread, NULL, sampler_main, act);
         if (rc != 0) {
             code = tsp_error_set(err, TSP_INTERNAL, NULL, "cannot start the sampler: %s",
                                  strerror(rc));
-            tsp_activity_free(act);
-            return code;
+            goto done;
         }
         act->thread_started = true;
     }
     *out = act;
-    return TSP_OK;
+    act = NULL;
+done:
+    if (attr_ok) {
+        pthread_condattr_destroy(&attr);
+    }
+    if (act != NULL) {
+        /* a failure: nothing was started */
+        if (cond_ok) {
+            pthread_cond_destroy(&act->wake);
+        }
+        if (lock_ok) {
+            pthread_mutex_destroy(&act->lock);
+        }
+        free(act);
+    }
+    return code;
 }
 
 void tsp_activity_free(struct tsp_activity *act)

@@ -181,7 +181,8 @@ enum tsp_code tsp_activity_signal(struct tsp_activity *act, int pid,
     audited = true;
     *out = r;
 done:
-    if (rc != TSP_OK && !audited && lease != NULL) {
+    if (rc != TSP_OK && !audited) {
+        /* the database could not be asked (no connection, no answer in time) */
         audit(request_id, action, pid, force, &r, "failed", err != NULL ? err->detail : NULL);
     }
     tsp_db_result_free(res);

@@ -83,12 +83,12 @@ static void not_available(struct tsp_activity_statements *st, const char *databa
 {
     st->available = false;
     if (reason != NULL) {
-        snprintf(st->why, sizeof(st->why), "pg_stat_statements is not usable: %s; %s", reason,
+        snprintf(st->why, sizeof(st->why), "pg_stat_statements is not usable: %.300s; %s", reason,
                  ENABLE_HINT);
     } else {
         snprintf(st->why, sizeof(st->why),
-                 "extension pg_stat_statements is not installed in database \"%s\": %s", database,
-                 ENABLE_HINT);
+                 "extension pg_stat_statements is not installed in database \"%.63s\": %s",
+                 database, ENABLE_HINT);
     }
 }
 
