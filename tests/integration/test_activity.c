@@ -148,7 +148,8 @@ static int64_t now_ms(void)
 }
 
 /* The session of `app` in /server/activity (a new reference), waiting up to timeout_ms for
- * one whose duration_ms is at least min_ms; NULL when none came. */
+ * one whose duration_ms is at least min_ms (and, when min_ms > 0, active); NULL when none
+ * came. */
 static json_t *wait_session(const char *app, const char *token, double min_ms, long timeout_ms)
 {
     char path[256];
@@ -163,7 +164,10 @@ static json_t *wait_session(const char *app, const char *token, double min_ms, l
         assert_true(r->status == 200 || r->status == 503);
         for (size_t i = 0; i < json_array_size(sessions); i++) {
             json_t *s = json_array_get(sessions, i);
-            if (json_number_value(json_object_get(s, "duration_ms")) >= min_ms) {
+            /* with a minimum, only a running query counts (not the idle session before it) */
+            if (json_number_value(json_object_get(s, "duration_ms")) >= min_ms &&
+                (min_ms <= 0.0 ||
+                 strcmp(json_string_value(json_object_get(s, "state")), "active") == 0)) {
                 found = json_incref(s);
                 break;
             }
@@ -478,8 +482,8 @@ static void test_activity_cli_top_once(void **state)
     json_t *s = NULL;
     (void)state;
 
-    runner_start(&run, conn, "SELECT pg_sleep(2) /* it_top_query */");
-    s = wait_session("it_top", ADMIN, 0.0, 5000);
+    runner_start(&run, conn, "SELECT pg_sleep(3) /* it_top_query */");
+    s = wait_session("it_top", ADMIN, 300.0, 5000);
     assert_non_null(s);
     json_decref(s);
     assert_int_equal(tsp_test_run_cli(args_once, tsp_test_service_port(svc), extra, &out, &err), 0);
