@@ -168,6 +168,8 @@ int tsp_cli_serve(int argc, char **argv)
     struct tsp_pool *pool = NULL;
     struct tsp_health *health = NULL;
     struct tsp_metrics *metrics = NULL;
+    struct tsp_pgb_fleet *pgbouncer = NULL;
+    struct tsp_pgb_options pgb_opts;
     struct tsp_activity_options activity_opts;
     struct tsp_activity *activity = NULL;
     struct tsp_http_server *server = NULL;
@@ -225,6 +227,12 @@ int tsp_cli_serve(int argc, char **argv)
     if (rc != TSP_OK) {
         goto fail;
     }
+    tsp_pgb_options_from_config(&cfg, &pgb_opts);
+    rc = tsp_pgb_fleet_new(&pgb_opts, &pgbouncer, &err);
+    if (rc != TSP_OK) {
+        goto fail;
+    }
+    tsp_health_set_pgbouncer(health, pgbouncer, cfg.ready_pgbouncer);
     labels = tsp_http_route_labels(&nlabels);
     rc = tsp_metrics_new(labels, nlabels, &metrics, &err);
     if (rc != TSP_OK) {
@@ -239,6 +247,7 @@ int tsp_cli_serve(int argc, char **argv)
     deps.pool = pool;
     deps.health = health;
     deps.metrics = metrics;
+    deps.pgbouncer = pgbouncer;
     deps.activity = activity;
     rc = tsp_http_start(&deps, &server, &err);
     if (rc != TSP_OK) {
@@ -302,6 +311,7 @@ done:
     tsp_activity_free(activity);
     tsp_pool_free(pool);
     tsp_health_free(health);
+    tsp_pgb_fleet_free(pgbouncer);
     tsp_metrics_free(metrics);
     tsp_config_fini(&cfg);
     return exit_code;
