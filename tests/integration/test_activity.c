@@ -652,48 +652,32 @@ static void test_activity_statements_409_without_extension(void **state)
     sql_ok("DROP DATABASE IF EXISTS it_activity_noext WITH (FORCE)");
 }
 
-/* DB_* settings for a service from a libpq connection string (key=value or URI). */
-static void env_from_dsn(const char *dsn, char out[6][256])
+/* The sampler against the TimescaleDB test server of this entry: PGlite (no
+ * pg_stat_statements there: 409 saying how to enable it) or, in the _native entry, PostgreSQL
+ * 15 + TimescaleDB of scripts/tsdb-native.sh with pg_stat_statements preloaded (200). */
+static void test_activity_timescaledb_server(void **state)
 {
-    static const char *const keys[] = {"host", "port", "dbname", "user", "password", "sslmode"};
-    static const char *const vars[] = {"DB_HOST", "DB_PORT", "DB_NAME",
-                                       "DB_USER", "DB_PASS", "DB_SSLMODE"};
-    PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-
-    assert_non_null(opts);
-    for (size_t i = 0; i < 6; i++) {
-        snprintf(out[i], 256, "%s=%s", vars[i], i == 5 ? "disable" : "");
-        for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-            if (strcmp(o->keyword, keys[i]) == 0 && o->val != NULL) {
-                snprintf(out[i], 256, "%s=%s", vars[i], o->val);
-            }
-        }
-    }
-    PQconninfoFree(opts);
-}
-
-/* The sampler against a TimescaleDB server: the first sample comes, the statements answer
- * 200 with the extension preloaded and 409 naming how to enable it without. */
-static void check_tsdb_service(const char *dsn, bool expect_statements)
-{
-    char dbenv[6][256];
-    const char *env[] = {dbenv[0],
-                         dbenv[1],
-                         dbenv[2],
-                         dbenv[3],
-                         dbenv[4],
-                         dbenv[5],
-                         "DB_MAX_CONNS=1",
-                         "DB_MAX_OVERFLOW=0",
-                         "TSPOOL_ACTIVITY_INTERVAL_MS=200",
-                         "TSPOOL_STATEMENTS_INTERVAL_MS=500",
-                         NULL};
+    const char *env[16];
     struct tsp_test_service *own = NULL;
     struct tsp_test_reply *r = NULL;
+    enum tsp_test_tsdb_server server = tsp_test_tsdb_server();
     char u[512];
     int64_t deadline = 0;
+    int n = 0;
+    (void)state;
 
-    env_from_dsn(dsn, dbenv);
+    if (!tsp_test_tsdb_available()) {
+        return; /* the harness said why on one line */
+    }
+    n = tsp_test_tsdb_env(env, 10);
+    assert_true(n > 0);
+    if (server == TSP_TEST_TSDB_PGLITE) {
+        env[n++] = "DB_MAX_CONNS=1"; /* PGlite serves one connection at a time */
+        env[n++] = "DB_MAX_OVERFLOW=0";
+    }
+    env[n++] = "TSPOOL_ACTIVITY_INTERVAL_MS=200";
+    env[n++] = "TSPOOL_STATEMENTS_INTERVAL_MS=500";
+    env[n] = NULL;
     own = tsp_test_service_start(env);
     for (int i = 0; i < 2; i++) {
         snprintf(u, sizeof(u), "%s%s", tsp_test_service_url(own),
@@ -707,12 +691,15 @@ static void check_tsdb_service(const char *dsn, bool expect_statements)
         if (i == 0) {
             assert_int_equal(r->status, 200);
             assert_true(json_is_true(json_object_get(r->json, "last_sample_ok")));
-        } else if (expect_statements) {
+        } else if (server == TSP_TEST_TSDB_NATIVE) {
             assert_int_equal(r->status, 200);
             assert_true(json_array_size(json_object_get(r->json, "statements")) > 0);
-        } else {
+        } else if (server == TSP_TEST_TSDB_PGLITE) {
             assert_int_equal(r->status, 409);
             assert_non_null(strstr(tsp_test_json_str(r, "detail"), "pg_stat_statements"));
+        } else {
+            /* a server given by TSPOOL_TEST_TSDB_DSN may or may not have the extension */
+            assert_true(r->status == 200 || r->status == 409);
         }
         tsp_test_reply_free(r);
         r = NULL;
@@ -720,42 +707,9 @@ static void check_tsdb_service(const char *dsn, bool expect_statements)
     tsp_test_service_stop(own);
 }
 
-/* The TimescaleDB test servers: PGlite (no pg_stat_statements there: 409), and the native
- * PostgreSQL 15 + TimescaleDB server of scripts/tsdb-native.sh with it preloaded. */
-static void test_activity_timescaledb_servers(void **state)
-{
-    char cmd[1024];
-    char line[512];
-    char dsn[1024] = "";
-    FILE *p = NULL;
-    (void)state;
-
-    if (tsp_test_tsdb_available() && tsp_test_tsdb_dsn() != NULL) {
-        check_tsdb_service(tsp_test_tsdb_dsn(), !tsp_test_tsdb_is_pglite());
-    }
-    /* the native server is built from source once (scripts/tsdb-native.sh build); where it has
-     * not been built on this machine, building it here would take too long for this test */
-    if (access("/usr/lib/postgresql/15/lib/timescaledb-2.28.3.so", R_OK) != 0) {
-        fprintf(stderr, "SKIP native TimescaleDB: not built here (scripts/tsdb-native.sh build)\n");
-        return;
-    }
-    snprintf(cmd, sizeof(cmd),
-             "'%s/scripts/tsdb-native.sh' start >/dev/null && '%s/scripts/tsdb-native.sh' dsn",
-             tsp_test_source_dir(), tsp_test_source_dir());
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    if (fgets(line, sizeof(line), p) != NULL) {
-        line[strcspn(line, "\n")] = '\0';
-        snprintf(dsn, sizeof(dsn), "%s", line);
-    }
-    assert_int_equal(pclose(p), 0);
-    assert_true(dsn[0] != '\0');
-    check_tsdb_service(dsn, true);
-}
-
 int tsp_test_run(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test(test_activity_sleep_seen_logged_cancelled),
         cmocka_unit_test(test_activity_lock_chain_tree),
         cmocka_unit_test(test_activity_statements_rank_slow_first),
@@ -765,7 +719,17 @@ int tsp_test_run(void)
         cmocka_unit_test(test_activity_cli_top_once),
         cmocka_unit_test(test_activity_sample_deadline),
         cmocka_unit_test(test_activity_statements_409_without_extension),
-        cmocka_unit_test(test_activity_timescaledb_servers),
     };
-    return cmocka_run_group_tests_name("activity", tests, setup, teardown);
+    const struct CMUnitTest tsdb_tests[] = {
+        cmocka_unit_test(test_activity_timescaledb_server),
+    };
+    int failures = 0;
+
+    fprintf(stderr, "TimescaleDB test server: %s\n", tsp_test_tsdb_server_name());
+    /* PostgreSQL 15 once, in the regular entry; the _native entry checks the native server */
+    if (!tsp_test_tsdb_native_run()) {
+        failures += cmocka_run_group_tests_name("activity", pg_tests, setup, teardown);
+    }
+    failures += cmocka_run_group_tests_name("activity_timescaledb", tsdb_tests, NULL, NULL);
+    return failures;
 }
