@@ -50,4 +50,8 @@ const char *tsp_http_read_token(void);
  * NULL. Not thread-safe (CLI only). */
 const char *tsp_http_admin_token(void);
 
+/* The admin token first (TSPOOL_ADMIN_TOKEN or its _FILE), else the read token, else NULL:
+ * for reads that show more to admins (query texts in `tspool top`). Not thread-safe. */
+const char *tsp_http_admin_first_token(void);
+
 #endif /* TSPOOL_HTTP_CLIENT_INT_H */
