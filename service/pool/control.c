@@ -104,6 +104,9 @@ done:
         }
         free(pool);
     }
+    if (code != TSP_OK && connector->release != NULL) {
+        connector->release(connector->ctx);
+    }
     return code;
 }
 
@@ -131,6 +134,9 @@ void tsp_pool_free(struct tsp_pool *pool)
     pthread_cond_destroy(&pool->maint_wake);
     pthread_condattr_destroy(&pool->cond_attr);
     pthread_mutex_destroy(&pool->lock);
+    if (pool->connector.release != NULL) {
+        pool->connector.release(pool->connector.ctx);
+    }
     free(pool);
 }
 
