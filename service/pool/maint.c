@@ -120,8 +120,8 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
     } else {
         /* the server answered but refused us: not "down" (internal_ping's distinction) */
         h->misconfigured = err->code == TSP_DB_ERROR || err->code == TSP_INVALID;
-        snprintf(h->detail, sizeof(h->detail), "%s", err->detail);
-        snprintf(h->sqlstate, sizeof(h->sqlstate), "%s", err->sqlstate);
+        snprintf(h->detail, sizeof(h->detail), "%.*s", (int)sizeof(h->detail) - 1, err->detail);
+        snprintf(h->sqlstate, sizeof(h->sqlstate), "%.5s", err->sqlstate);
     }
 }
 

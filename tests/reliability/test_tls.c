@@ -20,6 +20,7 @@
 
 static char dir[64];
 static bool db_ssl_on;
+static struct tsp_test_service *reload_svc; /* stopped by teardown when a check failed */
 
 static char *path_of(const char *name)
 {
@@ -68,6 +69,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    if (reload_svc != NULL) {
+        tsp_test_service_stop(reload_svc);
+        reload_svc = NULL;
+    }
     if (db_ssl_on) {
         free(tsp_test_pg_query("ALTER SYSTEM RESET ssl"));
         free(tsp_test_pg_query("ALTER SYSTEM RESET ssl_cert_file"));
@@ -236,6 +241,7 @@ static void test_tls_certificate_reload(void **state)
     snprintf(cert, sizeof(cert), "TSPOOL_TLS_CERT_FILE=%s", path_of("live.crt"));
     snprintf(key, sizeof(key), "TSPOOL_TLS_KEY_FILE=%s", path_of("live.key"));
     svc = tsp_test_service_spawn(env);
+    reload_svc = svc;
     assert_int_equal(wait_https(svc, "/livez"), 200);
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/livez", tsp_test_service_port(svc));
     assert_int_equal(served_subject(url, subject, sizeof(subject)), CURLE_OK);
@@ -284,6 +290,7 @@ static void test_tls_certificate_reload(void **state)
     assert_non_null(strstr(out, "keeping the previous certificate"));
     free(out);
     tsp_test_service_stop(svc);
+    reload_svc = NULL;
 }
 
 static void test_tls_min_version_13(void **state)
@@ -398,9 +405,9 @@ int tsp_test_run(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_listener_serves_https),
         cmocka_unit_test(test_tls_min_version_13),
-        cmocka_unit_test(test_tls_certificate_reload),
         cmocka_unit_test(test_tls_bad_key_files_stop_start_up),
         cmocka_unit_test(test_tls_database_verify_full),
+        cmocka_unit_test(test_tls_certificate_reload),
     };
     return cmocka_run_group_tests_name("tls", tests, setup, teardown);
 }
