@@ -16,6 +16,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 base_image=docker.io/library/debian:bookworm-slim
+# bump when base() changes what it makes: an older base is made again
+base_mark=tspool-slim-2
 version=$(sed -n 's/^project(tspool VERSION \([0-9.]*\).*/\1/p' "$here/CMakeLists.txt")
 image=${TSPOOL_IMAGE:-localhost/tspool:$version}
 
@@ -53,7 +55,8 @@ mirror() {
 }
 
 base() {
-    if podman image exists "$base_image"; then
+    if podman image exists "$base_image" &&
+        [ "$(podman image inspect --format '{{index .Config.Labels "org.tspool.base"}}' "$base_image" 2>/dev/null)" = "$base_mark" ]; then
         echo "image: base $base_image present"
         return 0
     fi
@@ -65,10 +68,29 @@ base() {
         rm -rf "$dir" "$dir.log"
         die "debootstrap failed"
     fi
-    # what the slim image drops: apt lists and caches, docs and man pages
+    # what the official slim image does: packages installed later leave out docs, man pages
+    # and translations, and apt keeps no downloaded packages
+    cat >"$dir/etc/dpkg/dpkg.cfg.d/docker-slim" <<'CFG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+CFG
+    cat >"$dir/etc/apt/apt.conf.d/docker-clean" <<'CFG'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CFG
+    find "$dir/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
     rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb \
-        "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/*
-    tar -C "$dir" -c . | podman import --change 'CMD ["bash"]' - "$base_image" >/dev/null
+        "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/usr/share/locale/* "$dir"/var/log/*.log
+    tar -C "$dir" -c . | podman import --change 'CMD ["bash"]' \
+        --change "LABEL org.tspool.base=$base_mark" - "$base_image" >/dev/null
     rm -rf "$dir" "$dir.log"
     echo "image: base $base_image imported"
 }
