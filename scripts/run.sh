@@ -48,11 +48,14 @@ if [ "$tsdb" = 1 ]; then
         load_env < <(TSPOOL_TSDB_DIR=$devdb "$repo/scripts/tsdb.sh" dsn | tr ' ' '\n' |
             sed -e 's/^host=/DB_HOST=/' -e 's/^port=/DB_PORT=/' -e 's/^dbname=/DB_NAME=/' \
                 -e 's/^user=/DB_USER=/' -e 's/^password=/DB_PASS=/' -e 's/^sslmode=/DB_SSLMODE=/')
+        # PGlite's one backend belongs to one connection until it closes: a pooled idle
+        # connection would lock the generator out, so connect per request
+        export DB_POOL_MODE="${DB_POOL_MODE:-direct}"
     fi
     dsn="host=$DB_HOST port=$DB_PORT dbname=$DB_NAME user=$DB_USER password=$DB_PASS sslmode=disable"
     "$repo/scripts/tsdb-demo.sh" load "$dsn"
     # the generator stops by itself when this process (tspool after the exec below) ends
-    setsid "$repo/scripts/tsdb-demo.sh" generate "$dsn" $$ </dev/null >/dev/null 2>&1 &
+    setsid "$repo/scripts/tsdb-demo.sh" generate "$dsn" $$ </dev/null >"$devdb/generator.log" 2>&1 &
 else
     load_env < <(TSPOOL_DEVDB_DIR="$devdb" "$repo/scripts/devdb.sh" env)
 fi

@@ -23,6 +23,7 @@ sql() { # dsn, then SQL on stdin
 load() {
     local dsn=$1
     sql "$dsn" <<'SQL' || die "cannot create the demo hypertable (see the messages above)"
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS timescaledb;
 CREATE TABLE IF NOT EXISTS metrics (
     ts        timestamptz      NOT NULL,
@@ -66,7 +67,7 @@ generate() {
     while kill -0 "$owner" 2>/dev/null; do
         echo "INSERT INTO metrics (ts, device_id, value)
               SELECT now(), d, 20 + 10 * sin(extract(epoch FROM now()) / 3600 + d) + random()
-              FROM generate_series(1, 10) AS d;" | sql "$dsn" 2>/dev/null || true
+              FROM generate_series(1, 10) AS d;" | sql "$dsn" || true
         sleep 1
     done
 }
