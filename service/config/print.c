@@ -196,8 +196,11 @@ void tsp_config_print_help(FILE *out)
         }
         fprintf(out, "\n");
         if (var->secret) {
-            fprintf(out, "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored)\n",
-                    var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name);
+            fprintf(
+                out,
+                "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored; re-read when it "
+                "changes)\n",
+                var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name);
         }
     }
 }
@@ -223,7 +226,10 @@ void tsp_config_print_markdown(FILE *out)
         }
         fprintf(out, " |\n");
         if (var->secret) {
-            fprintf(out, "| %s_FILE | (unset) | file holding %s; one trailing newline ignored |\n",
+            fprintf(out,
+                    "| %s_FILE | (unset) | file holding %s; one trailing newline ignored; re-read "
+                    "when it "
+                    "changes |\n",
                     var->name, var->name);
         }
     }
