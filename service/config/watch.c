@@ -12,19 +12,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "tspool/clock.h"
+
 struct tsp_file_watch {
     char *path;
     long interval_ms;
     struct stat seen;   /* identity at the last change reported (zeroed: none) */
     int64_t checked_ms; /* monotonic ms of the last stat */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
@@ -48,7 +43,7 @@ struct tsp_file_watch *tsp_file_watch_new(const char *path, long interval_ms)
     if (stat(path, &w->seen) != 0) {
         memset(&w->seen, 0, sizeof(w->seen));
     }
-    w->checked_ms = mono_ms();
+    w->checked_ms = tsp_clock_mono_ms();
     return w;
 }
 
@@ -68,7 +63,7 @@ const char *tsp_file_watch_path(const struct tsp_file_watch *w)
 
 bool tsp_file_watch_changed(struct tsp_file_watch *w)
 {
-    int64_t now = mono_ms();
+    int64_t now = tsp_clock_mono_ms();
     struct stat st;
 
     if (now - w->checked_ms < w->interval_ms) {

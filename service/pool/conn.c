@@ -16,9 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "tspool/db.h"
 #include "tspool/log.h"
 
-#define MASK "********"
 /* How often a new DB_PASS_FILE is looked at, and a refused new password tried again. */
 #define PASS_WATCH_MS 1000
 #define PASS_RETRY_MS 2000
@@ -54,65 +54,15 @@ void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_
     opts->stats_log_interval_ms = (long)cfg->stats_log_interval_s * 1000;
 }
 
-static size_t append(char *out, size_t o, size_t size, const char *s)
+/* tsp_db_scrub_password with every password the connector knows (configured, current,
+ * pending). */
+static void scrub(char *text, struct pg_ctx *ctx)
 {
-    while (*s != '\0' && o + 1 < size) {
-        out[o++] = *s++;
-    }
-    return o;
-}
-
-/* libpq error text without the password: the configured value and any password=... token
- * become MASK. text has `size` bytes (at most TSP_ERROR_DETAIL_MAX). */
-static void scrub_one(char *text, size_t size, const char *password)
-{
-    char out[TSP_ERROR_DETAIL_MAX];
-    const char *p = text;
-    size_t plen = password != NULL ? strlen(password) : 0;
-    size_t klen = strlen("password=");
-    size_t o = 0;
-
-    while (*p != '\0' && o + 1 < sizeof(out)) {
-        if (plen > 0 && strncmp(p, password, plen) == 0) {
-            o = append(out, o, sizeof(out), MASK);
-            p += plen;
-        } else if (strncmp(p, "password=", klen) == 0) {
-            o = append(out, o, sizeof(out), "password=" MASK);
-            p += klen;
-            while (*p != '\0' && !isspace((unsigned char)*p)) {
-                p++;
-            }
-        } else {
-            out[o++] = *p++;
-        }
-    }
-    out[o] = '\0';
-    snprintf(text, size, "%s", out);
-}
-
-/* scrub_one with every password the connector knows (configured, current, pending). */
-static void scrub(char *text, size_t size, struct pg_ctx *ctx)
-{
-    scrub_one(text, size, ctx->cfg->db_pass);
+    tsp_db_scrub_password(text, ctx->cfg->db_pass);
     pthread_mutex_lock(&ctx->lock);
-    scrub_one(text, size, ctx->password);
-    scrub_one(text, size, ctx->pending);
+    tsp_db_scrub_password(text, ctx->password);
+    tsp_db_scrub_password(text, ctx->pending);
     pthread_mutex_unlock(&ctx->lock);
-}
-
-/* One line: strip the trailing newline libpq adds, and join continuation lines. */
-static void one_line(char *text)
-{
-    size_t n = strlen(text);
-
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) {
-        text[--n] = '\0';
-    }
-    for (char *p = text; *p != '\0'; p++) {
-        if (*p == '\n' || *p == '\r' || *p == '\t') {
-            *p = ' ';
-        }
-    }
 }
 
 /* A connect failure that means "up but refusing us" carries an SQLSTATE; libpq keeps no
@@ -139,8 +89,8 @@ static enum tsp_code conn_error(struct pg_ctx *ctx, PGconn *conn, enum tsp_code 
     const char *sqlstate = NULL;
 
     snprintf(text, sizeof(text), "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
-    one_line(text);
-    scrub(text, sizeof(text), ctx);
+    tsp_db_one_line(text);
+    scrub(text, ctx);
     if (code == TSP_DB_UNAVAILABLE && conn != NULL) {
         sqlstate = connect_failure_sqlstate(conn, text);
         if (sqlstate != NULL) {
@@ -164,8 +114,8 @@ static enum tsp_code set_config(struct pg_ctx *ctx, PGconn *conn, const char *na
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(text, sizeof(text), "%s", PQresultErrorMessage(res));
-        one_line(text);
-        scrub(text, sizeof(text), ctx);
+        tsp_db_one_line(text);
+        scrub(text, ctx);
         code = tsp_error_set(err, state != NULL ? TSP_DB_ERROR : TSP_DB_UNAVAILABLE,
                              "DB_SESSION_SETTINGS", "session setting %s=%s failed: %s", name, value,
                              text);
@@ -263,8 +213,8 @@ static void pg_notice(void *arg, const char *message)
         return;
     }
     snprintf(text, sizeof(text), "%s", message);
-    one_line(text);
-    scrub(text, sizeof(text), arg);
+    tsp_db_one_line(text);
+    scrub(text, arg);
     TSP_LOG_DEBUG(&ctx, "server notice: %s", text);
 }
 
@@ -355,20 +305,13 @@ done:
     return code;
 }
 
-static int64_t ping_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read what the server sent until a result is complete; false when nothing complete came
  * before deadline_ms or the connection failed. */
 static bool ping_wait(PGconn *conn, int64_t deadline_ms)
 {
     while (PQisBusy(conn)) {
         struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        int64_t left = deadline_ms - ping_now_ms();
+        int64_t left = deadline_ms - tsp_clock_mono_ms();
         int ready = 0;
         if (left <= 0 || pfd.fd < 0) {
             return false;
@@ -392,7 +335,7 @@ static enum tsp_code pg_ping(void *vctx, void *handle, struct tsp_error *err)
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
     int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
-    int64_t deadline = ping_now_ms() + (int64_t)timeout_s * 1000;
+    int64_t deadline = tsp_clock_mono_ms() + (int64_t)timeout_s * 1000;
     bool answered = true;
 
     /* the empty query is the cheapest full round trip the server answers. It is sent without
@@ -524,7 +467,7 @@ static enum tsp_code pg_rotate(void *vctx, bool *changed, struct tsp_error *err)
     struct tsp_error cerr;
     PGconn *conn = NULL;
     char *pending = NULL;
-    int64_t now = ping_now_ms();
+    int64_t now = tsp_clock_mono_ms();
     enum tsp_code code = TSP_OK;
 
     *changed = false;

@@ -111,7 +111,7 @@ static int our_sessions(int expected)
     return n;
 }
 
-/* SELECT 1 on a lease; a failure is reported to the pool like service/db.c does. */
+/* SELECT 1 on a lease; a failure is reported to the pool like service/db/query.c does. */
 static bool select_one(struct tsp_lease *lease)
 {
     PGconn *conn = tsp_lease_handle(lease);
