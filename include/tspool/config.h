@@ -148,6 +148,7 @@ struct tsp_config_var {
     bool secret;               /* redacted in every output; has a *_FILE variant */
     const char *help;          /* one line for --help, README and /config */
     tsp_config_check_fn check; /* extra validation of the text, or NULL */
+    bool watched;              /* secrets: the *_FILE is re-read when it changes */
 };
 
 /* What a set secret is shown as in every output. */

@@ -196,11 +196,9 @@ void tsp_config_print_help(FILE *out)
         }
         fprintf(out, "\n");
         if (var->secret) {
-            fprintf(
-                out,
-                "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored; re-read when it "
-                "changes)\n",
-                var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name);
+            fprintf(out, "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored%s)\n",
+                    var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name,
+                    var->watched ? "; re-read when it changes" : "");
         }
     }
 }
@@ -227,10 +225,8 @@ void tsp_config_print_markdown(FILE *out)
         fprintf(out, " |\n");
         if (var->secret) {
             fprintf(out,
-                    "| %s_FILE | (unset) | file holding %s; one trailing newline ignored; re-read "
-                    "when it "
-                    "changes |\n",
-                    var->name, var->name);
+                    "| %s_FILE | (unset) | file holding %s; one trailing newline ignored%s |\n",
+                    var->name, var->name, var->watched ? "; re-read when it changes" : "");
         }
     }
 }
