@@ -35,7 +35,7 @@ load_env() {
 server="PostgreSQL 15"
 if [ "$tsdb" = 1 ]; then
     state=$devdb
-    if [ "${TSPOOL_RUN_PGLITE:-0}" != 1 ] && "$repo/scripts/tsdb-native.sh" available; then
+    if [ "${TSPOOL_RUN_PGLITE:-0}" != 1 ] && "$repo/scripts/tsdb-native.sh" available >/dev/null; then
         server="PostgreSQL 15 + TimescaleDB 2.28.3 (scripts/tsdb-native.sh)"
         devdb=$state/tsdb-native
         TSPOOL_TSDB_NATIVE_DIR=$devdb "$repo/scripts/tsdb-native.sh" start
