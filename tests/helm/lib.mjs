@@ -148,17 +148,24 @@ export function findDoc(docs, kind, name) {
     return hits[0];
 }
 
-/* Kubernetes 1.31 schema validation (k8s-schema.mjs); the Prometheus Operator's ServiceMonitor,
- * not a built-in kind, with the kubernetes-models validator and the strict-field check. */
+/* Kubernetes 1.31 schema validation (k8s-schema.mjs); the Prometheus Operator's kinds, not
+ * built into Kubernetes, with the kubernetes-models validators and the strict-field check. */
+const CRDS = {
+    "monitoring.coreos.com/v1/ServiceMonitor":
+        "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule":
+        "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule",
+};
+
 export async function validateK8s(doc) {
     const key = `${doc.apiVersion}/${doc.kind}`;
-    if (key !== "monitoring.coreos.com/v1/ServiceMonitor") {
+    const mod = CRDS[key];
+    if (!mod) {
         validate131(doc);
         return;
     }
-    const mod = "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
     const classes = await import(mod);
-    new classes.ServiceMonitor(doc).validate(); // throws with the JSON path of the first problem
+    new classes[doc.kind](doc).validate(); // throws with the JSON path of the first problem
     const unknown = unknownFields(doc, mod);
     if (unknown.length) {
         throw new Error(`unknown fields (the API server would drop them): ${unknown.join(", ")}`);
