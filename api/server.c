@@ -19,6 +19,7 @@ struct tsp_http_server {
     atomic_int inflight;  /* requests inside tsp_dispatch */
     atomic_bool draining; /* tsp_http_begin_drain was called */
     int port;
+    struct tsp_tls *tls; /* HTTPS only */
 };
 
 /* Room for every route; the TimescaleDB routes join the table later. */
@@ -85,7 +86,7 @@ static int on_init_ssl(void *ssl_ctx, void *user_data)
 {
     const struct tsp_http_server *server = user_data;
 
-    return tsp_tls_init_ctx(ssl_ctx, server->api.cfg);
+    return tsp_tls_init_ctx(ssl_ctx, server->tls);
 }
 
 static int on_init_connection(const struct mg_connection *conn, void **conn_data)
@@ -155,6 +156,13 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     }
     if (rc != TSP_OK) {
         goto done;
+    }
+    if (tls) {
+        server->tls = tsp_tls_new(cfg);
+        if (server->tls == NULL) {
+            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory starting the HTTP server");
+            goto done;
+        }
     }
     /* a trailing 's' makes CivetWeb speak TLS on the port */
     if (strchr(cfg->listen_host, ':') != NULL) {
@@ -229,6 +237,7 @@ done:
     if (server != NULL) {
         tsp_tokens_free(server->api.tokens);
         tsp_ts_free(server->api.ts);
+        tsp_tls_free(server->tls);
     }
     free(server);
     return rc;
@@ -256,6 +265,7 @@ void tsp_http_stop(struct tsp_http_server *server)
     }
     mg_stop(server->ctx);
     mg_exit_library();
+    tsp_tls_free(server->tls);
     tsp_tokens_free(server->api.tokens);
     tsp_ts_free(server->api.ts);
     free(server);
