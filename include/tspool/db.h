@@ -20,7 +20,10 @@ struct tsp_db_result; /* opaque rows of one statement */
  * tsp_db_code_for_sqlstate(), copies it into err->sqlstate, and puts the server's message
  * (scrubbed) in err->detail; a connection lost without a SQLSTATE counts as "08006".
  * On TSP_OK *out (if out != NULL) is a result to release with tsp_db_result_free().
- * Blocks for the round trip (bounded by statement_timeout). */
+ * Blocks for the round trip, at most the lease's statement deadline
+ * (tsp_lease_statement_deadline_ms): past it the statement is cancelled (PQcancel, sent from
+ * a detached thread so that an unreachable server cannot hold the caller), TSP_TIMEOUT is
+ * returned with SQLSTATE 57014, and the connection is closed when the lease is returned. */
 enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err) TSP_MUSTCHECK;

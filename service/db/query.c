@@ -1,5 +1,6 @@
-/* db/query.c - SQL on a leased connection: PQexecParams with text parameters, the opaque result,
- * SQLSTATE -> tsp_code mapping, identifier validation and quoting, password scrubbing.
+/* db/query.c - SQL on a leased connection: statements sent asynchronously against a deadline
+ * (cancelled past it), the opaque result, SQLSTATE -> tsp_code mapping, identifier validation
+ * and quoting, password scrubbing.
  * SPDX-License-Identifier: MIT
  */
 #include "tspool/db.h"
@@ -7,6 +8,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,28 +31,28 @@ enum tsp_code tsp_db_code_for_sqlstate(const char *sqlstate)
         const char *state;
         enum tsp_code code;
     } exact[] = {
-        {"57014", TSP_TIMEOUT},        /* query_canceled (statement_timeout) */
-        {"57P01", TSP_DB_UNAVAILABLE}, /* admin_shutdown */
-        {"57P02", TSP_DB_UNAVAILABLE}, /* crash_shutdown */
-        {"57P03", TSP_DB_UNAVAILABLE}, /* cannot_connect_now */
-        {"25006", TSP_DB_UNAVAILABLE}, /* read_only_sql_transaction: a standby after failover */
-        {"3D000", TSP_DB_UNAVAILABLE}, /* invalid_catalog_name: database does not exist */
-        {"23505", TSP_CONFLICT},       /* unique_violation */
-        {"23503", TSP_CONFLICT},       /* foreign_key_violation */
-        {"23P01", TSP_CONFLICT},       /* exclusion_violation */
-        {"42P07", TSP_CONFLICT},       /* duplicate_table */
-        {"42710", TSP_CONFLICT},       /* duplicate_object */
-        {"42P06", TSP_CONFLICT},       /* duplicate_schema */
-        {"42723", TSP_CONFLICT},       /* duplicate_function */
-        {"40001", TSP_CONFLICT},       /* serialization_failure */
-        {"40P01", TSP_CONFLICT},       /* deadlock_detected */
-        {"55P03", TSP_CONFLICT},       /* lock_not_available */
-        {"55006", TSP_CONFLICT},       /* object_in_use */
-        {"42P01", TSP_NOT_FOUND},      /* undefined_table */
-        {"42704", TSP_NOT_FOUND},      /* undefined_object */
-        {"3F000", TSP_NOT_FOUND},      /* invalid_schema_name */
-        {"42501", TSP_DB_ERROR},       /* insufficient_privilege: the service's role, not the
-                                          caller, lacks a grant */
+        {"57014", TSP_TIMEOUT},            /* query_canceled (statement_timeout) */
+        {"57P01", TSP_DB_UNAVAILABLE},     /* admin_shutdown */
+        {"57P02", TSP_DB_UNAVAILABLE},     /* crash_shutdown */
+        {"57P03", TSP_DB_UNAVAILABLE},     /* cannot_connect_now */
+        {"25006", TSP_DB_UNAVAILABLE},     /* read_only_sql_transaction: a standby after failover */
+        {"3D000", TSP_DB_UNAVAILABLE},     /* invalid_catalog_name: database does not exist */
+        {"23505", TSP_CONFLICT},           /* unique_violation */
+        {"23503", TSP_CONFLICT},           /* foreign_key_violation */
+        {"23P01", TSP_CONFLICT},           /* exclusion_violation */
+        {"42P07", TSP_CONFLICT},           /* duplicate_table */
+        {"42710", TSP_CONFLICT},           /* duplicate_object */
+        {"42P06", TSP_CONFLICT},           /* duplicate_schema */
+        {"42723", TSP_CONFLICT},           /* duplicate_function */
+        {"40001", TSP_CONFLICT},           /* serialization_failure */
+        {"40P01", TSP_CONFLICT},           /* deadlock_detected */
+        {"55P03", TSP_LOCK_NOT_AVAILABLE}, /* lock_not_available (lock_timeout) */
+        {"55006", TSP_CONFLICT},           /* object_in_use */
+        {"42P01", TSP_NOT_FOUND},          /* undefined_table */
+        {"42704", TSP_NOT_FOUND},          /* undefined_object */
+        {"3F000", TSP_NOT_FOUND},          /* invalid_schema_name */
+        {"42501", TSP_DB_ERROR},           /* insufficient_privilege: the service's role, not the
+                                              caller, lacks a grant */
     };
     size_t i;
 
@@ -318,6 +321,80 @@ static enum tsp_code exec_error(PGconn *conn, const PGresult *res, const char *s
     return code;
 }
 
+/* PQcancel connects to the server and waits for it: a black-holed network would hold the
+ * caller for the TCP connect timeout. It runs on a detached thread of its own instead, which
+ * owns (and frees) the cancel object. */
+static void *cancel_main(void *arg)
+{
+    PGcancel *cancel = arg;
+    char errbuf[256];
+
+    (void)PQcancel(cancel, errbuf, (int)sizeof(errbuf));
+    PQfreeCancel(cancel);
+    return NULL;
+}
+
+static void cancel_async(PGconn *conn)
+{
+    PGcancel *cancel = PQgetCancel(conn);
+    pthread_attr_t attr;
+    pthread_t thread;
+    bool started = false;
+
+    if (cancel == NULL) {
+        return;
+    }
+    if (pthread_attr_init(&attr) == 0) {
+        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&thread, &attr, cancel_main, cancel) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        PQfreeCancel(cancel); /* the connection is closed on return anyway */
+    }
+}
+
+/* Read the statement's results until the last one, or give up at deadline_ms (monotonic).
+ * Returns the last result (the caller clears it) or NULL with *late set when the deadline
+ * passed, or NULL when the connection failed. */
+static PGresult *await_result(PGconn *conn, double deadline_ms, bool *late)
+{
+    PGresult *last = NULL;
+    PGresult *res = NULL;
+
+    *late = false;
+    for (;;) {
+        while (PQisBusy(conn)) {
+            struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+            double left = deadline_ms - monotonic_ms();
+            int ready = 0;
+            if (pfd.fd < 0) {
+                PQclear(last);
+                return NULL;
+            }
+            if (left <= 0) {
+                *late = true;
+                PQclear(last);
+                return NULL;
+            }
+            ready = poll(&pfd, 1, left > 1000 ? 1000 : (int)left + 1);
+            if ((ready < 0 && errno != EINTR) || (ready > 0 && !PQconsumeInput(conn))) {
+                /* the connection failed: what libpq kept is the best answer */
+                break;
+            }
+        }
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            return last;
+        }
+        PQclear(last);
+        last = res;
+        if (PQstatus(conn) != CONNECTION_OK) {
+            return last;
+        }
+    }
+}
+
 enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err)
@@ -328,6 +405,8 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
     const char *sqlstate = NULL;
     ExecStatusType status;
     double started;
+    long deadline_ms = 0;
+    bool late = false;
     enum tsp_code rc = TSP_OK;
 
     if (conn == NULL || sql == NULL || nparams < 0 || (nparams > 0 && params == NULL)) {
@@ -336,8 +415,24 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                              "or with bad parameters");
     }
     started = monotonic_ms();
-    res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    deadline_ms = tsp_lease_statement_deadline_ms(lease);
+    /* sent without waiting for the answer, so that a server that stops answering mid-statement
+     * (a frozen backend, a failover that moved the address) costs at most the deadline */
+    if (PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
+        res = await_result(conn, started + (double)deadline_ms, &late);
+    }
     tsp_lease_report_duration(lease, tsp_lease_label(lease), monotonic_ms() - started);
+    if (late) {
+        /* cancel on the server, then the session is closed on return (it is left busy) */
+        cancel_async(conn);
+        tsp_lease_report_error(lease, "57014");
+        rc = tsp_error_set(err, TSP_TIMEOUT, NULL,
+                           "the database did not answer within %ld ms (DB_STATEMENT_DEADLINE_MS); "
+                           "the statement was cancelled and its connection closed",
+                           deadline_ms);
+        tsp_error_set_sqlstate(err, "57014");
+        goto done;
+    }
     status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
         sqlstate = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

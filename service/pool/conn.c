@@ -19,6 +19,12 @@
 
 #define MASK "********"
 
+/* TCP settings of every database connection (libpq keepalives_*, tcp_user_timeout) */
+#define KEEPALIVES_IDLE_S     "10"
+#define KEEPALIVES_INTERVAL_S "5"
+#define KEEPALIVES_COUNT      "2"
+#define TCP_USER_TIMEOUT_MS   20000
+
 void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
@@ -35,6 +41,8 @@ void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_
     opts->health_interval_ms = cfg->health_interval_ms;
     opts->maintenance_interval_ms = 250;
     opts->stats_log_interval_ms = (long)cfg->stats_log_interval_s * 1000;
+    opts->statement_deadline_ms = cfg->db_statement_deadline_ms;
+    opts->ping_timeout_ms = (long)cfg->db_connect_timeout_s * 1000;
 }
 
 static size_t append(char *out, size_t o, size_t size, const char *s)
@@ -125,6 +133,64 @@ static enum tsp_code conn_error(const struct tsp_config *cfg, PGconn *conn, enum
     return code;
 }
 
+static int64_t ping_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read what the server sent until a result is complete; false when nothing complete came
+ * before deadline_ms or the connection failed. */
+static bool ping_wait(PGconn *conn, int64_t deadline_ms)
+{
+    while (PQisBusy(conn)) {
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+        int64_t left = deadline_ms - ping_now_ms();
+        int ready = 0;
+        if (left <= 0 || pfd.fd < 0) {
+            return false;
+        }
+        ready = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        if (ready < 0 && errno != EINTR) {
+            return false;
+        }
+        if (ready > 0 && !PQconsumeInput(conn)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Collect the last result of a statement sent with PQsend*, waiting up to deadline_ms. NULL
+ * when the server did not complete it in time or the connection failed; the caller then
+ * treats the session as bad (it is left busy and closed by its owner). */
+static PGresult *result_by(PGconn *conn, int64_t deadline_ms)
+{
+    PGresult *last = NULL;
+    PGresult *res = NULL;
+
+    for (;;) {
+        if (!ping_wait(conn, deadline_ms)) {
+            PQclear(last);
+            return NULL;
+        }
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            return last;
+        }
+        PQclear(last);
+        last = res;
+    }
+}
+
+/* Deadline of session set-up statements and rollbacks: the connect timeout. */
+static int64_t setup_deadline(const struct tsp_config *cfg)
+{
+    int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
+    return ping_now_ms() + (int64_t)timeout_s * 1000;
+}
+
 static enum tsp_code set_config(const struct tsp_config *cfg, PGconn *conn, const char *name,
                                 const char *value, struct tsp_error *err)
 {
@@ -133,8 +199,15 @@ static enum tsp_code set_config(const struct tsp_config *cfg, PGconn *conn, cons
     enum tsp_code code = TSP_OK;
     char text[TSP_ERROR_DETAIL_MAX];
 
-    res = PQexecParams(conn, "SELECT set_config($1, $2, false)", 2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (PQsendQueryParams(conn, "SELECT set_config($1, $2, false)", 2, NULL, params, NULL, NULL,
+                          0)) {
+        res = result_by(conn, setup_deadline(cfg));
+    }
+    if (res == NULL && PQstatus(conn) == CONNECTION_OK) {
+        code = tsp_error_set(err, TSP_DB_UNAVAILABLE, "DB_SESSION_SETTINGS",
+                             "session setting %s=%s: no answer from the server within %d s", name,
+                             value, cfg->db_connect_timeout_s);
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(text, sizeof(text), "%s", PQresultErrorMessage(res));
         one_line(text);
@@ -175,7 +248,8 @@ static char *trim(char *s)
     return s;
 }
 
-/* statement_timeout, then each "name=value" of DB_SESSION_SETTINGS, as bound parameters. */
+/* statement_timeout (when set), then each "name=value" of DB_SESSION_SETTINGS, as bound
+ * parameters, each bounded by the connect timeout. */
 static enum tsp_code init_session(const struct tsp_config *cfg, PGconn *conn, struct tsp_error *err)
 {
     char timeout[32];
@@ -187,8 +261,11 @@ static enum tsp_code init_session(const struct tsp_config *cfg, PGconn *conn, st
     char *value = NULL;
     enum tsp_code code = TSP_OK;
 
-    snprintf(timeout, sizeof(timeout), "%d", cfg->db_statement_timeout_ms);
-    code = set_config(cfg, conn, "statement_timeout", timeout, err);
+    /* unset leaves the role's or database's statement_timeout (the DBA's) in force */
+    if (cfg->db_statement_timeout_ms >= 0) {
+        snprintf(timeout, sizeof(timeout), "%d", cfg->db_statement_timeout_ms);
+        code = set_config(cfg, conn, "statement_timeout", timeout, err);
+    }
     if (code != TSP_OK || cfg->db_session_settings == NULL) {
         goto done;
     }
@@ -256,9 +333,10 @@ static size_t add_param(const char **keys, const char **values, size_t n, const 
 static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx;
-    const char *keys[12];
-    const char *values[12];
+    const char *keys[20];
+    const char *values[20];
     char timeout[16];
+    char user_timeout[16];
     PGconn *conn = NULL;
     enum tsp_code code = TSP_OK;
     size_t n = 0;
@@ -275,6 +353,15 @@ static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *er
     n = add_param(keys, values, n, "sslrootcert", cfg->db_sslrootcert);
     n = add_param(keys, values, n, "application_name", cfg->db_application_name);
     n = add_param(keys, values, n, "target_session_attrs", cfg->db_target_session_attrs);
+    /* a peer that vanishes (failover with an IP move, a black-holed network) is noticed in
+     * about 20 s idle (keepalives) and within TCP_USER_TIMEOUT_MS while data is unacknowledged,
+     * instead of the kernel's 15 minutes or more */
+    snprintf(user_timeout, sizeof(user_timeout), "%d", TCP_USER_TIMEOUT_MS);
+    n = add_param(keys, values, n, "keepalives", "1");
+    n = add_param(keys, values, n, "keepalives_idle", KEEPALIVES_IDLE_S);
+    n = add_param(keys, values, n, "keepalives_interval", KEEPALIVES_INTERVAL_S);
+    n = add_param(keys, values, n, "keepalives_count", KEEPALIVES_COUNT);
+    n = add_param(keys, values, n, "tcp_user_timeout", user_timeout);
     keys[n] = NULL;
     values[n] = NULL;
 
@@ -295,49 +382,23 @@ done:
     return code;
 }
 
-static int64_t ping_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Read what the server sent until a result is complete; false when nothing complete came
- * before deadline_ms or the connection failed. */
-static bool ping_wait(PGconn *conn, int64_t deadline_ms)
-{
-    while (PQisBusy(conn)) {
-        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        int64_t left = deadline_ms - ping_now_ms();
-        int ready = 0;
-        if (left <= 0 || pfd.fd < 0) {
-            return false;
-        }
-        ready = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-        if (ready < 0 && errno != EINTR) {
-            return false;
-        }
-        if (ready > 0 && !PQconsumeInput(conn)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static enum tsp_code pg_ping(void *ctx, void *handle, struct tsp_error *err)
+static enum tsp_code pg_ping(void *ctx, void *handle, long timeout_ms, struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx;
     PGconn *conn = handle;
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
-    int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
-    int64_t deadline = ping_now_ms() + (int64_t)timeout_s * 1000;
+    int64_t deadline = 0;
     bool answered = true;
 
     /* the empty query is the cheapest full round trip the server answers. It is sent without
      * blocking on the answer: a silent server (a black-holed network, a stopped process)
      * then costs the caller at most the connect timeout, and the connection, left busy, is
      * closed by its owner as bad */
+    if (timeout_ms <= 0) {
+        timeout_ms = (long)(cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5) * 1000;
+    }
+    deadline = ping_now_ms() + timeout_ms;
     if (!PQsendQuery(conn, "")) {
         return conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
     }
@@ -357,7 +418,7 @@ static enum tsp_code pg_ping(void *ctx, void *handle, struct tsp_error *err)
     }
     if (!answered && PQstatus(conn) == CONNECTION_OK) {
         return tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
-                             "ping failed: no answer from the server within %d s", timeout_s);
+                             "ping failed: no answer from the server within %ld ms", timeout_ms);
     }
     if (!answered || code != TSP_OK || PQstatus(conn) != CONNECTION_OK) {
         code = conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
@@ -389,10 +450,18 @@ static enum tsp_code pg_rollback(void *ctx, void *handle, struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx;
     PGconn *conn = handle;
-    PGresult *res = PQexec(conn, "ROLLBACK");
+    PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
 
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    /* bounded like the session set-up: a frozen server must not hold the returning thread */
+    if (PQsendQuery(conn, "ROLLBACK")) {
+        res = result_by(conn, setup_deadline(cfg));
+    }
+    if (res == NULL && PQstatus(conn) == CONNECTION_OK) {
+        code = tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
+                             "rollback failed: no answer from the server within %d s",
+                             cfg->db_connect_timeout_s);
+    } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         code = conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "rollback failed", err);
     }
     PQclear(res);
@@ -411,6 +480,20 @@ static void pg_close(void *ctx, void *handle)
     PQfinish(handle);
 }
 
+/* host:port of the server the session reached, and whether it is a hot standby (reported by
+ * PostgreSQL 14+ as in_hot_standby): a different one after a reconnect means failover. */
+static void pg_identity(void *ctx, void *handle, char *buf, size_t size)
+{
+    PGconn *conn = handle;
+    const char *host = PQhost(conn);
+    const char *port = PQport(conn);
+    const char *standby = PQparameterStatus(conn, "in_hot_standby");
+    (void)ctx;
+
+    snprintf(buf, size, "%s:%s standby=%s", host != NULL ? host : "", port != NULL ? port : "",
+             standby != NULL ? standby : "");
+}
+
 void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *out)
 {
     memset(out, 0, sizeof(*out));
@@ -422,4 +505,5 @@ void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *o
     out->rollback = pg_rollback;
     out->backend_pid = pg_backend_pid;
     out->close = pg_close;
+    out->identity = pg_identity;
 }

@@ -107,6 +107,7 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
     h->ok = ok;
     h->checked_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     if (ok) {
+        h->ok_at_ms = tsp_pool_monotonic_ms();
         h->ever_ok = true;
         h->misconfigured = false;
         h->latency_ms = latency_ms;
@@ -129,6 +130,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
     struct tsp_pool_conn *batch = NULL;
     void *handle = NULL;
     int pid = 0;
+    char identity[sizeof(pool->identity)];
     int64_t t0 = 0;
     int open = 0;
     enum tsp_code code = TSP_OK;
@@ -142,6 +144,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
     *latency_ms = (double)(tsp_pool_now_ns() - t0) / 1e6;
     if (code == TSP_OK) {
         pid = pool->connector.backend_pid(pool->connector.ctx, handle);
+        tsp_pool_read_identity(pool, handle, identity, sizeof(identity));
     }
     pthread_mutex_lock(&pool->lock);
     if (code != TSP_OK) {
@@ -149,6 +152,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
         return code;
     }
     tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_stamp_ms());
+    tsp_pool_note_identity(pool, conn, identity);
     open = pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
            pool->lists[TSP_POOL_CONN_CONNECTING].count;
     if (pool->opts.mode == TSP_POOL_MODE_DIRECT) {
@@ -222,7 +226,8 @@ static void health_check(struct tsp_pool *pool, struct maint_state *ms, int64_t 
         snprintf(conn->holder, sizeof(conn->holder), "pool.health");
         pthread_mutex_unlock(&pool->lock);
         t0 = tsp_pool_now_ns();
-        code = pool->connector.ping(pool->connector.ctx, conn->handle, &err);
+        code = pool->connector.ping(pool->connector.ctx, conn->handle, pool->opts.ping_timeout_ms,
+                                    &err);
         latency_ms = (double)(tsp_pool_now_ns() - t0) / 1e6;
         pthread_mutex_lock(&pool->lock);
         tsp_pool_release(pool, conn, code == TSP_OK ? TSP_CONN_IDLE : TSP_CONN_BAD,

@@ -99,6 +99,7 @@ struct tsp_pool {
     bool maint_stop;
     long long next_id;
     uint64_t generation; /* bumped by a failover report; older connections are invalid */
+    char identity[128];  /* connector identity of the last new connection ("" = none yet) */
     uint32_t rng;        /* xorshift state for recycle jitter */
 
     struct tsp_pool_stats counters; /* only the counter and histogram members are kept here */
@@ -147,6 +148,15 @@ void tsp_pool_dispatch(struct tsp_pool *pool, int64_t now_ms);
 /* A connect for `conn` (reserved) succeeded: stamp it and move it to `state`. Lock held. */
 void tsp_pool_connected(struct tsp_pool *pool, struct tsp_pool_conn *conn, void *handle, int pid,
                         enum tsp_pool_conn_state state, int64_t now_ms);
+
+/* The connector's identity of a new connection into buf ("" when the connector has none).
+ * Lock NOT needed (connector call; non-blocking). */
+void tsp_pool_read_identity(struct tsp_pool *pool, void *handle, char *buf, size_t size);
+
+/* Remember the identity of a new connection; a change from the last one seen is a failover:
+ * every older connection is invalidated. Lock held. */
+void tsp_pool_note_identity(struct tsp_pool *pool, struct tsp_pool_conn *conn,
+                            const char *identity);
 
 /* Unlink conn from its list and free the record (the handle is already closed). Lock held. */
 void tsp_pool_conn_destroy(struct tsp_pool *pool, struct tsp_pool_conn *conn);

@@ -135,7 +135,7 @@ static void test_tsp_config_load_defaults(void **state)
     assert_string_equal(c->db_user, "postgres");
     assert_null(c->db_pass);
     assert_int_equal(c->db_connect_timeout_s, 5);
-    assert_int_equal(c->db_statement_timeout_ms, 0);
+    assert_int_equal(c->db_statement_timeout_ms, -1);
     assert_string_equal(c->db_sslmode, "prefer");
     assert_string_equal(c->db_application_name, "tspool");
     assert_string_equal(c->db_target_session_attrs, "read-write");
