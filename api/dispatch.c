@@ -91,6 +91,9 @@ static int refuse_db(struct tsp_req *req)
                         "(TSPOOL_HTTP_DB_MAX_INFLIGHT); retry later",
                         req->api->db_max_inflight);
     err.retry_after_s = 1;
+    /* give the worker back at once: a refused client reconnects at the back of the queue
+     * instead of holding the worker for its next keep-alive requests */
+    req->close_connection = true;
     return tsp_problem_send(req, &err, NULL);
 }
 
