@@ -1,4 +1,4 @@
-/* api_int.h - declarations shared inside api/ only: the request record, the route table
+/* api/api_int.h - declarations shared inside api/ only: the request record, the route table
  * types, and the helpers every handler uses (auth, request parsing, responses, problems).
  * SPDX-License-Identifier: MIT
  */
@@ -68,6 +68,7 @@ struct tsp_req {
     const char *path;
     const char *query; /* after '?', or NULL */
     char request_id[TSP_REQUEST_ID_MAX + 1];
+    const struct tsp_route *route; /* the matched row, once routed (NULL before) */
     struct tsp_route_params params;
     bool close_connection; /* answer with Connection: close and end keep-alive */
     bool keep_alive_10;    /* HTTP/1.0 client asked for keep-alive */
@@ -108,10 +109,11 @@ size_t tsp_router_count(void);
 const struct tsp_route *tsp_router_at(size_t i);
 /* Index of a row in the table (metrics label index). */
 size_t tsp_router_index(const struct tsp_route *route);
-/* Value of path parameter `name`, or NULL. */
-const char *tsp_req_param(const struct tsp_req *req, const char *name);
 
 /* request.c ----------------------------------------------------------------------------- */
+
+/* Value of path parameter `name` (filled by the router), or NULL. Pure. */
+const char *tsp_req_param(const struct tsp_req *req, const char *name);
 
 /* True when s is a sane request id: 1..64 characters of [A-Za-z0-9._-]. Pure. */
 bool tsp_request_id_valid(const char *s);
@@ -155,8 +157,12 @@ enum tsp_code tsp_response_build(const struct tsp_req *req, int status, const ch
 /* Send a response in one write. Returns `status` (for the access log). */
 int tsp_respond(struct tsp_req *req, int status, const char *content_type,
                 const char *extra_headers, const char *body, size_t body_len);
-/* Serialise json (not consumed) and send it as application/json. Returns the status. */
+/* Serialise json (not consumed) and send it as application/json; when that runs out of memory,
+ * a fixed problem document (500). Returns the status. */
 int tsp_respond_json(struct tsp_req *req, int status, const json_t *json);
+/* Send the fixed, allocation-free 500 "out of memory" problem document. Returns 500. Used by
+ * problem.c and here, so that response.c never calls back into problem.c. */
+int tsp_respond_oom(struct tsp_req *req);
 /* Send text/plain; charset=utf-8. Returns the status. */
 int tsp_respond_text(struct tsp_req *req, int status, const char *text);
 
@@ -265,31 +271,8 @@ int tsp_h_docs(struct tsp_req *req);
 int tsp_h_ui_index(struct tsp_req *req);
 int tsp_h_ui_asset(struct tsp_req *req);
 
-/* TimescaleDB: hypertable_handlers.c, aggregate_handlers.c, job_handlers.c */
-int tsp_h_timescaledb(struct tsp_req *req);
-int tsp_h_hypertables_list(struct tsp_req *req);
-int tsp_h_hypertable_get(struct tsp_req *req);
-int tsp_h_chunks_list(struct tsp_req *req);
-int tsp_h_compression_put(struct tsp_req *req);
-int tsp_h_chunks_compress(struct tsp_req *req);
-int tsp_h_chunks_decompress(struct tsp_req *req);
-int tsp_h_chunks_drop(struct tsp_req *req);
-int tsp_h_compression_policy_get(struct tsp_req *req);
-int tsp_h_compression_policy_put(struct tsp_req *req);
-int tsp_h_compression_policy_delete(struct tsp_req *req);
-int tsp_h_retention_policy_get(struct tsp_req *req);
-int tsp_h_retention_policy_put(struct tsp_req *req);
-int tsp_h_retention_policy_delete(struct tsp_req *req);
-int tsp_h_aggregates_list(struct tsp_req *req);
-int tsp_h_aggregate_get(struct tsp_req *req);
-int tsp_h_aggregate_create(struct tsp_req *req);
-int tsp_h_aggregate_drop(struct tsp_req *req);
-int tsp_h_aggregate_policy_put(struct tsp_req *req);
-int tsp_h_aggregate_policy_delete(struct tsp_req *req);
-int tsp_h_aggregate_refresh(struct tsp_req *req);
-int tsp_h_jobs_list(struct tsp_req *req);
-int tsp_h_job_get(struct tsp_req *req);
-int tsp_h_job_run(struct tsp_req *req);
-int tsp_h_job_patch(struct tsp_req *req);
+/* TimescaleDB: every route of it, through the operations table (ts_handlers.c,
+ * ts_operations.c); the row is found by the route's operationId. */
+int tsp_h_timescale(struct tsp_req *req);
 
 #endif /* TSPOOL_API_INT_H */

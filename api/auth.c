@@ -1,4 +1,4 @@
-/* auth.c - bearer tokens: constant-time comparison, read and admin roles, 401 vs 403.
+/* api/auth.c - bearer tokens: constant-time comparison, read and admin roles, 401 vs 403.
  * Tokens never appear in a response or a log line.
  * SPDX-License-Identifier: MIT
  */

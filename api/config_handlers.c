@@ -1,4 +1,4 @@
-/* config_handlers.c - GET /config: the effective configuration with the source of every
+/* api/config_handlers.c - GET /config: the effective configuration with the source of every
  * value; secrets redacted (admin token required by the route table).
  * SPDX-License-Identifier: MIT
  */

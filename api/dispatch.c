@@ -1,4 +1,4 @@
-/* dispatch.c - one request from CivetWeb to a handler: request id, keep-alive fairness,
+/* api/dispatch.c - one request from CivetWeb to a handler: request id, keep-alive fairness,
  * routing (404/405), authorization, then metrics and the access log line.
  * SPDX-License-Identifier: MIT
  */
@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "tspool/clock.h"
 #include "tspool/log.h"
 
 /* CivetWeb 1.15 ties a worker thread to a keep-alive connection for as long as the client
@@ -21,13 +22,6 @@
  * deployment with more threads than clients keeps full keep-alive speed. */
 #define REQUESTS_PER_CONNECTION      1000
 #define BUSY_REQUESTS_PER_CONNECTION 32
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Decide whether this response ends the connection: the client asked, the connection has
  * served its share, or every worker is held by a connection (others may be queued). */
@@ -121,7 +115,7 @@ static void access_log(const struct tsp_req *req, const struct mg_request_info *
 int tsp_dispatch(const struct tsp_api *api, struct mg_connection *conn)
 {
     const struct mg_request_info *info = mg_get_request_info(conn);
-    uint64_t start = now_ns();
+    uint64_t start = (uint64_t)tsp_clock_mono_ns();
     struct tsp_req req;
     struct tsp_error err;
     const struct tsp_route *route = NULL;
@@ -179,6 +173,7 @@ int tsp_dispatch(const struct tsp_api *api, struct mg_connection *conn)
     if (status != 0) {
         goto done;
     }
+    req.route = route;
     if (route->needs_db && !admit(api, &admitted)) {
         status = refuse_db(&req);
         goto done;
@@ -191,8 +186,8 @@ done:
     if (api->metrics != NULL) {
         tsp_metrics_http_observe(api->metrics,
                                  route != NULL ? tsp_router_index(route) : tsp_router_count(),
-                                 req.method, status, now_ns() - start);
+                                 req.method, status, (uint64_t)tsp_clock_mono_ns() - start);
     }
-    access_log(&req, info, status, now_ns() - start);
+    access_log(&req, info, status, (uint64_t)tsp_clock_mono_ns() - start);
     return status;
 }

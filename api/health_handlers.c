@@ -1,4 +1,4 @@
-/* health_handlers.c - /livez /readyz /startupz /healthz and their per-check paths in the
+/* api/health_handlers.c - /livez /readyz /startupz /healthz and their per-check paths in the
  * kube-apiserver text format, with ?verbose and ?exclude=name (repeatable).
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
+/* api/metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
  * statistics snapshot, the cached database check and the HTTP request metrics.
  * SPDX-License-Identifier: MIT
  */

@@ -1,4 +1,4 @@
-/* openapi_handlers.c - GET /openapi.yaml (the API contract) and GET /docs (its reference page,
+/* api/openapi_handlers.c - GET /openapi.yaml (the API contract) and GET /docs (its reference page,
  * api/docs.html rendered from openapi.yaml by Redocly), both compiled into the binary by
  * cmake/TspoolEmbed.cmake.
  * SPDX-License-Identifier: MIT

@@ -1,4 +1,4 @@
-/* pool_handlers.c - GET /pool/status[?detailed=true], GET /pool/ping, POST /pool/pause,
+/* api/pool_handlers.c - GET /pool/status[?detailed=true], GET /pool/ping, POST /pool/pause,
  * /pool/resume, /pool/recycle and PATCH /pool (size, max_overflow, timeout_ms).
  * SPDX-License-Identifier: MIT
  */

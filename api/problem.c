@@ -1,4 +1,4 @@
-/* problem.c - struct tsp_error -> RFC 9457 application/problem+json; the only place an
+/* api/problem.c - struct tsp_error -> RFC 9457 application/problem+json; the only place an
  * error becomes an HTTP status (from TSP_ERROR_MAP), plus Retry-After on 503s.
  * SPDX-License-Identifier: MIT
  */
@@ -157,9 +157,7 @@ int tsp_problem_send(struct tsp_req *req, const struct tsp_error *err, const cha
         text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     }
     if (text == NULL) {
-        static const char fallback[] = "{\"title\":\"Out of memory\",\"status\":500}";
-        sent =
-            tsp_respond(req, 500, "application/problem+json", NULL, fallback, sizeof(fallback) - 1);
+        sent = tsp_respond_oom(req);
         goto done;
     }
     sent = tsp_respond(req, status, "application/problem+json", headers, text, strlen(text));

@@ -1,4 +1,4 @@
-/* render.c - service structs -> json_t: pool status, connections, the server's view, ping,
+/* api/render.c - service structs -> json_t: pool status, connections, the server's view, ping,
  * configuration. Pure: no I/O, no locks; unit-tested field by field.
  * SPDX-License-Identifier: MIT
  */

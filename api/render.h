@@ -1,4 +1,4 @@
-/* render.h - service structs -> JSON documents (pure; unit-tested), shared inside api/.
+/* api/render.h - service structs -> JSON documents (pure; unit-tested), shared inside api/.
  * Every function returns a new reference, or NULL when out of memory.
  * SPDX-License-Identifier: MIT
  */

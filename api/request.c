@@ -1,4 +1,4 @@
-/* request.c - what comes in: request ids, query parameters, headers, and the JSON body
+/* api/request.c - what comes in: request ids, query parameters, headers, and the JSON body
  * (Content-Type check, 64 KiB limit, parse errors with their position).
  * SPDX-License-Identifier: MIT
  */
@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tspool/clock.h"
 
 bool tsp_request_id_valid(const char *s)
 {
@@ -47,9 +49,9 @@ static uint64_t prefix_seed(void)
         close(fd);
     }
     if (seed == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        seed = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
+        int64_t ns = tsp_clock_real_ns();
+        seed =
+            ((uint64_t)(ns / 1000000000) << 32) ^ (uint64_t)(ns % 1000000000) ^ (uint64_t)getpid();
     }
     return seed | 1u;
 }
@@ -307,4 +309,17 @@ enum tsp_code tsp_req_read_json(struct tsp_req *req, json_t **out, struct tsp_er
 done:
     free(body);
     return rc;
+}
+
+const char *tsp_req_param(const struct tsp_req *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < req->params.count; i++) {
+        const char *pname = req->params.items[i].name;
+        /* names point into the pattern: "check}" */
+        if (strncmp(pname, name, nlen) == 0 && pname[nlen] == '}') {
+            return req->params.items[i].value;
+        }
+    }
+    return NULL;
 }

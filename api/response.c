@@ -1,4 +1,4 @@
-/* response.c - what goes out: status line, standard headers and body built in one buffer and
+/* api/response.c - what goes out: status line, standard headers and body built in one buffer and
  * sent with one mg_write (two writes cost a round of Nagle/delayed-ACK per request).
  * SPDX-License-Identifier: MIT
  */
@@ -154,13 +154,21 @@ done:
     return status;
 }
 
+int tsp_respond_oom(struct tsp_req *req)
+{
+    static const char body[] = "{\"type\":\"urn:tspool:problem:no-memory\",\"title\":\"Out of "
+                               "memory\",\"status\":500,\"code\":\"NO_MEMORY\"}";
+
+    return tsp_respond(req, 500, "application/problem+json", NULL, body, sizeof(body) - 1);
+}
+
 int tsp_respond_json(struct tsp_req *req, int status, const json_t *json)
 {
     char *text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15));
     int sent = 0;
 
     if (text == NULL) {
-        return tsp_problem_sendf(req, TSP_NO_MEMORY, NULL, "out of memory rendering JSON");
+        return tsp_respond_oom(req);
     }
     sent = tsp_respond(req, status, "application/json", NULL, text, strlen(text));
     free(text);

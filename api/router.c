@@ -1,4 +1,4 @@
-/* router.c - the static route table {method, pattern, handler, role, operationId} and the
+/* api/router.c - the static route table {method, pattern, handler, role, operationId} and the
  * path matcher; answers "not found" and "method not allowed" with the allowed methods.
  * SPDX-License-Identifier: MIT
  */
@@ -34,44 +34,44 @@ static const struct tsp_route routes[] = {
     {"GET", "/ui/", tsp_h_ui_index, TSP_ROLE_PUBLIC, "getDashboardUi", false},
     {"GET", "/ui/{asset}", tsp_h_ui_asset, TSP_ROLE_PUBLIC, "getDashboardAsset", false},
     /* TimescaleDB */
-    {"GET", "/timescaledb", tsp_h_timescaledb, TSP_ROLE_READ, "getTimescaledb", true},
-    {"GET", "/hypertables", tsp_h_hypertables_list, TSP_ROLE_READ, "listHypertables", true},
-    {"GET", "/hypertables/{name}", tsp_h_hypertable_get, TSP_ROLE_READ, "getHypertable", true},
-    {"GET", "/hypertables/{name}/chunks", tsp_h_chunks_list, TSP_ROLE_READ, "listChunks", true},
-    {"PUT", "/hypertables/{name}/compression", tsp_h_compression_put, TSP_ROLE_ADMIN,
-     "setCompression", true},
-    {"POST", "/hypertables/{name}/compress", tsp_h_chunks_compress, TSP_ROLE_ADMIN,
-     "compressChunks", true},
-    {"POST", "/hypertables/{name}/decompress", tsp_h_chunks_decompress, TSP_ROLE_ADMIN,
-     "decompressChunks", true},
-    {"GET", "/hypertables/{name}/compression-policy", tsp_h_compression_policy_get, TSP_ROLE_READ,
-     "getCompressionPolicy", true},
-    {"PUT", "/hypertables/{name}/compression-policy", tsp_h_compression_policy_put, TSP_ROLE_ADMIN,
-     "putCompressionPolicy", true},
-    {"DELETE", "/hypertables/{name}/compression-policy", tsp_h_compression_policy_delete,
-     TSP_ROLE_ADMIN, "deleteCompressionPolicy", true},
-    {"GET", "/hypertables/{name}/retention-policy", tsp_h_retention_policy_get, TSP_ROLE_READ,
-     "getRetentionPolicy", true},
-    {"PUT", "/hypertables/{name}/retention-policy", tsp_h_retention_policy_put, TSP_ROLE_ADMIN,
-     "putRetentionPolicy", true},
-    {"DELETE", "/hypertables/{name}/retention-policy", tsp_h_retention_policy_delete,
-     TSP_ROLE_ADMIN, "deleteRetentionPolicy", true},
-    {"POST", "/hypertables/{name}/drop-chunks", tsp_h_chunks_drop, TSP_ROLE_ADMIN, "dropChunks",
+    {"GET", "/timescaledb", tsp_h_timescale, TSP_ROLE_READ, "getTimescaledb", true},
+    {"GET", "/hypertables", tsp_h_timescale, TSP_ROLE_READ, "listHypertables", true},
+    {"GET", "/hypertables/{name}", tsp_h_timescale, TSP_ROLE_READ, "getHypertable", true},
+    {"GET", "/hypertables/{name}/chunks", tsp_h_timescale, TSP_ROLE_READ, "listChunks", true},
+    {"PUT", "/hypertables/{name}/compression", tsp_h_timescale, TSP_ROLE_ADMIN, "setCompression",
      true},
-    {"GET", "/aggregates", tsp_h_aggregates_list, TSP_ROLE_READ, "listAggregates", true},
-    {"POST", "/aggregates", tsp_h_aggregate_create, TSP_ROLE_ADMIN, "createAggregate", true},
-    {"GET", "/aggregates/{name}", tsp_h_aggregate_get, TSP_ROLE_READ, "getAggregate", true},
-    {"DELETE", "/aggregates/{name}", tsp_h_aggregate_drop, TSP_ROLE_ADMIN, "dropAggregate", true},
-    {"PUT", "/aggregates/{name}/policy", tsp_h_aggregate_policy_put, TSP_ROLE_ADMIN,
-     "putAggregatePolicy", true},
-    {"DELETE", "/aggregates/{name}/policy", tsp_h_aggregate_policy_delete, TSP_ROLE_ADMIN,
+    {"POST", "/hypertables/{name}/compress", tsp_h_timescale, TSP_ROLE_ADMIN, "compressChunks",
+     true},
+    {"POST", "/hypertables/{name}/decompress", tsp_h_timescale, TSP_ROLE_ADMIN, "decompressChunks",
+     true},
+    {"GET", "/hypertables/{name}/compression-policy", tsp_h_timescale, TSP_ROLE_READ,
+     "getCompressionPolicy", true},
+    {"PUT", "/hypertables/{name}/compression-policy", tsp_h_timescale, TSP_ROLE_ADMIN,
+     "putCompressionPolicy", true},
+    {"DELETE", "/hypertables/{name}/compression-policy", tsp_h_timescale, TSP_ROLE_ADMIN,
+     "deleteCompressionPolicy", true},
+    {"GET", "/hypertables/{name}/retention-policy", tsp_h_timescale, TSP_ROLE_READ,
+     "getRetentionPolicy", true},
+    {"PUT", "/hypertables/{name}/retention-policy", tsp_h_timescale, TSP_ROLE_ADMIN,
+     "putRetentionPolicy", true},
+    {"DELETE", "/hypertables/{name}/retention-policy", tsp_h_timescale, TSP_ROLE_ADMIN,
+     "deleteRetentionPolicy", true},
+    {"POST", "/hypertables/{name}/drop-chunks", tsp_h_timescale, TSP_ROLE_ADMIN, "dropChunks",
+     true},
+    {"GET", "/aggregates", tsp_h_timescale, TSP_ROLE_READ, "listAggregates", true},
+    {"POST", "/aggregates", tsp_h_timescale, TSP_ROLE_ADMIN, "createAggregate", true},
+    {"GET", "/aggregates/{name}", tsp_h_timescale, TSP_ROLE_READ, "getAggregate", true},
+    {"DELETE", "/aggregates/{name}", tsp_h_timescale, TSP_ROLE_ADMIN, "dropAggregate", true},
+    {"PUT", "/aggregates/{name}/policy", tsp_h_timescale, TSP_ROLE_ADMIN, "putAggregatePolicy",
+     true},
+    {"DELETE", "/aggregates/{name}/policy", tsp_h_timescale, TSP_ROLE_ADMIN,
      "deleteAggregatePolicy", true},
-    {"POST", "/aggregates/{name}/refresh", tsp_h_aggregate_refresh, TSP_ROLE_ADMIN,
-     "refreshAggregate", true},
-    {"GET", "/jobs", tsp_h_jobs_list, TSP_ROLE_READ, "listJobs", true},
-    {"GET", "/jobs/{id}", tsp_h_job_get, TSP_ROLE_READ, "getJob", true},
-    {"PATCH", "/jobs/{id}", tsp_h_job_patch, TSP_ROLE_ADMIN, "alterJob", true},
-    {"POST", "/jobs/{id}/run", tsp_h_job_run, TSP_ROLE_ADMIN, "runJob", true},
+    {"POST", "/aggregates/{name}/refresh", tsp_h_timescale, TSP_ROLE_ADMIN, "refreshAggregate",
+     true},
+    {"GET", "/jobs", tsp_h_timescale, TSP_ROLE_READ, "listJobs", true},
+    {"GET", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_READ, "getJob", true},
+    {"PATCH", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_ADMIN, "alterJob", true},
+    {"POST", "/jobs/{id}/run", tsp_h_timescale, TSP_ROLE_ADMIN, "runJob", true},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -178,17 +178,4 @@ enum tsp_route_match tsp_router_match(const char *method, const char *path,
         }
     }
     return path_known ? TSP_ROUTE_BAD_METHOD : TSP_ROUTE_NOT_FOUND;
-}
-
-const char *tsp_req_param(const struct tsp_req *req, const char *name)
-{
-    size_t nlen = strlen(name);
-    for (size_t i = 0; i < req->params.count; i++) {
-        const char *pname = req->params.items[i].name;
-        /* names point into the pattern: "check}" */
-        if (strncmp(pname, name, nlen) == 0 && pname[nlen] == '}') {
-            return req->params.items[i].value;
-        }
-    }
-    return NULL;
 }

@@ -1,4 +1,4 @@
-/* serve.c - `tspool serve`: configuration -> logging -> pool -> health -> metrics -> HTTP ->
+/* api/serve.c - `tspool serve`: configuration -> logging -> pool -> health -> metrics -> HTTP ->
  * signals -> drain (readiness off, delay, stop accepting, grace) -> pool shutdown -> exit 0.
  * SPDX-License-Identifier: MIT
  */
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tspool/cli.h"
+#include "tspool/clock.h"
 #include "tspool/http.h"
 #include "tspool/log.h"
 
@@ -93,13 +94,6 @@ static int wait_signal(const sigset_t *set, long timeout_ms)
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Drain within grace_ms: refuse new requests, wait for the in-flight ones (CivetWeb cannot
  * write a response once it is stopping), then stop CivetWeb. Returns false when the deadline
  * passed or a second signal came (*forced); a stopper thread may then still be running and
@@ -109,11 +103,11 @@ static bool drain_http(struct tsp_http_server *server, const sigset_t *set, long
 {
     struct stopper *s = NULL;
     pthread_t thread;
-    int64_t deadline = mono_ms() + grace_ms;
+    int64_t deadline = tsp_clock_mono_ms() + grace_ms;
     bool finished = false;
 
     tsp_http_begin_drain(server);
-    while (tsp_http_inflight(server) > 0 && mono_ms() < deadline) {
+    while (tsp_http_inflight(server) > 0 && tsp_clock_mono_ms() < deadline) {
         /* poll in short steps: a second signal must exit at once */
         if (wait_signal(set, 20) != 0) {
             *forced = true;
@@ -122,10 +116,10 @@ static bool drain_http(struct tsp_http_server *server, const sigset_t *set, long
     }
     if (tsp_http_inflight(server) > 0) {
         /* the grace is over: stop without waiting for the stragglers */
-        deadline = mono_ms() + 2000;
-    } else if (deadline < mono_ms() + 5000) {
+        deadline = tsp_clock_mono_ms() + 2000;
+    } else if (deadline < tsp_clock_mono_ms() + 5000) {
         /* nothing in flight: stopping CivetWeb itself takes about a second */
-        deadline = mono_ms() + 5000;
+        deadline = tsp_clock_mono_ms() + 5000;
     }
     s = calloc(1, sizeof(*s)); /* leaked on purpose if the thread outlives us */
     if (s == NULL) {
@@ -144,7 +138,7 @@ static bool drain_http(struct tsp_http_server *server, const sigset_t *set, long
         pthread_mutex_lock(&s->lock);
         finished = s->done != 0;
         pthread_mutex_unlock(&s->lock);
-        if (finished || mono_ms() >= deadline) {
+        if (finished || tsp_clock_mono_ms() >= deadline) {
             break;
         }
         if (wait_signal(set, 20) != 0) {

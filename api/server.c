@@ -1,4 +1,4 @@
-/* server.c - CivetWeb lifecycle: library init, options from the configuration, mg_start2
+/* api/server.c - CivetWeb lifecycle: library init, options from the configuration, mg_start2
  * with its error text, the log bridge, connection accounting for keep-alive fairness, the
  * optional probe listener with workers of its own, stop.
  * SPDX-License-Identifier: MIT

@@ -1,4 +1,4 @@
-/* tls.c - HTTPS on the listener: the certificate chain and key of TSPOOL_TLS_CERT_FILE /
+/* api/tls.c - HTTPS on the listener: the certificate chain and key of TSPOOL_TLS_CERT_FILE /
  * TSPOOL_TLS_KEY_FILE checked before start-up (with OpenSSL's reason), then loaded into
  * CivetWeb's SSL_CTX with the minimum protocol version of TSPOOL_TLS_MIN_VERSION.
  * SPDX-License-Identifier: MIT

@@ -1,4 +1,4 @@
-/* tokens.c - bearer tokens that follow their *_FILE: a token read from TSPOOL_ADMIN_TOKEN_FILE
+/* api/tokens.c - bearer tokens that follow their *_FILE: a token read from TSPOOL_ADMIN_TOKEN_FILE
  * or TSPOOL_READ_TOKEN_FILE is re-read when the file changes (Kubernetes Secret rotation),
  * at most once a second, without a restart.
  * SPDX-License-Identifier: MIT
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "tspool/clock.h"
 #include "tspool/log.h"
 
 /* How often a request may make us stat the file. */
@@ -32,13 +33,6 @@ struct tsp_tokens {
     struct token_slot admin;
     struct token_slot read;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
@@ -152,7 +146,7 @@ static bool slot_init(struct token_slot *slot, const struct tsp_config *cfg, con
             if (stat(slot->path, &slot->seen) != 0) {
                 memset(&slot->seen, 0, sizeof(slot->seen));
             }
-            slot->checked_ms = mono_ms();
+            slot->checked_ms = tsp_clock_mono_ms();
         }
     }
     return true;
@@ -193,7 +187,7 @@ void tsp_tokens_free(struct tsp_tokens *t)
 
 bool tsp_tokens_get(struct tsp_tokens *t, char **admin, char **read)
 {
-    int64_t now = mono_ms();
+    int64_t now = tsp_clock_mono_ms();
     bool ok = true;
 
     *admin = NULL;

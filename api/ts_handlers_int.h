@@ -1,5 +1,6 @@
-/* ts_handlers_int.h - helpers shared by the TimescaleDB handler files (hypertable, aggregate
- * and job handlers) inside api/ only.
+/* api/ts_handlers_int.h - the TimescaleDB endpoints as one table-driven path inside api/: the row
+ * type of an operation (what it reads from the request, its one service call) and the call
+ * record the common path fills for it.
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_TS_HANDLERS_INT_H
@@ -9,23 +10,35 @@
 #include "ts_json.h"
 #include "tspool/timescale.h"
 
-/* The service context of a request: request id, role (admin for changes), and the
- * ?dry_run / ?if_not_exists flags. TSP_INVALID names a bad flag. */
-enum tsp_code tsp_ts_h_ctx(struct tsp_req *req, bool change, struct tsp_ts_ctx *out,
-                           struct tsp_error *err) TSP_MUSTCHECK;
-/* Send a change document (200, or `status` for creations). Consumes nothing; returns the
- * status sent. */
-int tsp_ts_h_send_change(struct tsp_req *req, int status, const struct tsp_ts_change *change);
-/* Send json (consumed; NULL = out of memory) with status 200. */
-int tsp_ts_h_send(struct tsp_req *req, json_t *json);
-/* Append item (consumed) to the array *arr; on failure release the array and leave *arr NULL,
- * which tsp_ts_h_send_list() answers as out of memory. NULL *arr is left alone. */
-void tsp_ts_h_append(json_t **arr, json_t *item);
-/* Send {key: arr} with status 200; arr is consumed (NULL = out of memory). */
-int tsp_ts_h_send_list(struct tsp_req *req, const char *key, json_t *arr);
-/* Read the JSON body: returns 0 and *out, or the status sent. A body that cannot be read is
- * answered 415/413/400, unless the database lacks `feature`: then 409 says what is missing,
- * as it would for a good body. */
-int tsp_ts_h_body(struct tsp_req *req, enum tsp_ts_feature feature, json_t **out);
+/* One request to a TimescaleDB operation. The common path (ts_handlers.c) fills the inputs in
+ * this order: {id}, body, context (?dry_run, ?if_not_exists); the row's run function parses
+ * what is left, makes the one service call and leaves the outcome here. */
+struct tsp_ts_call {
+    struct tsp_req *req;
+    struct tsp_ts *ts;
+    struct tsp_ts_ctx ctx;       /* request id, role, dry run */
+    const char *name;            /* the {name} path parameter, NULL on routes without one */
+    long long id;                /* the {id} path parameter of rows with `job_id` */
+    const json_t *body;          /* the JSON body of rows with `body`, else NULL */
+    json_t *answer;              /* a read's rendered answer (owned; NULL = out of memory) */
+    struct tsp_ts_change change; /* a change's statements and outcome (owned) */
+};
+
+/* One TimescaleDB operation: a row in ts_operations.c, bound to its route (router.c, handler
+ * tsp_h_timescale) by the operationId. A new operation is a row plus its service function. */
+struct tsp_ts_operation {
+    const char *operation_id;    /* as in router.c and openapi.yaml */
+    bool change;                 /* a change: admin role in the context, ?dry_run, change answer */
+    bool job_id;                 /* the path has a job {id} (0..2147483647), checked first */
+    bool body;                   /* reads a JSON body (415/413/400 before anything else) */
+    enum tsp_ts_feature feature; /* a bad body on a database without it answers 409 instead */
+    int status;                  /* the status of a successful change: 200, or 201 (creation) */
+    /* Parse the body or query into the service's arguments, make the one service call and, for
+     * a read, render call->answer. Errors go to err (answered as problem+json). */
+    enum tsp_code (*run)(struct tsp_ts_call *call, struct tsp_error *err);
+};
+
+/* The row of operationId `operation_id`, or NULL. Static data; thread-safe. */
+const struct tsp_ts_operation *tsp_ts_operation_find(const char *operation_id);
 
 #endif /* TSPOOL_TS_HANDLERS_INT_H */

@@ -1,4 +1,4 @@
-/* ts_json.c - TimescaleDB bodies and responses as JSON: parsers into the service's spec
+/* api/ts_json.c - TimescaleDB bodies and responses as JSON: parsers into the service's spec
  * structs (strings borrowed from the body) and renderers of its result structs.
  * SPDX-License-Identifier: MIT
  */
@@ -609,4 +609,21 @@ enum tsp_code tsp_ts_json_job_patch(const json_t *body, const char **schedule_in
     *schedule_interval = si;
     *scheduled = sched;
     return TSP_OK;
+}
+
+void tsp_ts_json_append(json_t **arr, json_t *item)
+{
+    if (*arr == NULL) {
+        json_decref(item);
+        return;
+    }
+    if (json_array_append_new(*arr, item) != 0) {
+        json_decref(*arr);
+        *arr = NULL;
+    }
+}
+
+json_t *tsp_ts_json_list(const char *key, json_t *arr)
+{
+    return arr != NULL ? json_pack("{s:o}", key, arr) : NULL;
 }

@@ -1,4 +1,4 @@
-/* ts_json.h - TimescaleDB request bodies and responses as JSON: pure parsers (json -> the
+/* api/ts_json.h - TimescaleDB request bodies and responses as JSON: pure parsers (json -> the
  * service's spec structs) and renderers (service structs -> json_t), shared inside api/.
  * SPDX-License-Identifier: MIT
  */
@@ -22,6 +22,11 @@ json_t *tsp_ts_json_aggregate(const struct tsp_ts_aggregate *a);
 json_t *tsp_ts_json_job(const struct tsp_ts_job *j);
 /* {"dry_run", "atomic", "statements": [{"sql", "params"}], "chunks": [...], "job_id"}. */
 json_t *tsp_ts_json_change(const struct tsp_ts_change *c);
+/* Append item (consumed) to the array *arr; on failure release the array and leave *arr NULL
+ * (answered as out of memory). NULL *arr is left alone. */
+void tsp_ts_json_append(json_t **arr, json_t *item);
+/* {key: arr}, arr consumed; NULL when arr is NULL or memory runs out. */
+json_t *tsp_ts_json_list(const char *key, json_t *arr);
 
 /* Parsers: every string written into the out struct is borrowed from body and valid while
  * body lives. Errors are TSP_INVALID naming the JSON field. Pure. */

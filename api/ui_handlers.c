@@ -1,4 +1,4 @@
-/* ui_handlers.c - GET /, /ui/ and /ui/{asset}: the dashboard's HTML, CSS and JavaScript,
+/* api/ui_handlers.c - GET /, /ui/ and /ui/{asset}: the dashboard's HTML, CSS and JavaScript,
  * compiled into the binary from ui/ by cmake/TspoolEmbed.cmake; ETag revalidation and a
  * Content-Security-Policy that keeps the page on this origin.
  * SPDX-License-Identifier: MIT

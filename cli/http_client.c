@@ -1,4 +1,4 @@
-/* http_client.c - the CLI's HTTP client (libcurl easy interface): GET with a bearer token
+/* cli/http_client.c - the CLI's HTTP client (libcurl easy interface): GET with a bearer token
  * and a timeout, the default service URL and the token from the environment.
  * SPDX-License-Identifier: MIT
  */
@@ -9,20 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/strbuf.h"
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
-    struct tsp_http_reply *reply = userp;
+    struct tsp_strbuf *body = userp;
     size_t n = size * nmemb;
-    char *grown = realloc(reply->body, reply->len + n + 1);
 
-    if (grown == NULL) {
-        return 0; /* makes curl fail with CURLE_WRITE_ERROR */
-    }
-    memcpy(grown + reply->len, data, n);
-    reply->len += n;
-    grown[reply->len] = '\0';
-    reply->body = grown;
-    return n;
+    /* 0 makes curl fail with CURLE_WRITE_ERROR */
+    return tsp_strbuf_append(body, data, n) ? n : 0;
 }
 
 enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *token,
@@ -31,6 +26,7 @@ enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *t
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;
     struct tsp_http_reply reply = {0, NULL, 0};
+    struct tsp_strbuf body = {0};
     char url[1024];
     char auth[1024];
     char curl_err[CURL_ERROR_SIZE] = "";
@@ -53,7 +49,7 @@ enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *t
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
         rc = tsp_error_set(err, TSP_UNAVAILABLE, NULL, "%s: %s", url,
@@ -61,17 +57,14 @@ enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *t
         goto done;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+    reply.body = tsp_strbuf_take(&body, &reply.len); /* "" for an empty body */
     if (reply.body == NULL) {
-        reply.body = calloc(1, 1);
-        if (reply.body == NULL) {
-            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
-            goto done;
-        }
+        rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+        goto done;
     }
     *out = reply;
-    reply.body = NULL;
 done:
-    free(reply.body);
+    tsp_strbuf_fini(&body);
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     return rc;
@@ -155,4 +148,24 @@ const char *tsp_http_read_token(void)
 {
     const char *token = token_from("TSPOOL_READ_TOKEN");
     return token != NULL ? token : token_from("TSPOOL_ADMIN_TOKEN");
+}
+
+bool tsp_http_client_option(int argc, char **argv, int *i, const char **url, long *timeout_s)
+{
+    const char *arg = argv[*i];
+
+    if (strcmp(arg, "--url") == 0 && *i + 1 < argc) {
+        *url = argv[++*i];
+        return true;
+    }
+    if (strncmp(arg, "--url=", 6) == 0) {
+        *url = arg + 6;
+        return true;
+    }
+    if (strcmp(arg, "--timeout") == 0 && *i + 1 < argc &&
+        sscanf(argv[*i + 1], "%ld", timeout_s) == 1 && *timeout_s > 0) {
+        ++*i;
+        return true;
+    }
+    return false;
 }

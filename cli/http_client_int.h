@@ -1,10 +1,11 @@
-/* http_client_int.h - the libcurl wrapper the CLI subcommands use to reach a running
- * service (service/ only; the HTTP server side lives in api/).
+/* cli/http_client_int.h - the libcurl wrapper the CLI subcommands use to reach a running
+ * service (inside cli/ only; the HTTP server side lives in api/).
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_HTTP_CLIENT_INT_H
 #define TSPOOL_HTTP_CLIENT_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tspool/error.h"
@@ -21,6 +22,11 @@ struct tsp_http_reply {
 enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *token,
                            long timeout_ms, struct tsp_http_reply *out,
                            struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Consume an option every client subcommand shares at argv[*i]: --url URL, --url=URL or
+ * --timeout S (a positive number of seconds). Returns true (and moves *i past a value it
+ * took) when it was one; false otherwise, also for an incomplete or invalid one. Pure. */
+bool tsp_http_client_option(int argc, char **argv, int *i, const char **url, long *timeout_s);
 
 /* Free the body; reply may be zeroed. */
 void tsp_http_reply_fini(struct tsp_http_reply *reply);

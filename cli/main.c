@@ -1,4 +1,4 @@
-/* main.c - argv -> subcommand table -> tsp_cli_* ; nothing else lives here
+/* cli/main.c - argv -> subcommand table -> tsp_cli_* ; nothing else lives here
  * (top of the dependency graph).
  * SPDX-License-Identifier: MIT
  */

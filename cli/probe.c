@@ -37,13 +37,8 @@ int tsp_cli_probe(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
-        } else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
-            url_arg = argv[++i];
-        } else if (strncmp(argv[i], "--url=", 6) == 0) {
-            url_arg = argv[i] + 6;
-        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
-                   sscanf(argv[i + 1], "%ld", &timeout_s) == 1 && timeout_s > 0) {
-            i++;
+        } else if (tsp_http_client_option(argc, argv, &i, &url_arg, &timeout_s)) {
+            continue; /* --url, --timeout */
         } else if (strcmp(argv[i], "--verbose") == 0) {
             verbose = true;
         } else if (path == NULL && strcmp(argv[i], "live") == 0) {

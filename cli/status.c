@@ -142,13 +142,8 @@ int tsp_cli_status(int argc, char **argv)
             detailed = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             as_json = true;
-        } else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
-            url_arg = argv[++i];
-        } else if (strncmp(argv[i], "--url=", 6) == 0) {
-            url_arg = argv[i] + 6;
-        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
-                   sscanf(argv[i + 1], "%ld", &timeout_s) == 1 && timeout_s > 0) {
-            i++;
+        } else if (tsp_http_client_option(argc, argv, &i, &url_arg, &timeout_s)) {
+            continue; /* --url, --timeout */
         } else {
             fprintf(stderr, "tspool status: unknown or incomplete option '%s'\n", argv[i]);
             usage(stderr);

@@ -6,9 +6,10 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "tspool/db.h"
 
 #ifndef TSPOOL_VERSION
 #define TSPOOL_VERSION "unknown"
@@ -36,9 +37,8 @@ int tsp_cli_version(int argc, char **argv)
         return 2;
     }
     curl = curl_version_info(CURLVERSION_NOW);
-    pq = PQlibVersion();
+    pq = tsp_db_libpq_version();
     printf("tspool %s\n", TSPOOL_VERSION);
-    /* PQlibVersion() is major * 10000 + minor since PostgreSQL 10 */
     printf("libpq %d.%d\n", pq / 10000, pq % 10000);
     printf("jansson %s\n", jansson_version_str());
     printf("libcurl %s\n", curl != NULL ? curl->version : "unknown");

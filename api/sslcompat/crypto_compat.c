@@ -1,4 +1,4 @@
-/* crypto_compat.c - libtspool-crypto.so: carries the SONAME "libcrypto.so" and depends on
+/* sslcompat/crypto_compat.c - libtspool-crypto.so: carries the SONAME "libcrypto.so" and depends on
  * libcrypto.so.3, so that CivetWeb's dlopen("libcrypto.so") finds OpenSSL 3 without the
  * development symlink (see ssl_compat.c).
  * SPDX-License-Identifier: MIT

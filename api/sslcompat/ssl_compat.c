@@ -1,4 +1,4 @@
-/* ssl_compat.c - libtspool-ssl.so: lets Debian's CivetWeb 1.15 serve TLS with OpenSSL 3.
+/* sslcompat/ssl_compat.c - libtspool-ssl.so: lets Debian's CivetWeb 1.15 serve TLS with OpenSSL 3.
  * CivetWeb loads libssl.so with dlopen and looks up SSL_get_peer_certificate, which OpenSSL 3
  * no longer exports (it became a macro for SSL_get1_peer_certificate); the NULL pointer
  * crashes the first TLS connection. This library carries the SONAME "libssl.so" and depends

@@ -1,6 +1,6 @@
 /* db.h - running SQL on a leased connection: parameterised execution with an opaque result,
  * SQLSTATE -> tsp_code mapping, identifier validation and quoting, password scrubbing.
- * PGconn and PGresult never leave service/db.c and service/pool_conn.c.
+ * PGconn and PGresult never leave service/db/query.c, db/info.c and service/pool/conn.c.
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_DB_H
@@ -75,8 +75,17 @@ enum tsp_code tsp_db_qualified_quote(struct tsp_lease *lease, const char *name, 
  * lease is returned; "" when unknown. Non-blocking. */
 const char *tsp_db_database_name(struct tsp_lease *lease);
 
-/* Remove password=... values and the configured password itself from a libpq message, in
- * place (replaced by "********"). password may be NULL. Pure. */
+/* The libpq library in use, as PQlibVersion() gives it: major * 10000 + minor (PostgreSQL 10
+ * and later). Pure; thread-safe. */
+int tsp_db_libpq_version(void);
+
+/* Make a libpq message one line, in place: trailing newlines and blanks go, inner newlines
+ * and tabs become spaces (err->detail and log lines are one line). NULL is a no-op. Pure. */
+void tsp_db_one_line(char *text);
+
+/* Remove password=... values, URI passwords and the configured password itself from a libpq
+ * message, in place (replaced by "********", or by as many '*' when the value is shorter: the
+ * text cannot grow). password may be NULL. Pure. */
 void tsp_db_scrub_password(char *text, const char *password);
 
 #endif /* TSPOOL_DB_H */

@@ -48,7 +48,7 @@ struct tsp_health_inputs {
     bool pool_shutting_down;
     int pool_waiting;
     bool shutting_down;    /* SIGTERM received */
-    int64_t now_mono_ms;   /* tsp_pool_monotonic_ms() */
+    int64_t now_mono_ms;   /* tsp_clock_mono_ms() */
     long heartbeat_max_ms; /* the maintenance thread is stuck when its heartbeat is older */
     int ready_max_waiting; /* readiness fails while more borrowers wait; 0 = off */
     long max_check_age_ms; /* the db check fails when the last good check is older; <= 0: three

@@ -13,7 +13,7 @@
 #include "tspool/config.h"
 #include "tspool/error.h"
 
-struct tsp_pool;  /* opaque; defined in service/pool_int.h */
+struct tsp_pool;  /* opaque; defined in service/pool/pool_int.h */
 struct tsp_lease; /* opaque; one borrowed connection, returned exactly once */
 
 /* How a session looks when it comes back to the pool. */
@@ -23,7 +23,7 @@ enum tsp_conn_status {
     TSP_CONN_BAD,            /* broken or unknown: close */
 };
 
-/* The pool's only way to reach a database. pool_conn.c provides the libpq one; unit tests
+/* The pool's only way to reach a database. pool/conn.c provides the libpq one; unit tests
  * inject a scripted fake. Every callback may block (network I/O) and is always called
  * without the pool lock held. `conn` is the connector's own handle. */
 struct tsp_connector {
@@ -133,7 +133,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
 void tsp_pool_return(struct tsp_lease *lease);
 
 /* The connector handle of a lease (a PGconn * for the libpq connector), valid until the lease
- * is returned. Only service/db.c uses it. */
+ * is returned. Only service/db/ uses it. */
 void *tsp_lease_handle(const struct tsp_lease *lease);
 /* Pool-wide connection id of the lease's connection (stable for the connection's life). */
 long long tsp_lease_conn_id(const struct tsp_lease *lease);
@@ -287,8 +287,5 @@ struct tsp_pool_health {
 
 /* Copy the last health result. Thread-safe, non-blocking. */
 void tsp_pool_health(struct tsp_pool *pool, struct tsp_pool_health *out);
-
-/* Monotonic clock in milliseconds (the one heartbeat_ms uses). */
-int64_t tsp_pool_monotonic_ms(void);
 
 #endif /* TSPOOL_POOL_H */

@@ -1,4 +1,4 @@
-/* error.c - lookups generated from TSP_ERROR_MAP and the first-error-wins setter
+/* base/error.c - lookups generated from TSP_ERROR_MAP and the first-error-wins setter
  * SPDX-License-Identifier: MIT
  */
 #include "tspool/error.h"

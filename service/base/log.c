@@ -1,4 +1,4 @@
-/* log.c - structured log lines: JSON (default) or text, RFC 3339 UTC millisecond timestamps,
+/* base/log.c - structured log lines: JSON (default) or text, RFC 3339 UTC millisecond timestamps,
  * escaping of quotes, backslashes, control characters and invalid UTF-8.
  * SPDX-License-Identifier: MIT
  */
@@ -12,6 +12,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include "tspool/clock.h"
+#include "tspool/strbuf.h"
 
 #define LOG_MSG_MAX  4096
 #define LOG_LINE_MAX 16384
@@ -62,15 +65,13 @@ bool tsp_log_enabled(enum tsp_log_level level)
 
 char *tsp_log_timestamp(long long ms_since_epoch, char *buf, size_t bufsize)
 {
-    struct timespec now;
     struct tm tm;
     time_t secs;
     size_t len;
     long long ms = ms_since_epoch;
 
     if (ms < 0) {
-        clock_gettime(CLOCK_REALTIME, &now);
-        ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        ms = (long long)tsp_clock_real_ms();
     }
     secs = (time_t)(ms / 1000);
     gmtime_r(&secs, &tm);
@@ -121,31 +122,8 @@ static size_t utf8_sequence_length(const unsigned char *s)
     return len;
 }
 
-struct outbuf {
-    char *data;
-    size_t size; /* capacity including the NUL */
-    size_t len;
-};
-
-/* Append n bytes if they fit whole; a truncated line never ends in half an escape. */
-static void out_append(struct outbuf *out, const char *s, size_t n)
-{
-    if (out->len + n + 1 > out->size) {
-        out->size = out->len + 1; /* full: refuse everything after the first overflow */
-        return;
-    }
-    memcpy(out->data + out->len, s, n);
-    out->len += n;
-    out->data[out->len] = '\0';
-}
-
-static void out_puts(struct outbuf *out, const char *s)
-{
-    out_append(out, s, strlen(s));
-}
-
 /* JSON string body of s (no quotes); text mode uses the same escaping so a line stays one line. */
-static void out_escaped(struct outbuf *out, const char *s)
+static void out_escaped(struct tsp_strbuf *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     char esc[8];
@@ -153,37 +131,37 @@ static void out_escaped(struct outbuf *out, const char *s)
     while (*p != '\0') {
         size_t seq = utf8_sequence_length(p);
         if (seq == 0) {
-            out_puts(out, "\\ufffd");
+            tsp_strbuf_puts(out, "\\ufffd");
             p++;
             continue;
         }
         if (seq > 1) {
-            out_append(out, (const char *)p, seq);
+            tsp_strbuf_append(out, (const char *)p, seq);
             p += seq;
             continue;
         }
         switch (*p) {
         case '"':
-            out_puts(out, "\\\"");
+            tsp_strbuf_puts(out, "\\\"");
             break;
         case '\\':
-            out_puts(out, "\\\\");
+            tsp_strbuf_puts(out, "\\\\");
             break;
         case '\n':
-            out_puts(out, "\\n");
+            tsp_strbuf_puts(out, "\\n");
             break;
         case '\r':
-            out_puts(out, "\\r");
+            tsp_strbuf_puts(out, "\\r");
             break;
         case '\t':
-            out_puts(out, "\\t");
+            tsp_strbuf_puts(out, "\\t");
             break;
         default:
             if (*p < 0x20 || *p == 0x7F) {
                 snprintf(esc, sizeof(esc), "\\u%04x", *p);
-                out_puts(out, esc);
+                tsp_strbuf_puts(out, esc);
             } else {
-                out_append(out, (const char *)p, 1);
+                tsp_strbuf_append(out, (const char *)p, 1);
             }
             break;
         }
@@ -193,78 +171,79 @@ static void out_escaped(struct outbuf *out, const char *s)
 
 size_t tsp_log_escape_json(const char *s, char *out, size_t outsize)
 {
-    struct outbuf buf = {out, outsize, 0};
+    struct tsp_strbuf buf;
 
     if (outsize == 0) {
         return 0;
     }
-    out[0] = '\0';
+    /* a fixed builder: an escape that does not fit whole ends the text */
+    tsp_strbuf_init_fixed(&buf, out, outsize);
     out_escaped(&buf, s != NULL ? s : "");
     return buf.len;
 }
 
-static void json_str_field(struct outbuf *out, const char *key, const char *value)
+static void json_str_field(struct tsp_strbuf *out, const char *key, const char *value)
 {
-    out_puts(out, ",\"");
+    tsp_strbuf_puts(out, ",\"");
     out_escaped(out, key);
-    out_puts(out, "\":\"");
+    tsp_strbuf_puts(out, "\":\"");
     out_escaped(out, value);
-    out_puts(out, "\"");
+    tsp_strbuf_puts(out, "\"");
 }
 
-static void json_num_field(struct outbuf *out, const char *key, long long value)
+static void json_num_field(struct tsp_strbuf *out, const char *key, long long value)
 {
     char num[32];
 
     snprintf(num, sizeof(num), "%lld", value);
-    out_puts(out, ",\"");
+    tsp_strbuf_puts(out, ",\"");
     out_escaped(out, key);
-    out_puts(out, "\":");
-    out_puts(out, num);
+    tsp_strbuf_puts(out, "\":");
+    tsp_strbuf_puts(out, num);
 }
 
-static void text_str_field(struct outbuf *out, const char *key, const char *value)
+static void text_str_field(struct tsp_strbuf *out, const char *key, const char *value)
 {
-    out_puts(out, " ");
+    tsp_strbuf_puts(out, " ");
     out_escaped(out, key);
-    out_puts(out, "=\"");
+    tsp_strbuf_puts(out, "=\"");
     out_escaped(out, value);
-    out_puts(out, "\"");
+    tsp_strbuf_puts(out, "\"");
 }
 
-static void text_num_field(struct outbuf *out, const char *key, long long value)
+static void text_num_field(struct tsp_strbuf *out, const char *key, long long value)
 {
     char num[32];
 
     snprintf(num, sizeof(num), "%lld", value);
-    out_puts(out, " ");
+    tsp_strbuf_puts(out, " ");
     out_escaped(out, key);
-    out_puts(out, "=");
-    out_puts(out, num);
+    tsp_strbuf_puts(out, "=");
+    tsp_strbuf_puts(out, num);
 }
 
-static void format_line(struct outbuf *out, enum tsp_log_level level, const struct tsp_log_ctx *ctx,
-                        const char *msg, bool json)
+static void format_line(struct tsp_strbuf *out, enum tsp_log_level level,
+                        const struct tsp_log_ctx *ctx, const char *msg, bool json)
 {
     char ts[32];
-    void (*str_field)(struct outbuf *, const char *, const char *) =
+    void (*str_field)(struct tsp_strbuf *, const char *, const char *) =
         json ? json_str_field : text_str_field;
-    void (*num_field)(struct outbuf *, const char *, long long) =
+    void (*num_field)(struct tsp_strbuf *, const char *, long long) =
         json ? json_num_field : text_num_field;
 
     tsp_log_timestamp(-1, ts, sizeof(ts));
     if (json) {
-        out_puts(out, "{\"ts\":\"");
-        out_puts(out, ts);
-        out_puts(out, "\",\"level\":\"");
-        out_puts(out, level_names[level]);
-        out_puts(out, "\"");
+        tsp_strbuf_puts(out, "{\"ts\":\"");
+        tsp_strbuf_puts(out, ts);
+        tsp_strbuf_puts(out, "\",\"level\":\"");
+        tsp_strbuf_puts(out, level_names[level]);
+        tsp_strbuf_puts(out, "\"");
         json_str_field(out, "msg", msg);
     } else {
-        out_puts(out, ts);
-        out_puts(out, " ");
-        out_puts(out, level_upper[level]);
-        out_puts(out, " ");
+        tsp_strbuf_puts(out, ts);
+        tsp_strbuf_puts(out, " ");
+        tsp_strbuf_puts(out, level_upper[level]);
+        tsp_strbuf_puts(out, " ");
         out_escaped(out, msg);
     }
     if (ctx != NULL) {
@@ -293,7 +272,7 @@ static void format_line(struct outbuf *out, enum tsp_log_level level, const stru
         }
     }
     if (json) {
-        out_puts(out, "}");
+        tsp_strbuf_puts(out, "}");
     }
 }
 
@@ -301,7 +280,7 @@ void tsp_log_write(enum tsp_log_level level, const struct tsp_log_ctx *ctx, cons
 {
     char msg[LOG_MSG_MAX];
     char line[LOG_LINE_MAX];
-    struct outbuf out = {line, sizeof(line) - 1, 0}; /* one byte kept for the newline */
+    struct tsp_strbuf out;
     bool json = atomic_load_explicit(&log_format, memory_order_relaxed) == TSP_LOG_FORMAT_JSON;
     FILE *stream = log_out != NULL ? log_out : stdout;
     va_list ap;
@@ -309,14 +288,14 @@ void tsp_log_write(enum tsp_log_level level, const struct tsp_log_ctx *ctx, cons
     if ((int)level < 0 || (int)level > TSP_LOG_LEVEL_DEBUG) {
         level = TSP_LOG_LEVEL_ERROR;
     }
-    line[0] = '\0';
+    tsp_strbuf_init_fixed(&out, line, sizeof(line) - 1); /* one byte kept for the newline */
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     format_line(&out, level, ctx, msg, json);
     if (json && (out.len == 0 || line[out.len - 1] != '}')) {
         /* truncated: still emit valid JSON, with the message cut instead */
-        out = (struct outbuf){line, sizeof(line) - 1, 0};
+        tsp_strbuf_init_fixed(&out, line, sizeof(line) - 1);
         msg[256] = '\0';
         format_line(&out, level, NULL, msg, json);
     }

@@ -1,4 +1,4 @@
-/* config_int.h - declarations shared by config.c, config_table.c, config_print.c and
+/* config/config_int.h - declarations shared by load.c, table.c, print.c and
  * dotenv.c (and their unit tests); not part of the public API.
  * SPDX-License-Identifier: MIT
  */
@@ -76,7 +76,7 @@ size_t tsp_config_list_count(const char *text);
 /* Parse a boolean word (1/0/true/false/yes/no/on/off, any case). */
 bool tsp_config_parse_bool(const char *text, bool *out);
 
-/* The table rows (config_table.c). */
+/* The table rows (table.c). */
 extern const struct tsp_config_var tsp_config_vars[];
 extern const size_t tsp_config_nvars;
 

@@ -1,4 +1,4 @@
-/* dotenv.c - the .env file parser: KEY=VALUE lines with `export`, comments, quotes and
+/* config/dotenv.c - the .env file parser: KEY=VALUE lines with `export`, comments, quotes and
  * escapes; errors name path:line and never echo a value.
  * SPDX-License-Identifier: MIT
  */
@@ -8,28 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growing byte buffer for one unquoted/unescaped value. */
-struct strbuf {
-    char *data;
-    size_t len;
-    size_t cap;
-};
-
-static bool strbuf_put(struct strbuf *b, char c)
-{
-    if (b->len + 1 >= b->cap) {
-        size_t cap = b->cap == 0 ? 64 : b->cap * 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL) {
-            return false;
-        }
-        b->data = data;
-        b->cap = cap;
-    }
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
-    return true;
-}
+#include "tspool/strbuf.h"
 
 static bool is_blank(char c)
 {
@@ -85,7 +64,7 @@ static char unescape(char c)
 
 /* Parse the value part [p, end) of one line into *value. Returns NULL on success or the
  * error text. */
-static const char *parse_value(const char *p, const char *end, struct strbuf *value)
+static const char *parse_value(const char *p, const char *end, struct tsp_strbuf *value)
 {
     bool ok = true;
     const char *start = p;
@@ -102,7 +81,7 @@ static const char *parse_value(const char *p, const char *end, struct strbuf *va
             return "unterminated single-quoted value";
         }
         for (const char *q = p + 1; ok && q < close; q++) {
-            ok = strbuf_put(value, *q);
+            ok = tsp_strbuf_putc(value, *q);
         }
         if (ok && !rest_is_comment(close + 1, end)) {
             return "unexpected text after the closing quote";
@@ -114,9 +93,9 @@ static const char *parse_value(const char *p, const char *end, struct strbuf *va
         for (; ok && q < end && *q != '"'; q++) {
             if (*q == '\\' && q + 1 < end && strchr("nrt\"\\", q[1]) != NULL) {
                 q++;
-                ok = strbuf_put(value, unescape(*q));
+                ok = tsp_strbuf_putc(value, unescape(*q));
             } else {
-                ok = strbuf_put(value, *q);
+                ok = tsp_strbuf_putc(value, *q);
             }
         }
         if (!ok) {
@@ -139,13 +118,13 @@ static const char *parse_value(const char *p, const char *end, struct strbuf *va
         stop--;
     }
     for (const char *q = p; ok && q < stop; q++) {
-        ok = strbuf_put(value, *q);
+        ok = tsp_strbuf_putc(value, *q);
     }
     return ok ? NULL : "out of memory";
 }
 
 static enum tsp_code add_entry(struct tsp_dotenv *env, size_t *cap, const char *key, size_t key_len,
-                               struct strbuf *value, int line)
+                               struct tsp_strbuf *value, int line)
 {
     char *k = NULL;
     char *v = NULL;
@@ -160,14 +139,12 @@ static enum tsp_code add_entry(struct tsp_dotenv *env, size_t *cap, const char *
         *cap = ncap;
     }
     k = strndup(key, key_len);
-    v = value->data != NULL ? value->data : strdup("");
+    v = tsp_strbuf_take(value, NULL); /* the builder is empty again for the next line */
     if (k == NULL || v == NULL) {
         free(k);
         free(v);
-        value->data = NULL;
         return TSP_NO_MEMORY;
     }
-    value->data = NULL; /* ownership moved */
     env->entries[env->count].key = k;
     env->entries[env->count].value = v;
     env->entries[env->count].line = line;
@@ -179,7 +156,7 @@ enum tsp_code tsp_dotenv_parse(const char *text, size_t len, const char *path,
                                struct tsp_dotenv *out, struct tsp_error *err)
 {
     struct tsp_dotenv env = {NULL, 0};
-    struct strbuf value = {NULL, 0, 0};
+    struct tsp_strbuf value = {0};
     size_t cap = 0;
     const char *p = text;
     const char *text_end = text + len;
@@ -246,11 +223,9 @@ enum tsp_code tsp_dotenv_parse(const char *text, size_t len, const char *path,
             break;
         }
         rc = add_entry(&env, &cap, key, key_len, &value, line);
-        value.len = 0;
-        value.cap = 0;
         p = next;
     }
-    free(value.data);
+    tsp_strbuf_fini(&value);
     if (rc != TSP_OK) {
         (void)tsp_error_set(err, rc, "TSPOOL_ENV_FILE", "%s:%d: out of memory", path, line);
         goto done;

@@ -9,14 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tspool/clock.h"
 #include "tspool/db.h"
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static const char ping_sql[] =
     "SELECT current_setting('server_version'), current_setting('server_version_num')::int, "
@@ -40,12 +34,12 @@ static enum tsp_code ping_once(struct tsp_pool *pool, const char *label,
     }
     ping.wait_ms = (double)tsp_lease_wait_ns(lease) / 1e6;
     ping.conn_id = tsp_lease_conn_id(lease);
-    start = mono_ms();
+    start = (double)tsp_clock_mono_ns() / 1e6;
     rc = tsp_db_exec(lease, ping_sql, 0, NULL, &res, err);
     if (rc != TSP_OK) {
         goto done;
     }
-    ping.round_trip_ms = mono_ms() - start;
+    ping.round_trip_ms = (double)tsp_clock_mono_ns() / 1e6 - start;
     if (tsp_db_result_rows(res) != 1) {
         rc = tsp_error_set(err, TSP_DB_ERROR, NULL, "ping returned %d rows",
                            tsp_db_result_rows(res));

@@ -1,6 +1,6 @@
 /* db/query.c - SQL on a leased connection: statements sent asynchronously against a deadline
  * (cancelled past it), the opaque result, SQLSTATE -> tsp_code mapping, identifier validation
- * and quoting, password scrubbing.
+ * and quoting.
  * SPDX-License-Identifier: MIT
  */
 #include "tspool/db.h"
@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "tspool/clock.h"
+
 #define IDENT_MAX 63 /* NAMEDATALEN - 1 */
-#define MASK      "********"
-#define MASK_LEN  8
 
 struct tsp_db_result {
     PGresult *res;
@@ -267,28 +267,6 @@ const char *tsp_db_database_name(struct tsp_lease *lease)
     return db != NULL ? db : "";
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Newlines of multi-line server messages become spaces: err->detail is one line. */
-static void one_line(char *s)
-{
-    size_t len = strlen(s);
-
-    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ')) {
-        s[--len] = '\0';
-    }
-    for (; *s != '\0'; s++) {
-        if (*s == '\n' || *s == '\r' || *s == '\t') {
-            *s = ' ';
-        }
-    }
-}
-
 /* Record a failed statement in err: code from the SQLSTATE, the server's primary message and
  * detail (scrubbed of the session's password), the SQLSTATE itself. */
 static enum tsp_code exec_error(PGconn *conn, const PGresult *res, const char *sqlstate,
@@ -314,7 +292,7 @@ static enum tsp_code exec_error(PGconn *conn, const PGresult *res, const char *s
     } else {
         snprintf(text, sizeof(text), "%s", primary);
     }
-    one_line(text);
+    tsp_db_one_line(text);
     tsp_db_scrub_password(text, PQpass(conn));
     (void)tsp_error_set(err, code, NULL, "%s", text);
     tsp_error_set_sqlstate(err, sqlstate);
@@ -366,7 +344,7 @@ static PGresult *await_result(PGconn *conn, double deadline_ms, bool *late)
     for (;;) {
         while (PQisBusy(conn)) {
             struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-            double left = deadline_ms - monotonic_ms();
+            double left = deadline_ms - ((double)tsp_clock_mono_ns() / 1e6);
             int ready = 0;
             if (pfd.fd < 0) {
                 PQclear(last);
@@ -414,14 +392,15 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                              "tsp_db_exec called without a connection "
                              "or with bad parameters");
     }
-    started = monotonic_ms();
+    started = ((double)tsp_clock_mono_ns() / 1e6);
     deadline_ms = tsp_lease_statement_deadline_ms(lease);
     /* sent without waiting for the answer, so that a server that stops answering mid-statement
      * (a frozen backend, a failover that moved the address) costs at most the deadline */
     if (PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
         res = await_result(conn, started + (double)deadline_ms, &late);
     }
-    tsp_lease_report_duration(lease, tsp_lease_label(lease), monotonic_ms() - started);
+    tsp_lease_report_duration(lease, tsp_lease_label(lease),
+                              ((double)tsp_clock_mono_ns() / 1e6) - started);
     if (late) {
         /* cancel on the server, then the session is closed on return (it is left busy) */
         cancel_async(conn);
@@ -537,115 +516,7 @@ done:
     return rc;
 }
 
-/* Replace text[start, start+len) by MASK (when len >= MASK_LEN, shifting the rest left) or
- * by len '*' (a shorter span cannot grow in place). Returns the masked span's new length. */
-static size_t mask_span(char *text, size_t start, size_t len)
+int tsp_db_libpq_version(void)
 {
-    size_t total = strlen(text);
-
-    if (len >= MASK_LEN) {
-        memcpy(text + start, MASK, MASK_LEN);
-        memmove(text + start + MASK_LEN, text + start + len, total - start - len + 1);
-        return MASK_LEN;
-    }
-    memset(text + start, '*', len);
-    return len;
-}
-
-/* Length of a conninfo value at s: a '...' quoted value with backslash escapes, or up to the
- * next blank. */
-static size_t conninfo_value_len(const char *s)
-{
-    size_t i = 0;
-
-    if (s[0] == '\'') {
-        for (i = 1; s[i] != '\0' && s[i] != '\''; i++) {
-            if (s[i] == '\\' && s[i + 1] != '\0') {
-                i++;
-            }
-        }
-        return s[i] == '\'' ? i + 1 : i;
-    }
-    while (s[i] != '\0' && !isspace((unsigned char)s[i])) {
-        i++;
-    }
-    return i;
-}
-
-static bool starts_with_nocase(const char *s, const char *prefix)
-{
-    for (; *prefix != '\0'; s++, prefix++) {
-        if (tolower((unsigned char)*s) != *prefix) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static void scrub_conninfo(char *text)
-{
-    size_t i = 0;
-
-    while (text[i] != '\0') {
-        if (starts_with_nocase(text + i, "password")) {
-            size_t j = i + strlen("password");
-            while (text[j] == ' ') {
-                j++;
-            }
-            if (text[j] == '=') {
-                size_t len;
-                j++;
-                while (text[j] == ' ') {
-                    j++;
-                }
-                len = conninfo_value_len(text + j);
-                i = j + (len > 0 ? mask_span(text, j, len) : 0);
-                continue;
-            }
-        }
-        i++;
-    }
-}
-
-/* postgresql://user:secret@host -> postgresql://user:********@host */
-static void scrub_uri(char *text)
-{
-    char *p = text;
-
-    while ((p = strstr(p, "://")) != NULL) {
-        char *userinfo = p + 3;
-        size_t span = strcspn(userinfo, "@/ \t\n");
-        char *colon = NULL;
-
-        if (userinfo[span] == '@') {
-            colon = memchr(userinfo, ':', span);
-        }
-        if (colon != NULL && colon + 1 < userinfo + span) {
-            size_t start = (size_t)(colon + 1 - text);
-            size_t len = (size_t)(userinfo + span - (colon + 1));
-            mask_span(text, start, len);
-        }
-        p = userinfo;
-    }
-}
-
-void tsp_db_scrub_password(char *text, const char *password)
-{
-    size_t plen;
-    char *hit = NULL;
-
-    if (text == NULL) {
-        return;
-    }
-    if (password != NULL && password[0] != '\0') {
-        plen = strlen(password);
-        hit = strstr(text, password);
-        while (hit != NULL) {
-            size_t start = (size_t)(hit - text);
-            size_t n = mask_span(text, start, plen);
-            hit = strstr(text + start + n, password);
-        }
-    }
-    scrub_conninfo(text);
-    scrub_uri(text);
+    return PQlibVersion();
 }

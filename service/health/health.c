@@ -1,4 +1,4 @@
-/* health.c - named checks for the liveness, readiness and startup probes, evaluated over the
+/* health/health.c - named checks for the liveness, readiness and startup probes, evaluated over the
  * pool's cached database check (never a database round trip per probe), and the shutdown flag.
  * SPDX-License-Identifier: MIT
  */
@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tspool/clock.h"
 
 struct tsp_health {
     struct tsp_pool *pool; /* borrowed */
@@ -289,7 +291,7 @@ enum tsp_code tsp_health_check(struct tsp_health *health, enum tsp_health_probe 
     in.heartbeat_max_ms = health->opts.heartbeat_max_ms;
     in.ready_max_waiting = health->opts.ready_max_waiting;
     in.max_check_age_ms = health->opts.max_check_age_ms;
-    in.now_mono_ms = tsp_pool_monotonic_ms();
+    in.now_mono_ms = tsp_clock_mono_ms();
     if (health->pool != NULL) {
         struct tsp_pool_stats stats;
         tsp_pool_health(health->pool, &in.db);

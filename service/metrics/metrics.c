@@ -1,4 +1,4 @@
-/* metrics.c - HTTP request counters and duration histograms kept in relaxed atomics (every
+/* metrics/metrics.c - HTTP request counters and duration histograms kept in relaxed atomics (every
  * request touches them, so no lock), and the Prometheus text exposition 0.0.4 writer.
  * SPDX-License-Identifier: MIT
  */
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tspool/strbuf.h"
 
 const double tsp_metrics_duration_bounds_s[TSP_METRICS_DURATION_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -136,50 +138,6 @@ uint64_t tsp_metrics_http_count(const struct tsp_metrics *m, size_t route, const
     return atomic_load_explicit(&m->requests[idx], memory_order_relaxed);
 }
 
-/* A growable text buffer; `failed` sticks after the first allocation failure. */
-struct out {
-    char *buf;
-    size_t len, cap;
-    int failed;
-};
-
-static void outf(struct out *o, const char *fmt, ...) TSP_PRINTF(2, 3);
-
-static void outf(struct out *o, const char *fmt, ...)
-{
-    va_list ap;
-    int n = 0;
-
-    if (o->failed) {
-        return;
-    }
-    for (;;) {
-        size_t room = o->cap - o->len;
-        va_start(ap, fmt);
-        n = vsnprintf(o->buf != NULL ? o->buf + o->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->failed = 1;
-            return;
-        }
-        if ((size_t)n < room) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t cap = o->cap == 0 ? 8192 : o->cap * 2;
-        while (cap - o->len <= (size_t)n) {
-            cap *= 2;
-        }
-        char *grown = realloc(o->buf, cap);
-        if (grown == NULL) {
-            o->failed = 1;
-            return;
-        }
-        o->buf = grown;
-        o->cap = cap;
-    }
-}
-
 /* Label values escape backslash, double quote and newline (exposition format 0.0.4). */
 static void escape_label(const char *in, char *out, size_t outsize)
 {
@@ -198,9 +156,9 @@ static void escape_label(const char *in, char *out, size_t outsize)
     out[o] = '\0';
 }
 
-static void family(struct out *o, const char *name, const char *type, const char *help)
+static void family(struct tsp_strbuf *o, const char *name, const char *type, const char *help)
 {
-    outf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    tsp_strbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* Shortest text that reads back as the same double (0.0025, not 0.0025000000000000001). */
@@ -214,22 +172,22 @@ static void format_double(double v, char *buf, size_t size)
     }
 }
 
-static void gauge(struct out *o, const char *name, const char *help, double value)
+static void gauge(struct tsp_strbuf *o, const char *name, const char *help, double value)
 {
     char text[40];
 
     format_double(value, text, sizeof(text));
     family(o, name, "gauge", help);
-    outf(o, "%s %s\n", name, text);
+    tsp_strbuf_printf(o, "%s %s\n", name, text);
 }
 
-static void counter(struct out *o, const char *name, const char *help, uint64_t value)
+static void counter(struct tsp_strbuf *o, const char *name, const char *help, uint64_t value)
 {
     family(o, name, "counter", help);
-    outf(o, "%s %llu\n", name, (unsigned long long)value);
+    tsp_strbuf_printf(o, "%s %llu\n", name, (unsigned long long)value);
 }
 
-static void render_pool(struct out *o, const struct tsp_metrics_sources *src)
+static void render_pool(struct tsp_strbuf *o, const struct tsp_metrics_sources *src)
 {
     const struct tsp_pool_stats *s = src->pool;
     uint64_t cumulative = 0;
@@ -241,9 +199,9 @@ static void render_pool(struct out *o, const struct tsp_metrics_sources *src)
     gauge(o, "tspool_pool_min_idle", "Connections kept open at all times (DB_MIN_CONNS).",
           s->min_idle);
     family(o, "tspool_pool_connections", "gauge", "Connections by state.");
-    outf(o, "tspool_pool_connections{state=\"idle\"} %d\n", s->idle);
-    outf(o, "tspool_pool_connections{state=\"in_use\"} %d\n", s->in_use);
-    outf(o, "tspool_pool_connections{state=\"connecting\"} %d\n", s->connecting);
+    tsp_strbuf_printf(o, "tspool_pool_connections{state=\"idle\"} %d\n", s->idle);
+    tsp_strbuf_printf(o, "tspool_pool_connections{state=\"in_use\"} %d\n", s->in_use);
+    tsp_strbuf_printf(o, "tspool_pool_connections{state=\"connecting\"} %d\n", s->connecting);
     gauge(o, "tspool_pool_open_connections", "Open connections (idle + in use).", s->open);
     gauge(o, "tspool_pool_overflow_in_use", "Connections in use beyond the size.",
           s->in_use_overflow);
@@ -261,8 +219,9 @@ static void render_pool(struct out *o, const struct tsp_metrics_sources *src)
             s->connect_failures);
     family(o, "tspool_pool_closes_total", "counter", "Connections closed, by reason.");
     for (int r = 0; r < TSP_CLOSE_REASON_COUNT; r++) {
-        outf(o, "tspool_pool_closes_total{reason=\"%s\"} %llu\n",
-             tsp_close_reason_name((enum tsp_close_reason)r), (unsigned long long)s->closes[r]);
+        tsp_strbuf_printf(o, "tspool_pool_closes_total{reason=\"%s\"} %llu\n",
+                          tsp_close_reason_name((enum tsp_close_reason)r),
+                          (unsigned long long)s->closes[r]);
     }
     counter(o, "tspool_pool_preping_failures_total", "Idle connections found dead by pre-ping.",
             s->preping_failures);
@@ -278,27 +237,28 @@ static void render_pool(struct out *o, const struct tsp_metrics_sources *src)
                "Slow operations by borrower label.");
         for (size_t i = 0; i < src->nslow; i++) {
             escape_label(src->slow[i].label, label, sizeof(label));
-            outf(o, "tspool_pool_slow_operations_by_label_total{label=\"%s\"} %llu\n", label,
-                 (unsigned long long)src->slow[i].count);
+            tsp_strbuf_printf(o, "tspool_pool_slow_operations_by_label_total{label=\"%s\"} %llu\n",
+                              label, (unsigned long long)src->slow[i].count);
         }
     }
     family(o, "tspool_pool_acquire_wait_seconds", "histogram",
            "Time borrowers waited for a connection.");
     for (int b = 0; b < TSP_POOL_WAIT_BUCKETS; b++) {
         cumulative += s->wait_buckets[b];
-        outf(o, "tspool_pool_acquire_wait_seconds_bucket{le=\"%g\"} %llu\n",
-             tsp_pool_wait_bucket_bounds_s[b], (unsigned long long)cumulative);
+        tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_bucket{le=\"%g\"} %llu\n",
+                          tsp_pool_wait_bucket_bounds_s[b], (unsigned long long)cumulative);
     }
     cumulative += s->wait_buckets[TSP_POOL_WAIT_BUCKETS];
-    outf(o, "tspool_pool_acquire_wait_seconds_bucket{le=\"+Inf\"} %llu\n",
-         (unsigned long long)cumulative);
+    tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_bucket{le=\"+Inf\"} %llu\n",
+                      (unsigned long long)cumulative);
     format_double(s->wait_sum_s, label, sizeof(label));
-    outf(o, "tspool_pool_acquire_wait_seconds_sum %s\n", label);
-    outf(o, "tspool_pool_acquire_wait_seconds_count %llu\n", (unsigned long long)cumulative);
+    tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_sum %s\n", label);
+    tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_count %llu\n",
+                      (unsigned long long)cumulative);
     gauge(o, "tspool_pool_uptime_seconds", "Seconds since the pool started.", s->uptime_s);
 }
 
-static void render_db(struct out *o, const struct tsp_pool_health *db)
+static void render_db(struct tsp_strbuf *o, const struct tsp_pool_health *db)
 {
     gauge(o, "tspool_db_up", "1 when the last cached database check succeeded.",
           db->checked && db->ok ? 1 : 0);
@@ -306,7 +266,7 @@ static void render_db(struct out *o, const struct tsp_pool_health *db)
           db->latency_ms / 1000.0);
 }
 
-static void render_http(struct out *o, const struct tsp_metrics *m)
+static void render_http(struct tsp_strbuf *o, const struct tsp_metrics *m)
 {
     char label[512];
 
@@ -321,15 +281,17 @@ static void render_http(struct out *o, const struct tsp_metrics *m)
                     continue;
                 }
                 if (c + 1 < NCODES) {
-                    outf(o,
-                         "tspool_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} "
-                         "%llu\n",
-                         label, methods[mi], codes[c], (unsigned long long)n);
+                    tsp_strbuf_printf(
+                        o,
+                        "tspool_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} "
+                        "%llu\n",
+                        label, methods[mi], codes[c], (unsigned long long)n);
                 } else {
-                    outf(o,
-                         "tspool_http_requests_total{route=\"%s\",method=\"%s\",code=\"other\"} "
-                         "%llu\n",
-                         label, methods[mi], (unsigned long long)n);
+                    tsp_strbuf_printf(
+                        o,
+                        "tspool_http_requests_total{route=\"%s\",method=\"%s\",code=\"other\"} "
+                        "%llu\n",
+                        label, methods[mi], (unsigned long long)n);
                 }
             }
         }
@@ -346,18 +308,20 @@ static void render_http(struct out *o, const struct tsp_metrics *m)
         escape_label(m->labels[r], label, sizeof(label));
         for (size_t b = 0; b < TSP_METRICS_DURATION_BUCKETS; b++) {
             cumulative += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
-            outf(o, "tspool_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                 label, tsp_metrics_duration_bounds_s[b], (unsigned long long)cumulative);
+            tsp_strbuf_printf(
+                o, "tspool_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                label, tsp_metrics_duration_bounds_s[b], (unsigned long long)cumulative);
         }
         cumulative +=
             atomic_load_explicit(&h->buckets[TSP_METRICS_DURATION_BUCKETS], memory_order_relaxed);
-        outf(o, "tspool_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-             label, (unsigned long long)cumulative);
-        outf(o, "tspool_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n", label,
-             (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
+        tsp_strbuf_printf(
+            o, "tspool_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+            label, (unsigned long long)cumulative);
+        tsp_strbuf_printf(o, "tspool_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n", label,
+                          (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
         /* the +Inf bucket is the count: both read from the same atomics a moment apart */
-        outf(o, "tspool_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
-             (unsigned long long)cumulative);
+        tsp_strbuf_printf(o, "tspool_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                          label, (unsigned long long)cumulative);
     }
 }
 
@@ -365,14 +329,15 @@ enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
                                  const struct tsp_metrics_sources *src, char **out, size_t *len,
                                  struct tsp_error *err)
 {
-    struct out o = {NULL, 0, 0, 0};
+    struct tsp_strbuf o = {0};
     char version[128];
+    char *text = NULL;
 
     gauge(&o, "tspool_up", "1 while the service is running.", 1);
     escape_label(src != NULL && src->version != NULL ? src->version : "unknown", version,
                  sizeof(version));
     family(&o, "tspool_build_info", "gauge", "Build information; the value is always 1.");
-    outf(&o, "tspool_build_info{version=\"%s\"} 1\n", version);
+    tsp_strbuf_printf(&o, "tspool_build_info{version=\"%s\"} 1\n", version);
     if (src != NULL && src->pool != NULL) {
         render_pool(&o, src);
     }
@@ -382,11 +347,10 @@ enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
     if (metrics != NULL) {
         render_http(&o, metrics);
     }
-    if (o.failed) {
-        free(o.buf);
+    text = tsp_strbuf_take(&o, len);
+    if (text == NULL) {
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering metrics");
     }
-    *out = o.buf;
-    *len = o.len;
+    *out = text;
     return TSP_OK;
 }

@@ -15,9 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tspool/db.h"
 #include "tspool/log.h"
-
-#define MASK "********"
 
 /* TCP settings of every database connection (libpq keepalives_*, tcp_user_timeout) */
 #define KEEPALIVES_IDLE_S     "10"
@@ -45,57 +44,6 @@ void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_
     opts->ping_timeout_ms = (long)cfg->db_connect_timeout_s * 1000;
 }
 
-static size_t append(char *out, size_t o, size_t size, const char *s)
-{
-    while (*s != '\0' && o + 1 < size) {
-        out[o++] = *s++;
-    }
-    return o;
-}
-
-/* libpq error text without the password: the configured value and any password=... token
- * become MASK. text has `size` bytes (at most TSP_ERROR_DETAIL_MAX). */
-static void scrub(char *text, size_t size, const char *password)
-{
-    char out[TSP_ERROR_DETAIL_MAX];
-    const char *p = text;
-    size_t plen = password != NULL ? strlen(password) : 0;
-    size_t klen = strlen("password=");
-    size_t o = 0;
-
-    while (*p != '\0' && o + 1 < sizeof(out)) {
-        if (plen > 0 && strncmp(p, password, plen) == 0) {
-            o = append(out, o, sizeof(out), MASK);
-            p += plen;
-        } else if (strncmp(p, "password=", klen) == 0) {
-            o = append(out, o, sizeof(out), "password=" MASK);
-            p += klen;
-            while (*p != '\0' && !isspace((unsigned char)*p)) {
-                p++;
-            }
-        } else {
-            out[o++] = *p++;
-        }
-    }
-    out[o] = '\0';
-    snprintf(text, size, "%s", out);
-}
-
-/* One line: strip the trailing newline libpq adds, and join continuation lines. */
-static void one_line(char *text)
-{
-    size_t n = strlen(text);
-
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) {
-        text[--n] = '\0';
-    }
-    for (char *p = text; *p != '\0'; p++) {
-        if (*p == '\n' || *p == '\r' || *p == '\t') {
-            *p = ' ';
-        }
-    }
-}
-
 /* A connect failure that means "up but refusing us" carries an SQLSTATE; libpq keeps no
  * SQLSTATE for connection failures, so the server's (English, lc_messages=C) text decides. */
 static const char *connect_failure_sqlstate(const PGconn *conn, const char *msg)
@@ -120,8 +68,8 @@ static enum tsp_code conn_error(const struct tsp_config *cfg, PGconn *conn, enum
     const char *sqlstate = NULL;
 
     snprintf(text, sizeof(text), "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
-    one_line(text);
-    scrub(text, sizeof(text), cfg->db_pass);
+    tsp_db_one_line(text);
+    tsp_db_scrub_password(text, cfg->db_pass);
     if (code == TSP_DB_UNAVAILABLE && conn != NULL) {
         sqlstate = connect_failure_sqlstate(conn, text);
         if (sqlstate != NULL) {
@@ -133,20 +81,13 @@ static enum tsp_code conn_error(const struct tsp_config *cfg, PGconn *conn, enum
     return code;
 }
 
-static int64_t ping_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read what the server sent until a result is complete; false when nothing complete came
  * before deadline_ms or the connection failed. */
 static bool ping_wait(PGconn *conn, int64_t deadline_ms)
 {
     while (PQisBusy(conn)) {
         struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        int64_t left = deadline_ms - ping_now_ms();
+        int64_t left = deadline_ms - tsp_clock_mono_ms();
         int ready = 0;
         if (left <= 0 || pfd.fd < 0) {
             return false;
@@ -188,7 +129,7 @@ static PGresult *result_by(PGconn *conn, int64_t deadline_ms)
 static int64_t setup_deadline(const struct tsp_config *cfg)
 {
     int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
-    return ping_now_ms() + (int64_t)timeout_s * 1000;
+    return tsp_clock_mono_ms() + (int64_t)timeout_s * 1000;
 }
 
 static enum tsp_code set_config(const struct tsp_config *cfg, PGconn *conn, const char *name,
@@ -210,8 +151,8 @@ static enum tsp_code set_config(const struct tsp_config *cfg, PGconn *conn, cons
     } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(text, sizeof(text), "%s", PQresultErrorMessage(res));
-        one_line(text);
-        scrub(text, sizeof(text), cfg->db_pass);
+        tsp_db_one_line(text);
+        tsp_db_scrub_password(text, cfg->db_pass);
         code = tsp_error_set(err, state != NULL ? TSP_DB_ERROR : TSP_DB_UNAVAILABLE,
                              "DB_SESSION_SETTINGS", "session setting %s=%s failed: %s", name, value,
                              text);
@@ -313,8 +254,8 @@ static void pg_notice(void *arg, const char *message)
         return;
     }
     snprintf(text, sizeof(text), "%s", message);
-    one_line(text);
-    scrub(text, sizeof(text), cfg->db_pass);
+    tsp_db_one_line(text);
+    tsp_db_scrub_password(text, cfg->db_pass);
     TSP_LOG_DEBUG(&ctx, "server notice: %s", text);
 }
 
@@ -398,7 +339,7 @@ static enum tsp_code pg_ping(void *ctx, void *handle, long timeout_ms, struct ts
     if (timeout_ms <= 0) {
         timeout_ms = (long)(cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5) * 1000;
     }
-    deadline = ping_now_ms() + timeout_ms;
+    deadline = tsp_clock_mono_ms() + timeout_ms;
     if (!PQsendQuery(conn, "")) {
         return conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
     }

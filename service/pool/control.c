@@ -11,13 +11,6 @@
 
 #include "tspool/log.h"
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- create / free ------------------------------------------------------------------------ */
 
 static enum tsp_code check_options(const struct tsp_pool_options *o, struct tsp_error *err)
@@ -66,10 +59,10 @@ enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
         pool->opts.health_interval_ms = 5000;
     }
     pool->connector = *connector;
-    pool->started_ms = tsp_pool_stamp_ms();
-    pool->started_wall_ms = wall_ms();
-    pool->rng = (uint32_t)tsp_pool_now_ns() | 1u;
-    pool->health.heartbeat_ms = tsp_pool_monotonic_ms();
+    pool->started_ms = tsp_clock_coarse_ms();
+    pool->started_wall_ms = tsp_clock_real_ms();
+    pool->rng = (uint32_t)tsp_clock_mono_ns() | 1u;
+    pool->health.heartbeat_ms = tsp_clock_mono_ms();
     lock_ok = pthread_mutex_init(&pool->lock, NULL) == 0;
     attr_ok = lock_ok && pthread_condattr_init(&pool->cond_attr) == 0;
     if (attr_ok && pthread_condattr_setclock(&pool->cond_attr, CLOCK_MONOTONIC) != 0) {
@@ -218,7 +211,7 @@ void tsp_pool_resume(struct tsp_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
     pool->paused = false;
-    tsp_pool_dispatch(pool, tsp_pool_stamp_ms());
+    tsp_pool_dispatch(pool, tsp_clock_coarse_ms());
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -226,7 +219,7 @@ int tsp_pool_recycle_all(struct tsp_pool *pool)
 {
     struct tsp_pool_conn *conn = NULL;
     struct tsp_pool_conn *batch = NULL;
-    int64_t now_ms = tsp_pool_stamp_ms();
+    int64_t now_ms = tsp_clock_coarse_ms();
     int marked = 0;
 
     pthread_mutex_lock(&pool->lock);
@@ -258,7 +251,7 @@ enum tsp_code tsp_pool_resize(struct tsp_pool *pool, int size, int max_overflow,
 {
     struct tsp_pool_conn *batch = NULL;
     struct tsp_pool_conn *conn = NULL;
-    int64_t now_ms = tsp_pool_stamp_ms();
+    int64_t now_ms = tsp_clock_coarse_ms();
     enum tsp_code code = TSP_OK;
 
     pthread_mutex_lock(&pool->lock);
@@ -298,8 +291,8 @@ int tsp_pool_shutdown(struct tsp_pool *pool, long deadline_ms)
 {
     struct tsp_pool_conn *batch = NULL;
     struct tsp_pool_conn *conn = NULL;
-    int64_t now_ms = tsp_pool_stamp_ms();
-    struct timespec ts = tsp_pool_abs_deadline(tsp_pool_now_ns() + (int64_t)deadline_ms * 1000000);
+    int64_t now_ms = tsp_clock_coarse_ms();
+    struct timespec ts = tsp_clock_timespec(tsp_clock_mono_ns() + (int64_t)deadline_ms * 1000000);
     int out = 0;
     int rc = 0;
 

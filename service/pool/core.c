@@ -26,29 +26,6 @@ const char *tsp_close_reason_name(enum tsp_close_reason reason)
     return close_reason_names[reason];
 }
 
-int64_t tsp_pool_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t tsp_pool_monotonic_ms(void)
-{
-    return tsp_pool_now_ns() / 1000000;
-}
-
-int64_t tsp_pool_stamp_ms(void)
-{
-    struct timespec ts;
-#ifdef CLOCK_MONOTONIC_COARSE
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-#else
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void copy_label(char *dst, const char *label)
 {
     size_t n = 0;
@@ -106,18 +83,6 @@ void tsp_pool_change_state(struct tsp_pool *pool, struct tsp_pool_conn *conn,
     list_push_head(&pool->lists[state], conn);
     conn->state = state;
     conn->state_ms = now_ms;
-}
-
-int tsp_pool_total(const struct tsp_pool *pool)
-{
-    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
-           pool->lists[TSP_POOL_CONN_CONNECTING].count + pool->lists[TSP_POOL_CONN_CLOSING].count;
-}
-
-int tsp_pool_open_count(const struct tsp_pool *pool)
-{
-    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
-           pool->lists[TSP_POOL_CONN_CONNECTING].count;
 }
 
 static bool has_capacity(const struct tsp_pool *pool)
@@ -288,7 +253,7 @@ static void grant_waiter(struct tsp_pool *pool, struct tsp_pool_waiter *w, enum 
     if (what == TSP_POOL_GRANT_CONN &&
         close_reason_for(pool, conn, now_ms) == TSP_CLOSE_REASON_COUNT &&
         !needs_preping(pool, conn)) {
-        now_ns = tsp_pool_now_ns();
+        now_ns = tsp_clock_mono_ns();
         wait_ns = now_ns > w->start_ns ? (uint64_t)(now_ns - w->start_ns) : 0;
         conn->uses++;
         conn->lease.wait_ns = wait_ns;
@@ -375,7 +340,7 @@ void tsp_pool_close_batch(struct tsp_pool *pool, struct tsp_pool_conn *batch, bo
         pthread_cond_broadcast(&pool->drained);
     }
     if (dispatch) {
-        tsp_pool_dispatch(pool, tsp_pool_stamp_ms());
+        tsp_pool_dispatch(pool, tsp_clock_coarse_ms());
     }
     pthread_mutex_unlock(&pool->lock);
 }
@@ -433,14 +398,6 @@ void tsp_pool_release(struct tsp_pool *pool, struct tsp_pool_conn *conn,
 
 /* ---- borrow ------------------------------------------------------------------------------- */
 
-struct timespec tsp_pool_abs_deadline(int64_t deadline_ns)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)(deadline_ns / 1000000000);
-    ts.tv_nsec = (long)(deadline_ns % 1000000000);
-    return ts;
-}
-
 /* Wait in the FIFO queue until granted or the deadline. Pool lock held on entry; held on
  * return unless *ready (the granter finished the borrow: the lease is ready to use). */
 static enum tsp_pool_grant wait_turn(struct tsp_pool *pool, const char *label, bool front,
@@ -449,7 +406,7 @@ static enum tsp_pool_grant wait_turn(struct tsp_pool *pool, const char *label, b
                                      int *waiting_at_timeout)
 {
     struct tsp_pool_waiter w;
-    struct timespec ts = tsp_pool_abs_deadline(deadline_ns);
+    struct timespec ts = tsp_clock_timespec(deadline_ns);
     enum tsp_pool_grant got = TSP_POOL_GRANT_NONE;
     int rc = 0;
 
@@ -499,7 +456,7 @@ static bool needs_preping(const struct tsp_pool *pool, const struct tsp_pool_con
 static void borrow_done(struct tsp_pool *pool, struct tsp_pool_conn *conn, int64_t start_ns,
                         bool waited, struct tsp_lease **out)
 {
-    int64_t now_ns = start_ns != 0 ? tsp_pool_now_ns() : 0;
+    int64_t now_ns = start_ns != 0 ? tsp_clock_mono_ns() : 0;
     uint64_t wait_ns = now_ns > start_ns ? (uint64_t)(now_ns - start_ns) : 0;
 
     conn->uses++;
@@ -545,15 +502,15 @@ static enum tsp_code connect_slot(struct tsp_pool *pool, struct tsp_pool_conn *c
     }
     pthread_mutex_lock(&pool->lock);
     if (code != TSP_OK) {
-        tsp_pool_connect_failed(pool, conn, tsp_pool_stamp_ms());
+        tsp_pool_connect_failed(pool, conn, tsp_clock_coarse_ms());
         (void)tsp_error_set(err, code, cerr.field, "%s", cerr.detail);
         tsp_error_set_sqlstate(err, cerr.sqlstate);
         return code;
     }
-    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_stamp_ms());
+    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_clock_coarse_ms());
     tsp_pool_note_identity(pool, conn, identity);
     if (pool->shutting_down) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_pool_stamp_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_clock_coarse_ms(), &batch);
         pthread_mutex_unlock(&pool->lock);
         tsp_pool_close_batch(pool, batch, false);
         pthread_mutex_lock(&pool->lock);
@@ -569,7 +526,7 @@ static void discard(struct tsp_pool *pool, struct tsp_pool_conn *conn, enum tsp_
     struct tsp_pool_conn *batch = NULL;
 
     conn->holder[0] = '\0';
-    tsp_pool_close_begin(pool, conn, reason, tsp_pool_stamp_ms(), &batch);
+    tsp_pool_close_begin(pool, conn, reason, tsp_clock_coarse_ms(), &batch);
     pthread_mutex_unlock(&pool->lock);
     tsp_pool_close_batch(pool, batch, false);
     pthread_mutex_lock(&pool->lock);
@@ -581,7 +538,7 @@ static void discard(struct tsp_pool *pool, struct tsp_pool_conn *conn, enum tsp_
 static void start_clock(int64_t *start_ns, int64_t *deadline_ns, long timeout_ms)
 {
     if (*start_ns == 0) {
-        *start_ns = tsp_pool_now_ns();
+        *start_ns = tsp_clock_mono_ns();
         *deadline_ns = *start_ns + (int64_t)timeout_ms * 1000000;
     }
 }
@@ -606,7 +563,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
     int waiting = 0;
 
     /* clocks are read outside the lock: it is held for list surgery only */
-    now_ms = tsp_pool_stamp_ms();
+    now_ms = tsp_clock_coarse_ms();
     pthread_mutex_lock(&pool->lock);
     if (timeout_ms < 0) {
         timeout_ms = pool->opts.timeout_ms;
@@ -615,7 +572,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
         grant = TSP_POOL_GRANT_NONE;
         conn = NULL;
         if (start_ns != 0) {
-            now_ms = tsp_pool_stamp_ms(); /* a later round: time has passed */
+            now_ms = tsp_clock_coarse_ms(); /* a later round: time has passed */
         }
         if (pool->shutting_down) {
             grant = TSP_POOL_GRANT_SHUTDOWN;
@@ -644,7 +601,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
                 *out = &conn->lease;
                 return TSP_OK;
             }
-            now_ms = tsp_pool_stamp_ms();
+            now_ms = tsp_clock_coarse_ms();
         }
         if (grant == TSP_POOL_GRANT_NONE) {
             code = exhausted(pool, timeout_ms, waiting, err);
@@ -678,11 +635,11 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
             goto done;
         }
         start_clock(&start_ns, &deadline_ns, timeout_ms);
-        left_ms = (deadline_ns - tsp_pool_now_ns()) / 1000000;
+        left_ms = (deadline_ns - tsp_clock_mono_ns()) / 1000000;
         if (left_ms <= 0) {
             /* a discarded connection already used the deadline: never ping past it */
             conn->holder[0] = '\0';
-            tsp_pool_change_state(pool, conn, TSP_POOL_CONN_IDLE, tsp_pool_stamp_ms(), false);
+            tsp_pool_change_state(pool, conn, TSP_POOL_CONN_IDLE, tsp_clock_coarse_ms(), false);
             front = true; /* the connection goes to the next waiter */
             code = exhausted(pool, timeout_ms, pool->waiting, err);
             goto done;
@@ -705,7 +662,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
 done:
     if (front) {
         /* capacity freed by a discard and not taken here belongs to the queue */
-        tsp_pool_dispatch(pool, tsp_pool_stamp_ms());
+        tsp_pool_dispatch(pool, tsp_clock_coarse_ms());
     }
     pthread_mutex_unlock(&pool->lock);
     return code;
@@ -741,7 +698,7 @@ void tsp_pool_return(struct tsp_lease *lease)
             status = TSP_CONN_BAD;
         }
     }
-    now_ms = tsp_pool_stamp_ms();
+    now_ms = tsp_clock_coarse_ms();
     pthread_mutex_lock(&pool->lock);
     if (rolled_back) {
         pool->counters.rollbacks++;

@@ -100,14 +100,12 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
                           const struct tsp_error *err)
 {
     struct tsp_pool_health *h = &pool->health;
-    struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     h->checked = true;
     h->ok = ok;
-    h->checked_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    h->checked_at_ms = tsp_clock_real_ms();
     if (ok) {
-        h->ok_at_ms = tsp_pool_monotonic_ms();
+        h->ok_at_ms = tsp_clock_mono_ms();
         h->ever_ok = true;
         h->misconfigured = false;
         h->latency_ms = latency_ms;
@@ -126,7 +124,7 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
  * the pool has no use for it) and *latency_ms is the connect time. */
 static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct tsp_error *err)
 {
-    struct tsp_pool_conn *conn = tsp_pool_reserve(pool, tsp_pool_stamp_ms());
+    struct tsp_pool_conn *conn = tsp_pool_reserve(pool, tsp_clock_coarse_ms());
     struct tsp_pool_conn *batch = NULL;
     void *handle = NULL;
     int pid = 0;
@@ -139,30 +137,30 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
     }
     pthread_mutex_unlock(&pool->lock);
-    t0 = tsp_pool_now_ns();
+    t0 = tsp_clock_mono_ns();
     code = pool->connector.connect(pool->connector.ctx, &handle, err);
-    *latency_ms = (double)(tsp_pool_now_ns() - t0) / 1e6;
+    *latency_ms = (double)(tsp_clock_mono_ns() - t0) / 1e6;
     if (code == TSP_OK) {
         pid = pool->connector.backend_pid(pool->connector.ctx, handle);
         tsp_pool_read_identity(pool, handle, identity, sizeof(identity));
     }
     pthread_mutex_lock(&pool->lock);
     if (code != TSP_OK) {
-        tsp_pool_connect_failed(pool, conn, tsp_pool_stamp_ms());
+        tsp_pool_connect_failed(pool, conn, tsp_clock_coarse_ms());
         return code;
     }
-    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_pool_stamp_ms());
+    tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_clock_coarse_ms());
     tsp_pool_note_identity(pool, conn, identity);
     open = pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
            pool->lists[TSP_POOL_CONN_CONNECTING].count;
     if (pool->opts.mode == TSP_POOL_MODE_DIRECT) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_DIRECT, tsp_pool_stamp_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_DIRECT, tsp_clock_coarse_ms(), &batch);
     } else if (pool->shutting_down) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_pool_stamp_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_clock_coarse_ms(), &batch);
     } else if (open > pool->opts.size && pool->wait_head == NULL) {
-        tsp_pool_close_begin(pool, conn, TSP_CLOSE_OVERFLOW, tsp_pool_stamp_ms(), &batch);
+        tsp_pool_close_begin(pool, conn, TSP_CLOSE_OVERFLOW, tsp_clock_coarse_ms(), &batch);
     } else {
-        tsp_pool_release(pool, conn, TSP_CONN_IDLE, tsp_pool_stamp_ms(), &batch);
+        tsp_pool_release(pool, conn, TSP_CONN_IDLE, tsp_clock_coarse_ms(), &batch);
     }
     if (batch != NULL) {
         pthread_mutex_unlock(&pool->lock);
@@ -198,7 +196,7 @@ static void fill_min_idle(struct tsp_pool *pool, struct maint_state *ms, int64_t
             if (ms->fill_backoff_ms > FILL_BACKOFF_MAX_MS) {
                 ms->fill_backoff_ms = FILL_BACKOFF_MAX_MS;
             }
-            ms->next_fill_ms = tsp_pool_stamp_ms() + ms->fill_backoff_ms;
+            ms->next_fill_ms = tsp_clock_coarse_ms() + ms->fill_backoff_ms;
             pthread_mutex_unlock(&pool->lock);
             TSP_LOG_WARN(&ctx, "cannot open a warm connection (retry in %ld ms): %s",
                          ms->fill_backoff_ms, err.detail);
@@ -225,13 +223,13 @@ static void health_check(struct tsp_pool *pool, struct maint_state *ms, int64_t 
         tsp_pool_change_state(pool, conn, TSP_POOL_CONN_IN_USE, now_ms, false);
         snprintf(conn->holder, sizeof(conn->holder), "pool.health");
         pthread_mutex_unlock(&pool->lock);
-        t0 = tsp_pool_now_ns();
+        t0 = tsp_clock_mono_ns();
         code = pool->connector.ping(pool->connector.ctx, conn->handle, pool->opts.ping_timeout_ms,
                                     &err);
-        latency_ms = (double)(tsp_pool_now_ns() - t0) / 1e6;
+        latency_ms = (double)(tsp_clock_mono_ns() - t0) / 1e6;
         pthread_mutex_lock(&pool->lock);
         tsp_pool_release(pool, conn, code == TSP_OK ? TSP_CONN_IDLE : TSP_CONN_BAD,
-                         tsp_pool_stamp_ms(), &batch);
+                         tsp_clock_coarse_ms(), &batch);
         if (batch != NULL) {
             pthread_mutex_unlock(&pool->lock);
             tsp_pool_close_batch(pool, batch, true);
@@ -285,12 +283,12 @@ static void log_stats(struct tsp_pool *pool, int64_t now_ms)
 /* One pass of periodic work. Lock held on entry and on return. */
 static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
 {
-    int64_t now_ms = tsp_pool_stamp_ms();
+    int64_t now_ms = tsp_clock_coarse_ms();
     struct tsp_pool_conn *batch = NULL;
     struct leak_report leaks[LEAKS_PER_TICK];
     int nleaks = 0;
 
-    pool->health.heartbeat_ms = tsp_pool_monotonic_ms();
+    pool->health.heartbeat_ms = tsp_clock_mono_ms();
     collect_idle_expired(pool, now_ms, &batch);
     nleaks = collect_leaks(pool, now_ms, leaks);
     if (batch != NULL || nleaks > 0) {
@@ -309,7 +307,7 @@ static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
         health_check(pool, ms, now_ms);
         ms->next_health_ms = now_ms + pool->opts.health_interval_ms;
     }
-    pool->health.heartbeat_ms = tsp_pool_monotonic_ms();
+    pool->health.heartbeat_ms = tsp_clock_mono_ms();
     if (pool->opts.stats_log_interval_ms > 0 && now_ms >= ms->next_stats_ms) {
         if (ms->next_stats_ms != 0) {
             log_stats(pool, now_ms);
@@ -329,7 +327,7 @@ static void *maint_main(void *arg)
     pthread_mutex_lock(&pool->lock);
     while (!pool->maint_stop) {
         maint_tick(pool, &ms);
-        wake_ns = tsp_pool_now_ns() + (int64_t)pool->opts.maintenance_interval_ms * 1000000;
+        wake_ns = tsp_clock_mono_ns() + (int64_t)pool->opts.maintenance_interval_ms * 1000000;
         ts.tv_sec = (time_t)(wake_ns / 1000000000);
         ts.tv_nsec = (long)(wake_ns % 1000000000);
         while (!pool->maint_stop &&

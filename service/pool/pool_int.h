@@ -1,5 +1,5 @@
-/* pool_int.h - struct tsp_pool and the connection record, shared by service/pool*.c only.
- * Everything here is guarded by tsp_pool.lock unless a field says otherwise.
+/* pool/pool_int.h - struct tsp_pool and the connection record, shared by the files of
+ * service/pool/ only. Everything here is guarded by tsp_pool.lock unless a field says otherwise.
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_POOL_INT_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "tspool/clock.h"
 #include "tspool/pool.h"
 
 struct tsp_pool_conn;
@@ -29,7 +30,7 @@ struct tsp_pool_conn {
     enum tsp_pool_conn_state state;
     long long id;
     void *handle;          /* connector handle; NULL while connecting */
-    int64_t created_ms;    /* stamp (tsp_pool_stamp_ms); connect completion (reservation while
+    int64_t created_ms;    /* stamp (tsp_clock_coarse_ms); connect completion (reservation while
                               connecting) */
     int64_t state_ms;      /* monotonic time it entered its state (idle since, borrowed at) */
     int64_t idle_for_ms;   /* how long it sat idle before its last borrow (pre-ping rule) */
@@ -113,27 +114,24 @@ struct tsp_pool {
     int64_t started_wall_ms;
 };
 
-/* Monotonic nanoseconds (precise; for waits, deadlines and latencies). */
-int64_t tsp_pool_now_ns(void);
-
-/* Monotonic milliseconds from the coarse clock (a few ms resolution, a third of the cost):
- * every *_ms stamp of the pool uses it. */
-int64_t tsp_pool_stamp_ms(void);
-
 /* Move conn to the list of `state` (unlinking it from its current one unless `fresh`) and stamp
  * the time. The only place a state changes. Lock held. */
 void tsp_pool_change_state(struct tsp_pool *pool, struct tsp_pool_conn *conn,
                            enum tsp_pool_conn_state state, int64_t now_ms, bool fresh);
 
-/* Connections that count against size + overflow (every list, closing included). Lock held. */
-int tsp_pool_total(const struct tsp_pool *pool);
-
 /* Connections kept or being opened: idle + in use + connecting (what `size` limits). Lock
- * held. */
-int tsp_pool_open_count(const struct tsp_pool *pool);
+ * held. Inline here so that stats.c reads the lists without calling into core.c. */
+static inline int tsp_pool_open_count(const struct tsp_pool *pool)
+{
+    return pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
+           pool->lists[TSP_POOL_CONN_CONNECTING].count;
+}
 
-/* Absolute CLOCK_MONOTONIC time for a condition wait. */
-struct timespec tsp_pool_abs_deadline(int64_t deadline_ns);
+/* Connections that count against size + overflow (every list, closing included). Lock held. */
+static inline int tsp_pool_total(const struct tsp_pool *pool)
+{
+    return tsp_pool_open_count(pool) + pool->lists[TSP_POOL_CONN_CLOSING].count;
+}
 
 /* Fail every waiter with TSP_SHUTTING_DOWN. Lock held. */
 void tsp_pool_wake_all_shutdown(struct tsp_pool *pool);
@@ -179,10 +177,10 @@ void tsp_pool_close_batch(struct tsp_pool *pool, struct tsp_pool_conn *batch, bo
 void tsp_pool_release(struct tsp_pool *pool, struct tsp_pool_conn *conn,
                       enum tsp_conn_status status, int64_t now_ms, struct tsp_pool_conn **batch);
 
-/* Start / signal the maintenance thread (pool_maint.c). */
+/* Start / signal the maintenance thread (maint.c). */
 enum tsp_code tsp_pool_maint_start(struct tsp_pool *pool, struct tsp_error *err) TSP_MUSTCHECK;
 
-/* Fill a stats snapshot (pool_stats.c). Lock held. */
+/* Fill a stats snapshot (stats.c). Lock held. */
 void tsp_pool_stats_fill(const struct tsp_pool *pool, struct tsp_pool_stats *out, int64_t now_ms);
 
 /* Record one successful borrow that waited wait_ns in the counters and histogram. Lock held. */

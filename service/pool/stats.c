@@ -89,7 +89,7 @@ void tsp_pool_stats_fill(const struct tsp_pool *pool, struct tsp_pool_stats *out
 void tsp_pool_stats(struct tsp_pool *pool, struct tsp_pool_stats *out)
 {
     pthread_mutex_lock(&pool->lock);
-    tsp_pool_stats_fill(pool, out, tsp_pool_stamp_ms());
+    tsp_pool_stats_fill(pool, out, tsp_clock_coarse_ms());
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -147,7 +147,7 @@ enum tsp_code tsp_pool_conn_list(struct tsp_pool *pool, struct tsp_pool_conn_inf
 {
     struct tsp_pool_conn_info *infos = NULL;
     const struct tsp_pool_conn *c = NULL;
-    int64_t now_ms = tsp_pool_stamp_ms();
+    int64_t now_ms = tsp_clock_coarse_ms();
     size_t n = 0;
     size_t total = 0;
     enum tsp_code code = TSP_OK;

@@ -10,23 +10,6 @@
 
 #include "tspool/db.h"
 
-/* Run one statement as the whole change and hand the result over. */
-static enum tsp_code single_change(struct tsp_ts_op *op, const char *target,
-                                   struct tsp_ts_stmt *stmt, struct tsp_db_result **result,
-                                   struct tsp_ts_change *out, struct tsp_error *err)
-{
-    struct tsp_ts_change change = {0};
-    enum tsp_code rc;
-
-    rc = tsp_ts_op_change(op, target, stmt, 1, result, &change, err);
-    if (rc == TSP_OK) {
-        *out = change;
-        memset(&change, 0, sizeof(change));
-    }
-    tsp_ts_change_fini(&change);
-    return rc;
-}
-
 enum tsp_code tsp_ts_aggregate_create(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                                       const struct tsp_ts_aggregate_spec *spec,
                                       struct tsp_ts_change *out, struct tsp_error *err)
@@ -36,9 +19,7 @@ enum tsp_code tsp_ts_aggregate_create(struct tsp_ts *ts, const struct tsp_ts_ctx
     struct tsp_ts_stmt check = {0};
     struct tsp_ts_stmt stmt = {0};
     struct tsp_db_result *res = NULL;
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char source[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target source;
     char bucket[TSP_TS_TEXT_MAX];
     const char *value = NULL;
     enum tsp_code rc;
@@ -50,15 +31,11 @@ enum tsp_code tsp_ts_aggregate_create(struct tsp_ts *ts, const struct tsp_ts_ctx
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_begin(&op, ts, ctx, "aggregates.create", TSP_TS_FEATURE_AGGREGATES, err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, "aggregates.create", TSP_TS_FEATURE_AGGREGATES,
+                            spec->hypertable, false, &source, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, spec->hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    snprintf(source, sizeof(source), "%s.%s", schema, rel);
     /* the server parses the bucket as a bound value first; only its own printout of the
        interval is written into the view's text */
     rc = tsp_ts_sql_interval_check(spec->bucket, "bucket", &check, err);
@@ -71,42 +48,13 @@ enum tsp_code tsp_ts_aggregate_create(struct tsp_ts *ts, const struct tsp_ts_ctx
     value = tsp_db_result_value(res, 0, 0);
     snprintf(bucket, sizeof(bucket), "%s", value != NULL ? value : "");
     resolved = *spec;
-    resolved.hypertable = source;
+    resolved.hypertable = source.qualified;
     rc = tsp_ts_sql_aggregate_create(&op.quoter, &resolved, bucket, op.ctx->if_not_exists, &stmt,
                                      err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = single_change(&op, spec->name, &stmt, NULL, out, err);
 done:
-    tsp_ts_stmt_fini(&stmt);
     tsp_ts_stmt_fini(&check);
     tsp_db_result_free(res);
-    tsp_ts_op_end(&op);
-    return rc;
-}
-
-/* Begin an aggregate operation and resolve its view; target receives "schema.name". */
-static enum tsp_code begin_on_aggregate(struct tsp_ts_op *op, struct tsp_ts *ts,
-                                        const struct tsp_ts_ctx *ctx, const char *opname,
-                                        const char *name, char *target, size_t size,
-                                        struct tsp_error *err)
-{
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    enum tsp_code rc;
-
-    rc = tsp_ts_op_begin(op, ts, ctx, opname, TSP_TS_FEATURE_AGGREGATES, err);
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    rc = tsp_ts_op_resolve(op, name, true, "name", schema, rel, err);
-    if (rc != TSP_OK) {
-        tsp_ts_op_end(op);
-        return rc;
-    }
-    snprintf(target, size, "%s.%s", schema, rel);
-    return TSP_OK;
+    return tsp_ts_op_finish_one(&op, rc, spec->name, &stmt, 0, out, err);
 }
 
 enum tsp_code tsp_ts_aggregate_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -115,20 +63,16 @@ enum tsp_code tsp_ts_aggregate_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *
 {
     struct tsp_ts_op op;
     struct tsp_ts_stmt stmt = {0};
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     enum tsp_code rc;
 
-    rc = begin_on_aggregate(&op, ts, ctx, "aggregates.drop", name, target, sizeof(target), err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, "aggregates.drop", TSP_TS_FEATURE_AGGREGATES, name, true,
+                            &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_sql_aggregate_drop(&op.quoter, target, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = single_change(&op, target, &stmt, NULL, out, err);
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    rc = tsp_ts_sql_aggregate_drop(&op.quoter, t.qualified, &stmt, err);
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, 0, out, err);
 }
 
 enum tsp_code tsp_ts_aggregate_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -140,23 +84,23 @@ enum tsp_code tsp_ts_aggregate_policy_put(struct tsp_ts *ts, const struct tsp_ts
     struct tsp_ts_stmt stmts[2];
     struct tsp_db_result *results[2] = {NULL, NULL};
     struct tsp_ts_change change = {0};
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     enum tsp_code rc;
 
     memset(stmts, 0, sizeof(stmts));
-    rc =
-        begin_on_aggregate(&op, ts, ctx, "aggregate_policy.put", name, target, sizeof(target), err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, "aggregate_policy.put", TSP_TS_FEATURE_AGGREGATES, name,
+                            true, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
     /* PUT replaces the policy: remove and add in one transaction */
-    rc = tsp_ts_sql_aggregate_policy_remove(&op.quoter, target, true, &stmts[0], err);
+    rc = tsp_ts_sql_aggregate_policy_remove(&op.quoter, t.qualified, true, &stmts[0], err);
     if (rc == TSP_OK) {
-        rc = tsp_ts_sql_aggregate_policy_add(&op.quoter, target, start_offset, end_offset,
+        rc = tsp_ts_sql_aggregate_policy_add(&op.quoter, t.qualified, start_offset, end_offset,
                                              schedule_interval, &stmts[1], err);
     }
     if (rc == TSP_OK) {
-        rc = tsp_ts_op_change(&op, target, stmts, 2, results, &change, err);
+        rc = tsp_ts_op_change(&op, t.qualified, stmts, 2, results, &change, err);
     }
     if (rc == TSP_OK) {
         change.job_id = change.dry_run ? 0 : tsp_db_result_int(results[1], 0, 0, 0);
@@ -179,7 +123,7 @@ enum tsp_code tsp_ts_aggregate_policy_delete(struct tsp_ts *ts, const struct tsp
     struct tsp_ts_aggregate agg;
     struct tsp_ts_op op;
     struct tsp_ts_stmt stmt = {0};
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     enum tsp_code rc;
 
     rc = tsp_ts_aggregate_get(ts, ctx, name, &agg, err);
@@ -191,21 +135,13 @@ enum tsp_code tsp_ts_aggregate_policy_delete(struct tsp_ts *ts, const struct tsp
                              "continuous aggregate \"%s.%s\" has no refresh policy", agg.schema,
                              agg.name);
     }
-    rc = begin_on_aggregate(&op, ts, ctx, "aggregate_policy.delete", name, target, sizeof(target),
-                            err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, "aggregate_policy.delete", TSP_TS_FEATURE_AGGREGATES,
+                            name, true, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_sql_aggregate_policy_remove(&op.quoter, target, false, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = single_change(&op, target, &stmt, NULL, out, err);
-    }
-    if (rc == TSP_OK) {
-        out->job_id = agg.policy.job_id;
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    rc = tsp_ts_sql_aggregate_policy_remove(&op.quoter, t.qualified, false, &stmt, err);
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, agg.policy.job_id, out, err);
 }
 
 enum tsp_code tsp_ts_aggregate_refresh(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -214,55 +150,22 @@ enum tsp_code tsp_ts_aggregate_refresh(struct tsp_ts *ts, const struct tsp_ts_ct
 {
     struct tsp_ts_op op;
     struct tsp_ts_stmt stmt = {0};
-    char target[2 * TSP_TS_NAME_MAX];
+    struct tsp_ts_target t;
     enum tsp_code rc;
 
-    rc = begin_on_aggregate(&op, ts, ctx, "aggregates.refresh", name, target, sizeof(target), err);
+    rc = tsp_ts_op_begin_on(&op, ts, ctx, "aggregates.refresh", TSP_TS_FEATURE_AGGREGATES, name,
+                            true, &t, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_sql_aggregate_refresh(&op.quoter, target, start, end, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = single_change(&op, target, &stmt, NULL, out, err);
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    rc = tsp_ts_sql_aggregate_refresh(&op.quoter, t.qualified, start, end, &stmt, err);
+    return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, 0, out, err);
 }
 
-enum tsp_code tsp_ts_job_run(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
-                             struct tsp_ts_change *out, struct tsp_error *err)
-{
-    struct tsp_ts_job job;
-    struct tsp_ts_op op;
-    struct tsp_ts_stmt stmt = {0};
-    char target[32];
-    enum tsp_code rc;
-
-    rc = tsp_ts_job_get(ts, ctx, job_id, &job, err); /* 404 before anything runs */
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    rc = tsp_ts_op_begin(&op, ts, ctx, "jobs.run", TSP_TS_FEATURE_JOBS, err);
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    snprintf(target, sizeof(target), "job %lld", job_id);
-    rc = tsp_ts_sql_job_run(job_id, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = single_change(&op, target, &stmt, NULL, out, err);
-    }
-    if (rc == TSP_OK) {
-        out->job_id = job_id;
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
-}
-
-enum tsp_code tsp_ts_job_alter(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
-                               const char *schedule_interval, int scheduled,
-                               struct tsp_ts_change *out, struct tsp_error *err)
+/* Run or alter a job: 404 for an unknown job before anything runs, then one statement. */
+static enum tsp_code job_change(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
+                                bool run, const char *schedule_interval, int scheduled,
+                                struct tsp_ts_change *out, struct tsp_error *err)
 {
     struct tsp_ts_job job;
     struct tsp_ts_op op;
@@ -274,19 +177,28 @@ enum tsp_code tsp_ts_job_alter(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, 
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_begin(&op, ts, ctx, "jobs.alter", TSP_TS_FEATURE_JOBS, err);
+    rc = tsp_ts_op_begin(&op, ts, ctx, run ? "jobs.run" : "jobs.alter", TSP_TS_FEATURE_JOBS, err);
     if (rc != TSP_OK) {
         return rc;
     }
     snprintf(target, sizeof(target), "job %lld", job_id);
-    rc = tsp_ts_sql_job_alter(job_id, schedule_interval, scheduled, &stmt, err);
-    if (rc == TSP_OK) {
-        rc = single_change(&op, target, &stmt, NULL, out, err);
+    if (run) {
+        rc = tsp_ts_sql_job_run(job_id, &stmt, err);
+    } else {
+        rc = tsp_ts_sql_job_alter(job_id, schedule_interval, scheduled, &stmt, err);
     }
-    if (rc == TSP_OK) {
-        out->job_id = job_id;
-    }
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
+    return tsp_ts_op_finish_one(&op, rc, target, &stmt, job_id, out, err);
+}
+
+enum tsp_code tsp_ts_job_run(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
+                             struct tsp_ts_change *out, struct tsp_error *err)
+{
+    return job_change(ts, ctx, job_id, true, NULL, -1, out, err);
+}
+
+enum tsp_code tsp_ts_job_alter(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
+                               const char *schedule_interval, int scheduled,
+                               struct tsp_ts_change *out, struct tsp_error *err)
+{
+    return job_change(ts, ctx, job_id, false, schedule_interval, scheduled, out, err);
 }

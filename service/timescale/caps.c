@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/clock.h"
 #include "tspool/db.h"
 
 #define CAPS_MAX_AGE_MS 60000
@@ -125,7 +126,7 @@ enum tsp_code tsp_ts_caps_for_lease(struct tsp_ts *ts, struct tsp_lease *lease,
                                     struct tsp_ts_caps *out, struct tsp_error *err)
 {
     long long conn_id = tsp_lease_conn_id(lease);
-    int64_t now = tsp_pool_monotonic_ms();
+    int64_t now = tsp_clock_mono_ms();
     struct tsp_ts_caps fresh;
     bool stale;
     enum tsp_code rc;

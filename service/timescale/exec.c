@@ -1,6 +1,6 @@
 /* timescale/exec.c - runs the builders on a leased connection: operation setup (borrow,
- * capabilities), transactions, field attribution of rejected values, the audit record, and
- * every change operation.
+ * capabilities), name resolution, transactions, field attribution of rejected values and the
+ * audit record. The reads (read.c) and changes (change.c, agg.c) are built on it.
  * SPDX-License-Identifier: MIT
  */
 #include "timescale_int.h"
@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/clock.h"
 #include "tspool/db.h"
 #include "tspool/log.h"
+#include "tspool/strbuf.h"
 
 static const struct tsp_ts_ctx default_ctx = {0};
 
@@ -38,7 +40,7 @@ enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const str
     op->ts = ts;
     op->ctx = ctx != NULL ? ctx : &default_ctx;
     op->name = name;
-    op->started_ms = tsp_pool_monotonic_ms();
+    op->started_ms = tsp_clock_mono_ms();
     snprintf(label, sizeof(label), "ts.%s", name);
     rc = tsp_pool_borrow(ts->pool, label, op->ctx->timeout_ms > 0 ? op->ctx->timeout_ms : -1,
                          &lease, err);
@@ -169,40 +171,23 @@ void tsp_ts_change_fini(struct tsp_ts_change *change)
 /* "stmt1; stmt2" and "$1=..., $2=NULL | ..." for the audit record (malloc'd, or NULL). */
 static char *join_statements(const struct tsp_ts_change *change, bool params)
 {
-    size_t len = 1;
-    size_t i;
-    int p;
-    char *out = NULL;
+    struct tsp_strbuf sb = {0};
 
-    for (i = 0; i < change->nstmts; i++) {
-        const struct tsp_ts_stmt *s = &change->stmts[i];
-        len += (params ? 0 : strlen(s->sql)) + 4;
-        for (p = 0; params && p < s->nparams; p++) {
-            len += 16 + (s->params[p] != NULL ? strlen(s->params[p]) : 4);
-        }
-    }
-    out = malloc(len);
-    if (out == NULL) {
-        return NULL;
-    }
-    out[0] = '\0';
-    for (i = 0; i < change->nstmts; i++) {
+    for (size_t i = 0; i < change->nstmts; i++) {
         const struct tsp_ts_stmt *s = &change->stmts[i];
         if (i > 0) {
-            strcat(out, params ? " | " : "; ");
+            tsp_strbuf_puts(&sb, params ? " | " : "; ");
         }
         if (!params) {
-            strcat(out, s->sql);
+            tsp_strbuf_puts(&sb, s->sql);
             continue;
         }
-        for (p = 0; p < s->nparams; p++) {
-            char head[16];
-            snprintf(head, sizeof(head), "%s$%d=", p > 0 ? ", " : "", p + 1);
-            strcat(out, head);
-            strcat(out, s->params[p] != NULL ? s->params[p] : "NULL");
+        for (int p = 0; p < s->nparams; p++) {
+            tsp_strbuf_printf(&sb, "%s$%d=%s", p > 0 ? ", " : "", p + 1,
+                              s->params[p] != NULL ? s->params[p] : "NULL");
         }
     }
-    return out;
+    return tsp_strbuf_take(&sb, NULL);
 }
 
 static void audit(const struct tsp_ts_op *op, const char *target,
@@ -219,7 +204,7 @@ static void audit(const struct tsp_ts_op *op, const char *target,
         {"params", params != NULL ? params : "", 0},
         {"outcome", outcome, 0},
         {"atomic", change->atomic ? "true" : "false", 0},
-        {"duration_ms", NULL, (long long)(tsp_pool_monotonic_ms() - op->started_ms)},
+        {"duration_ms", NULL, (long long)(tsp_clock_mono_ms() - op->started_ms)},
         {"error", rc != TSP_OK && err != NULL ? err->detail : "", 0},
     };
     struct tsp_log_ctx ctx = {
@@ -407,438 +392,44 @@ done:
     return rc;
 }
 
-/* ---- change operations ---- */
-
-static const char *policy_op_name(enum tsp_ts_policy_kind kind, const char *verb, char *buf,
-                                  size_t size)
+enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
+                                 const struct tsp_ts_ctx *ctx, const char *opname,
+                                 enum tsp_ts_feature feature, const char *name, bool aggregate,
+                                 struct tsp_ts_target *target, struct tsp_error *err)
 {
-    snprintf(buf, size, "%s_policy.%s",
-             kind == TSP_TS_POLICY_RETENTION ? "retention" : "compression", verb);
-    return buf;
-}
+    enum tsp_code rc = tsp_ts_op_begin(op, ts, ctx, opname, feature, err);
 
-static enum tsp_ts_feature policy_feature(enum tsp_ts_policy_kind kind)
-{
-    return kind == TSP_TS_POLICY_RETENTION ? TSP_TS_FEATURE_RETENTION : TSP_TS_FEATURE_COMPRESSION;
-}
-
-/* schema.name of a resolved relation, for audit targets and messages. */
-static void qualified(char *buf, size_t size, const char *schema, const char *rel)
-{
-    snprintf(buf, size, "%s.%s", schema, rel);
-}
-
-enum tsp_code tsp_ts_compression_set(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
-                                     const char *hypertable,
-                                     const struct tsp_ts_compression_spec *spec,
-                                     struct tsp_ts_change *out, struct tsp_error *err)
-{
-    struct tsp_ts_op op;
-    struct tsp_ts_stmt stmt = {0};
-    struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
-    enum tsp_code rc;
-
-    rc = tsp_ts_op_begin(&op, ts, ctx, "compression.set", TSP_TS_FEATURE_COMPRESSION, err);
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
+    rc = tsp_ts_op_resolve(op, name, aggregate, aggregate ? "name" : "hypertable", target->schema,
+                           target->rel, err);
     if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    rc = tsp_ts_sql_compression_set(&op.quoter, target, spec, op.caps.columnstore_api, &stmt, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = tsp_ts_op_change(&op, target, &stmt, 1, NULL, &change, err);
-    if (rc == TSP_OK) {
-        *out = change;
-        memset(&change, 0, sizeof(change));
-    }
-done:
-    tsp_ts_change_fini(&change);
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
-    return rc;
-}
-
-enum tsp_code tsp_ts_chunks_compress(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
-                                     const char *hypertable, bool compress,
-                                     const struct tsp_ts_chunk_filter *filter,
-                                     struct tsp_ts_change *out, struct tsp_error *err)
-{
-    struct tsp_ts_op op;
-    struct tsp_ts_chunk_filter select = {NULL, NULL, -1};
-    struct tsp_ts_chunk *before = NULL;
-    struct tsp_ts_chunk *after = NULL;
-    char **names = NULL;
-    char **after_names = NULL;
-    size_t nbefore = 0;
-    size_t nafter = 0;
-    struct tsp_ts_stmt *stmts = NULL;
-    struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
-    size_t i;
-    size_t j;
-    enum tsp_code rc;
-
-    if (filter == NULL || (filter->older_than == NULL && filter->newer_than == NULL)) {
-        return tsp_error_set(err, TSP_INVALID, "older_than",
-                             "older_than or newer_than is required to select chunks");
-    }
-    select.older_than = filter->older_than;
-    select.newer_than = filter->newer_than;
-    select.compressed = compress ? 0 : 1; /* only chunks the operation changes */
-    rc = tsp_ts_op_begin(&op, ts, ctx, compress ? "chunks.compress" : "chunks.decompress",
-                         TSP_TS_FEATURE_COMPRESSION, err);
-    if (rc != TSP_OK) {
+        tsp_ts_op_end(op);
         return rc;
     }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    rc = tsp_ts_op_chunks(&op, target, &select, &before, &names, &nbefore, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    stmts = nbefore > 0 ? calloc(nbefore, sizeof(*stmts)) : NULL;
-    if (nbefore > 0 && stmts == NULL) {
-        rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
-        goto done;
-    }
-    for (i = 0; i < nbefore; i++) {
-        rc = tsp_ts_sql_chunk_compress(names[i], compress, op.caps.columnstore_api, &stmts[i], err);
-        if (rc != TSP_OK) {
-            goto done;
-        }
-    }
-    rc = tsp_ts_op_change(&op, target, stmts, nbefore, NULL, &change, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    change.chunks = nbefore > 0 ? calloc(nbefore, sizeof(*change.chunks)) : NULL;
-    if (nbefore > 0 && change.chunks == NULL) {
-        rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
-        goto done;
-    }
-    change.nchunks = nbefore;
-    for (i = 0; i < nbefore; i++) {
-        change.chunks[i].chunk = before[i];
-        change.chunks[i].bytes_before = before[i].total_bytes;
-        change.chunks[i].bytes_after = before[i].total_bytes;
-    }
-    if (!change.dry_run && nbefore > 0) {
-        select.compressed = -1;
-        rc = tsp_ts_op_chunks(&op, target, &select, &after, &after_names, &nafter, err);
-        if (rc != TSP_OK) {
-            goto done;
-        }
-        for (i = 0; i < nbefore; i++) {
-            for (j = 0; j < nafter; j++) {
-                if (strcmp(names[i], after_names[j]) == 0) {
-                    change.chunks[i].chunk = after[j];
-                    change.chunks[i].bytes_after = after[j].total_bytes;
-                }
-            }
-        }
-    }
-    *out = change;
-    memset(&change, 0, sizeof(change));
-done:
-    tsp_ts_change_fini(&change);
-    for (i = 0; stmts != NULL && i < nbefore; i++) {
-        tsp_ts_stmt_fini(&stmts[i]);
-    }
-    free(stmts);
-    tsp_ts_names_free(after_names, nafter);
-    tsp_ts_names_free(names, nbefore);
-    free(after);
-    free(before);
-    tsp_ts_op_end(&op);
-    return rc;
+    snprintf(target->qualified, sizeof(target->qualified), "%s.%s", target->schema, target->rel);
+    return TSP_OK;
 }
 
-enum tsp_code tsp_ts_chunks_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
-                                 const char *hypertable, const struct tsp_ts_chunk_filter *filter,
-                                 struct tsp_ts_change *out, struct tsp_error *err)
-{
-    struct tsp_ts_op op;
-    struct tsp_ts_chunk_filter select = {NULL, NULL, -1};
-    struct tsp_ts_chunk *chunks = NULL;
-    char **names = NULL;
-    size_t count = 0;
-    struct tsp_ts_stmt stmt = {0};
-    struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
-    size_t i;
-    enum tsp_code rc;
-
-    if (filter == NULL || filter->older_than == NULL) {
-        return tsp_error_set(err, TSP_INVALID, "older_than",
-                             "older_than is required to drop chunks");
-    }
-    select.older_than = filter->older_than;
-    select.newer_than = filter->newer_than;
-    rc = tsp_ts_op_begin(&op, ts, ctx, "chunks.drop", TSP_TS_FEATURE_EXTENSION, err);
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    /* the same show_chunks() selection drop_chunks() makes: what goes, with sizes */
-    rc = tsp_ts_op_chunks(&op, target, &select, &chunks, &names, &count, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = tsp_ts_sql_drop_chunks(&op.quoter, target, &select, &stmt, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = tsp_ts_op_change(&op, target, &stmt, 1, NULL, &change, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    change.chunks = count > 0 ? calloc(count, sizeof(*change.chunks)) : NULL;
-    if (count > 0 && change.chunks == NULL) {
-        rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
-        goto done;
-    }
-    change.nchunks = count;
-    for (i = 0; i < count; i++) {
-        change.chunks[i].chunk = chunks[i];
-        change.chunks[i].bytes_before = chunks[i].total_bytes;
-        change.chunks[i].bytes_after = change.dry_run ? chunks[i].total_bytes : 0;
-    }
-    *out = change;
-    memset(&change, 0, sizeof(change));
-done:
-    tsp_ts_change_fini(&change);
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_names_free(names, count);
-    free(chunks);
-    tsp_ts_op_end(&op);
-    return rc;
-}
-
-/* First column of the first row as a job id, or 0. */
-static long long job_id_of(const struct tsp_db_result *res)
-{
-    return tsp_db_result_int(res, 0, 0, 0);
-}
-
-/* The hypertable's policy of kind `kind` ("compression", "retention") into *out; false when
- * it has none or it cannot be read. */
-static bool find_policy(struct tsp_ts_op *op, const char *schema, const char *rel, const char *kind,
-                        struct tsp_ts_policy *out)
-{
-    struct tsp_hypertable table;
-    struct tsp_error ignored;
-    size_t i;
-
-    memset(&table, 0, sizeof(table));
-    tsp_error_init(&ignored);
-    snprintf(table.schema, sizeof(table.schema), "%s", schema);
-    snprintf(table.name, sizeof(table.name), "%s", rel);
-    if (tsp_ts_op_policies(op, &table, 1, &ignored) != TSP_OK) {
-        return false;
-    }
-    for (i = 0; i < table.npolicies; i++) {
-        if (strcmp(table.policies[i].kind, kind) == 0) {
-            *out = table.policies[i];
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Look the new policy's job up when the statement (a CALL) returned nothing. */
-static long long policy_job_id(struct tsp_ts_op *op, const char *schema, const char *rel,
-                               const char *proc_prefix)
-{
-    struct tsp_ts_policy policy;
-
-    return find_policy(op, schema, rel, proc_prefix, &policy) ? policy.job_id : 0;
-}
-
-/* The columnstore procedures commit one by one: when the new policy could not be added after
- * the old one was removed, add the old one back, so that a failed PUT leaves the hypertable as
- * it was. Appends what happened to err->detail. */
-static void restore_policy(struct tsp_ts_op *op, const char *schema, const char *rel,
-                           const char *target, enum tsp_ts_policy_kind kind,
-                           const struct tsp_ts_policy *old, struct tsp_error *err)
-{
-    struct tsp_ts_policy now;
-    struct tsp_ts_stmt stmt = {0};
-    struct tsp_error rerr;
-    const char *kind_name = kind == TSP_TS_POLICY_RETENTION ? "retention" : "compression";
-    size_t len = strlen(err->detail);
-    enum tsp_code rc = TSP_OK;
-    struct tsp_log_ctx ctx = {.event = "timescale.audit",
-                              .request_id = op->ctx->request_id,
-                              .conn_id = tsp_lease_conn_id(op->lease),
-                              .label = op->name};
-
-    if (find_policy(op, schema, rel, kind_name, &now)) {
-        return; /* the old policy is still there (the failure came before its removal) */
-    }
-    tsp_error_init(&rerr);
-    rc = tsp_ts_sql_policy_add(&op->quoter, target, kind, old->after,
-                               old->schedule_interval[0] != '\0' ? old->schedule_interval : NULL,
-                               op->caps.columnstore_api, &stmt, &rerr);
-    if (rc == TSP_OK) {
-        rc = tsp_ts_op_query(op, &stmt, NULL, &rerr);
-    }
-    tsp_ts_stmt_fini(&stmt);
-    if (rc == TSP_OK) {
-        TSP_LOG_WARN(&ctx, "%s: new %s policy failed; the previous one (after %s) was restored",
-                     target, kind_name, old->after);
-        snprintf(err->detail + len, sizeof(err->detail) - len,
-                 "; the previous policy (after %s) was restored", old->after);
-    } else {
-        TSP_LOG_ERROR(&ctx,
-                      "%s: new %s policy failed and the previous one (after %s) could not "
-                      "be restored: %s",
-                      target, kind_name, old->after, rerr.detail);
-        snprintf(err->detail + len, sizeof(err->detail) - len,
-                 "; the previous policy (after %s) could not be restored: %.120s", old->after,
-                 rerr.detail);
-    }
-}
-
-enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
-                                const char *hypertable, enum tsp_ts_policy_kind kind,
-                                const char *after, const char *schedule_interval,
-                                struct tsp_ts_change *out, struct tsp_error *err)
-{
-    struct tsp_ts_op op;
-    struct tsp_ts_stmt stmts[2];
-    struct tsp_db_result *results[2] = {NULL, NULL};
-    struct tsp_ts_change change = {0};
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
-    char name[48];
-    struct tsp_ts_policy old;
-    bool had_old = false;
-    enum tsp_code rc;
-
-    memset(stmts, 0, sizeof(stmts));
-    memset(&old, 0, sizeof(old));
-    rc = tsp_ts_op_begin(&op, ts, ctx, policy_op_name(kind, "put", name, sizeof(name)),
-                         policy_feature(kind), err);
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    if (op.caps.columnstore_api && kind == TSP_TS_POLICY_COMPRESSION && !op.ctx->dry_run) {
-        /* the columnstore procedures run in autocommit: check the values before the old
-           policy goes */
-        struct tsp_ts_stmt check = {0};
-        rc = tsp_ts_sql_policy_check(kind, after, schedule_interval, &check, err);
-        if (rc == TSP_OK) {
-            rc = tsp_ts_op_query(&op, &check, NULL, err);
-        }
-        tsp_ts_stmt_fini(&check);
-        if (rc != TSP_OK) {
-            goto done;
-        }
-    }
-    /* PUT replaces: remove whatever is there, then add */
-    rc = tsp_ts_sql_policy_remove(&op.quoter, target, kind, true, op.caps.columnstore_api,
-                                  &stmts[0], err);
-    if (rc == TSP_OK) {
-        rc = tsp_ts_sql_policy_add(&op.quoter, target, kind, after, schedule_interval,
-                                   op.caps.columnstore_api, &stmts[1], err);
-    }
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    /* the policy this PUT replaces, to put back if the new one cannot be added */
-    had_old = !op.ctx->dry_run &&
-              find_policy(&op, schema, rel,
-                          kind == TSP_TS_POLICY_RETENTION ? "retention" : "compression", &old);
-    rc = tsp_ts_op_change(&op, target, stmts, 2, results, &change, err);
-    if (rc != TSP_OK) {
-        if (had_old && !change.atomic && err != NULL) {
-            restore_policy(&op, schema, rel, target, kind, &old, err);
-        }
-        goto done;
-    }
-    if (!change.dry_run) {
-        change.job_id = change.stmts[1].autocommit ? policy_job_id(&op, schema, rel, "compression")
-                                                   : job_id_of(results[1]);
-    }
-    *out = change;
-    memset(&change, 0, sizeof(change));
-done:
-    tsp_db_result_free(results[1]);
-    tsp_db_result_free(results[0]);
-    tsp_ts_change_fini(&change);
-    tsp_ts_stmt_fini(&stmts[1]);
-    tsp_ts_stmt_fini(&stmts[0]);
-    tsp_ts_op_end(&op);
-    return rc;
-}
-
-enum tsp_code tsp_ts_policy_delete(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
-                                   const char *hypertable, enum tsp_ts_policy_kind kind,
+enum tsp_code tsp_ts_op_finish_one(struct tsp_ts_op *op, enum tsp_code rc, const char *target,
+                                   struct tsp_ts_stmt *stmt, long long job_id,
                                    struct tsp_ts_change *out, struct tsp_error *err)
 {
-    struct tsp_ts_op op;
-    struct tsp_ts_stmt stmt = {0};
     struct tsp_ts_change change = {0};
-    struct tsp_ts_policy policy;
-    char schema[TSP_TS_NAME_MAX];
-    char rel[TSP_TS_NAME_MAX];
-    char target[2 * TSP_TS_NAME_MAX];
-    char name[48];
-    enum tsp_code rc;
 
-    rc = tsp_ts_policy_get(ts, ctx, hypertable, kind, &policy, err);
-    if (rc != TSP_OK) {
-        return rc; /* 404 when there is none, also for a dry run */
-    }
-    rc = tsp_ts_op_begin(&op, ts, ctx, policy_op_name(kind, "delete", name, sizeof(name)),
-                         policy_feature(kind), err);
-    if (rc != TSP_OK) {
-        return rc;
-    }
-    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    qualified(target, sizeof(target), schema, rel);
-    rc = tsp_ts_sql_policy_remove(&op.quoter, target, kind, false, op.caps.columnstore_api, &stmt,
-                                  err);
-    if (rc != TSP_OK) {
-        goto done;
-    }
-    rc = tsp_ts_op_change(&op, target, &stmt, 1, NULL, &change, err);
     if (rc == TSP_OK) {
-        change.job_id = policy.job_id;
+        rc = tsp_ts_op_change(op, target, stmt, 1, NULL, &change, err);
+    }
+    if (rc == TSP_OK) {
+        if (job_id != 0) {
+            change.job_id = job_id;
+        }
         *out = change;
         memset(&change, 0, sizeof(change));
     }
-done:
     tsp_ts_change_fini(&change);
-    tsp_ts_stmt_fini(&stmt);
-    tsp_ts_op_end(&op);
+    tsp_ts_stmt_fini(stmt);
+    tsp_ts_op_end(op);
     return rc;
 }

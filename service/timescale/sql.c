@@ -13,47 +13,6 @@
 
 #include "tspool/db.h"
 
-void tsp_ts_sb_add(struct tsp_ts_sbuf *sb, const char *s)
-{
-    size_t n = strlen(s);
-    char *grown = NULL;
-
-    if (sb->oom) {
-        return;
-    }
-    if (sb->len + n + 1 > sb->cap) {
-        size_t cap = sb->cap == 0 ? 256 : sb->cap;
-        while (cap < sb->len + n + 1) {
-            cap *= 2;
-        }
-        grown = realloc(sb->p, cap);
-        if (grown == NULL) {
-            sb->oom = true;
-            return;
-        }
-        sb->p = grown;
-        sb->cap = cap;
-    }
-    memcpy(sb->p + sb->len, s, n + 1);
-    sb->len += n;
-}
-
-void tsp_ts_sb_addf(struct tsp_ts_sbuf *sb, const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(buf)) {
-        sb->oom = true; /* only short fragments are formatted */
-        return;
-    }
-    tsp_ts_sb_add(sb, buf);
-}
-
 void tsp_ts_stmt_fini(struct tsp_ts_stmt *stmt)
 {
     int i;
@@ -89,15 +48,17 @@ int tsp_ts_stmt_param(struct tsp_ts_stmt *stmt, const char *value, const char *f
 }
 
 /* Take the text of sb as out->sql; on any earlier failure release everything. */
-enum tsp_code tsp_ts_stmt_finish(struct tsp_ts_sbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
+enum tsp_code tsp_ts_stmt_finish(struct tsp_strbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
                                  struct tsp_error *err)
 {
-    if (sb->oom || !params_ok || sb->p == NULL) {
-        free(sb->p);
+    char *sql = tsp_strbuf_take(sb, NULL);
+
+    if (sql == NULL || !params_ok) {
+        free(sql);
         tsp_ts_stmt_fini(out);
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory building SQL");
     }
-    out->sql = sb->p;
+    out->sql = sql;
     return TSP_OK;
 }
 
@@ -106,7 +67,7 @@ enum tsp_code tsp_ts_stmt_simple(struct tsp_ts_stmt *out, const char *sql, int n
                                  const char *const *values, const char *const *fields,
                                  struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     bool ok = true;
     int i;
 
@@ -114,7 +75,7 @@ enum tsp_code tsp_ts_stmt_simple(struct tsp_ts_stmt *out, const char *sql, int n
     for (i = 0; i < nparams; i++) {
         ok = ok && tsp_ts_stmt_param(out, values[i], fields[i]) != 0;
     }
-    tsp_ts_sb_add(&sb, sql);
+    tsp_strbuf_puts(&sb, sql);
     return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
@@ -182,24 +143,24 @@ enum tsp_code tsp_ts_bind_relation(const struct tsp_ts_quoter *q, const char *na
 enum tsp_code tsp_ts_sql_resolve(const struct tsp_ts_quoter *q, const char *name, bool aggregate,
                                  const char *field, struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     enum tsp_code rc = tsp_ts_bind_relation(q, name, field, out, err);
 
     if (rc != TSP_OK) {
         return rc;
     }
-    tsp_ts_sb_add(&sb, "SELECT n.nspname AS schema, c.relname AS name, EXISTS (SELECT 1 FROM ");
+    tsp_strbuf_puts(&sb, "SELECT n.nspname AS schema, c.relname AS name, EXISTS (SELECT 1 FROM ");
     if (aggregate) {
-        tsp_ts_sb_add(&sb, "timescaledb_information.continuous_aggregates x "
-                           "WHERE x.view_schema = n.nspname AND x.view_name = c.relname)");
+        tsp_strbuf_puts(&sb, "timescaledb_information.continuous_aggregates x "
+                             "WHERE x.view_schema = n.nspname AND x.view_name = c.relname)");
     } else {
-        tsp_ts_sb_add(&sb,
-                      "timescaledb_information.hypertables x "
-                      "WHERE x.hypertable_schema = n.nspname AND x.hypertable_name = c.relname)");
+        tsp_strbuf_puts(&sb,
+                        "timescaledb_information.hypertables x "
+                        "WHERE x.hypertable_schema = n.nspname AND x.hypertable_name = c.relname)");
     }
-    tsp_ts_sb_add(&sb, " AS is_kind FROM pg_catalog.pg_class c "
-                       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE c.oid = pg_catalog.to_regclass($1)");
+    tsp_strbuf_puts(&sb, " AS is_kind FROM pg_catalog.pg_class c "
+                         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE c.oid = pg_catalog.to_regclass($1)");
     return tsp_ts_stmt_finish(&sb, true, out, err);
 }
 
@@ -214,13 +175,13 @@ enum tsp_code tsp_ts_by_schema_name(struct tsp_ts_stmt *out, const char *sql, co
 enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, bool compression_stats,
                                      struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     bool ok;
 
     memset(out, 0, sizeof(*out));
     ok = tsp_ts_stmt_param(out, schema, "schema") != 0;
     ok = ok && tsp_ts_stmt_param(out, name, "name") != 0;
-    tsp_ts_sb_add(
+    tsp_strbuf_puts(
         &sb, "SELECT h.hypertable_schema AS schema, h.hypertable_name AS name, "
              "d.column_name AS time_column, "
              "COALESCE(d.time_interval::text, d.integer_interval::text) AS chunk_interval, "
@@ -237,18 +198,19 @@ enum tsp_code tsp_ts_sql_hypertables(const char *schema, const char *name, bool 
              "AND dd.hypertable_name = h.hypertable_name "
              "ORDER BY dd.dimension_number LIMIT 1) d ON true ");
     if (compression_stats) {
-        tsp_ts_sb_add(&sb, "LEFT JOIN LATERAL hypertable_compression_stats("
-                           "format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) cs "
-                           "ON true ");
+        tsp_strbuf_puts(&sb,
+                        "LEFT JOIN LATERAL hypertable_compression_stats("
+                        "format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) cs "
+                        "ON true ");
     } else {
         /* the Apache-only build refuses the compression functions */
-        tsp_ts_sb_add(&sb, "LEFT JOIN LATERAL (SELECT NULL::bigint AS number_compressed_chunks, "
-                           "NULL::bigint AS before_compression_total_bytes, "
-                           "NULL::bigint AS after_compression_total_bytes) cs ON true ");
+        tsp_strbuf_puts(&sb, "LEFT JOIN LATERAL (SELECT NULL::bigint AS number_compressed_chunks, "
+                             "NULL::bigint AS before_compression_total_bytes, "
+                             "NULL::bigint AS after_compression_total_bytes) cs ON true ");
     }
-    tsp_ts_sb_add(&sb, "WHERE ($1::text IS NULL OR h.hypertable_schema = $1::text) "
-                       "AND ($2::text IS NULL OR h.hypertable_name = $2::text) "
-                       "ORDER BY h.hypertable_schema, h.hypertable_name");
+    tsp_strbuf_puts(&sb, "WHERE ($1::text IS NULL OR h.hypertable_schema = $1::text) "
+                         "AND ($2::text IS NULL OR h.hypertable_name = $2::text) "
+                         "ORDER BY h.hypertable_schema, h.hypertable_name");
     return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
@@ -298,7 +260,7 @@ enum tsp_code tsp_ts_sql_compression_settings(const char *schema, const char *na
 }
 
 /* ", older_than => $n::cast, newer_than => $m::cast" for the filter's bounds. */
-static bool add_time_bounds(struct tsp_ts_sbuf *sb, struct tsp_ts_stmt *out,
+static bool add_time_bounds(struct tsp_strbuf *sb, struct tsp_ts_stmt *out,
                             const struct tsp_ts_chunk_filter *filter)
 {
     int n;
@@ -311,14 +273,14 @@ static bool add_time_bounds(struct tsp_ts_sbuf *sb, struct tsp_ts_stmt *out,
         if (n == 0) {
             return false;
         }
-        tsp_ts_sb_addf(sb, ", older_than => $%d::%s", n, tsp_ts_time_cast(filter->older_than));
+        tsp_strbuf_printf(sb, ", older_than => $%d::%s", n, tsp_ts_time_cast(filter->older_than));
     }
     if (filter->newer_than != NULL) {
         n = tsp_ts_stmt_param(out, filter->newer_than, "newer_than");
         if (n == 0) {
             return false;
         }
-        tsp_ts_sb_addf(sb, ", newer_than => $%d::%s", n, tsp_ts_time_cast(filter->newer_than));
+        tsp_strbuf_printf(sb, ", newer_than => $%d::%s", n, tsp_ts_time_cast(filter->newer_than));
     }
     return true;
 }
@@ -327,45 +289,45 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
                                 const struct tsp_ts_chunk_filter *filter, bool compression_stats,
                                 struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     bool ok;
     enum tsp_code rc = tsp_ts_bind_relation(q, hypertable, "hypertable", out, err);
 
     if (rc != TSP_OK) {
         return rc;
     }
-    tsp_ts_sb_add(&sb,
-                  "SELECT sc.chunk::text AS chunk, c.chunk_schema AS schema, c.chunk_name AS name, "
-                  "COALESCE(c.range_start::text, c.range_start_integer::text) AS range_start, "
-                  "COALESCE(c.range_end::text, c.range_end_integer::text) AS range_end, "
-                  "c.is_compressed AS compressed, "
-                  "CASE WHEN c.is_compressed THEN s.after_compression_total_bytes "
-                  "ELSE pg_catalog.pg_total_relation_size(sc.chunk) END AS total_bytes, "
-                  "s.before_compression_total_bytes AS before_bytes, "
-                  "s.after_compression_total_bytes AS after_bytes "
-                  "FROM show_chunks($1::regclass");
+    tsp_strbuf_puts(
+        &sb, "SELECT sc.chunk::text AS chunk, c.chunk_schema AS schema, c.chunk_name AS name, "
+             "COALESCE(c.range_start::text, c.range_start_integer::text) AS range_start, "
+             "COALESCE(c.range_end::text, c.range_end_integer::text) AS range_end, "
+             "c.is_compressed AS compressed, "
+             "CASE WHEN c.is_compressed THEN s.after_compression_total_bytes "
+             "ELSE pg_catalog.pg_total_relation_size(sc.chunk) END AS total_bytes, "
+             "s.before_compression_total_bytes AS before_bytes, "
+             "s.after_compression_total_bytes AS after_bytes "
+             "FROM show_chunks($1::regclass");
     ok = add_time_bounds(&sb, out, filter);
-    tsp_ts_sb_add(&sb, ") AS sc(chunk) "
-                       "JOIN pg_catalog.pg_class pc ON pc.oid = sc.chunk "
-                       "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
-                       "JOIN timescaledb_information.chunks c "
-                       "ON c.chunk_schema = pn.nspname AND c.chunk_name = pc.relname ");
-    tsp_ts_sb_add(&sb, compression_stats
-                           ? "LEFT JOIN chunk_compression_stats($1::regclass) s "
-                             "ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name"
-                           : "LEFT JOIN LATERAL (SELECT NULL::bigint AS "
-                             "before_compression_total_bytes, NULL::bigint AS "
-                             "after_compression_total_bytes) s ON true");
+    tsp_strbuf_puts(&sb, ") AS sc(chunk) "
+                         "JOIN pg_catalog.pg_class pc ON pc.oid = sc.chunk "
+                         "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+                         "JOIN timescaledb_information.chunks c "
+                         "ON c.chunk_schema = pn.nspname AND c.chunk_name = pc.relname ");
+    tsp_strbuf_puts(&sb, compression_stats
+                             ? "LEFT JOIN chunk_compression_stats($1::regclass) s "
+                               "ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name"
+                             : "LEFT JOIN LATERAL (SELECT NULL::bigint AS "
+                               "before_compression_total_bytes, NULL::bigint AS "
+                               "after_compression_total_bytes) s ON true");
     if (filter != NULL && filter->compressed >= 0) {
-        tsp_ts_sb_add(&sb, filter->compressed > 0 ? " WHERE c.is_compressed"
-                                                  : " WHERE NOT c.is_compressed");
+        tsp_strbuf_puts(&sb, filter->compressed > 0 ? " WHERE c.is_compressed"
+                                                    : " WHERE NOT c.is_compressed");
     }
-    tsp_ts_sb_add(&sb, " ORDER BY c.range_start, c.range_start_integer, c.chunk_name");
+    tsp_strbuf_puts(&sb, " ORDER BY c.range_start, c.range_start_integer, c.chunk_name");
     return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
 /* "column [ASC|DESC] [NULLS FIRST|LAST]" -> quoted column and canonical keywords. */
-static enum tsp_code add_order_item(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+static enum tsp_code add_order_item(const struct tsp_ts_quoter *q, struct tsp_strbuf *sb,
                                     const char *item, struct tsp_error *err)
 {
     char copy[256];
@@ -407,19 +369,19 @@ static enum tsp_code add_order_item(const struct tsp_ts_quoter *q, struct tsp_ts
     if (rc != TSP_OK) {
         return rc;
     }
-    tsp_ts_sb_add(sb, quoted);
+    tsp_strbuf_puts(sb, quoted);
     if (dir != NULL) {
-        tsp_ts_sb_addf(sb, " %s", dir);
+        tsp_strbuf_printf(sb, " %s", dir);
     }
     if (nulls != NULL) {
-        tsp_ts_sb_addf(sb, " NULLS %s", nulls);
+        tsp_strbuf_printf(sb, " NULLS %s", nulls);
     }
     free(quoted);
     return TSP_OK;
 }
 
 /* Quote a list of columns into sb separated by ", ". */
-enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_strbuf *sb,
                                  const char *const *cols, size_t n, const char *field,
                                  struct tsp_error *err)
 {
@@ -431,8 +393,8 @@ enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_ts_sb
         if (rc != TSP_OK) {
             return rc;
         }
-        tsp_ts_sb_add(sb, i > 0 ? ", " : "");
-        tsp_ts_sb_add(sb, quoted);
+        tsp_strbuf_puts(sb, i > 0 ? ", " : "");
+        tsp_strbuf_puts(sb, quoted);
         free(quoted);
     }
     return TSP_OK;
@@ -443,7 +405,7 @@ enum tsp_code tsp_ts_sql_compression_set(const struct tsp_ts_quoter *q, const ch
                                          bool columnstore, struct tsp_ts_stmt *out,
                                          struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     char *table = NULL;
     size_t i;
     enum tsp_code rc;
@@ -459,35 +421,34 @@ enum tsp_code tsp_ts_sql_compression_set(const struct tsp_ts_quoter *q, const ch
         goto done;
     }
     /* the settings are DDL options: literal text made only of quoted, validated names */
-    tsp_ts_sb_addf(&sb, "ALTER TABLE %s SET (", table);
-    tsp_ts_sb_add(&sb,
-                  columnstore ? "timescaledb.enable_columnstore = true" : "timescaledb.compress");
+    tsp_strbuf_printf(&sb, "ALTER TABLE %s SET (", table);
+    tsp_strbuf_puts(&sb,
+                    columnstore ? "timescaledb.enable_columnstore = true" : "timescaledb.compress");
     if (spec->nsegment_by > 0) {
-        tsp_ts_sb_add(&sb, columnstore ? ", timescaledb.segmentby = '"
-                                       : ", timescaledb.compress_segmentby = '");
+        tsp_strbuf_puts(&sb, columnstore ? ", timescaledb.segmentby = '"
+                                         : ", timescaledb.compress_segmentby = '");
         rc = tsp_ts_column_list(q, &sb, spec->segment_by, spec->nsegment_by, "segment_by", err);
         if (rc != TSP_OK) {
             goto done;
         }
-        tsp_ts_sb_add(&sb, "'");
+        tsp_strbuf_puts(&sb, "'");
     }
     if (spec->norder_by > 0) {
-        tsp_ts_sb_add(&sb, columnstore ? ", timescaledb.orderby = '"
-                                       : ", timescaledb.compress_orderby = '");
+        tsp_strbuf_puts(&sb, columnstore ? ", timescaledb.orderby = '"
+                                         : ", timescaledb.compress_orderby = '");
         for (i = 0; i < spec->norder_by; i++) {
-            tsp_ts_sb_add(&sb, i > 0 ? ", " : "");
+            tsp_strbuf_puts(&sb, i > 0 ? ", " : "");
             rc = add_order_item(q, &sb, spec->order_by[i], err);
             if (rc != TSP_OK) {
                 goto done;
             }
         }
-        tsp_ts_sb_add(&sb, "'");
+        tsp_strbuf_puts(&sb, "'");
     }
-    tsp_ts_sb_add(&sb, ")");
+    tsp_strbuf_puts(&sb, ")");
     rc = tsp_ts_stmt_finish(&sb, true, out, err);
-    sb.p = NULL;
 done:
-    free(sb.p);
+    tsp_strbuf_fini(&sb);
     free(table);
     return rc;
 }
@@ -516,7 +477,7 @@ enum tsp_code tsp_ts_sql_drop_chunks(const struct tsp_ts_quoter *q, const char *
                                      const struct tsp_ts_chunk_filter *filter,
                                      struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     bool ok;
     enum tsp_code rc;
 
@@ -529,9 +490,9 @@ enum tsp_code tsp_ts_sql_drop_chunks(const struct tsp_ts_quoter *q, const char *
     if (rc != TSP_OK) {
         return rc;
     }
-    tsp_ts_sb_add(&sb, "SELECT drop_chunks($1::regclass");
+    tsp_strbuf_puts(&sb, "SELECT drop_chunks($1::regclass");
     ok = add_time_bounds(&sb, out, filter);
-    tsp_ts_sb_add(&sb, ") AS chunk");
+    tsp_strbuf_puts(&sb, ") AS chunk");
     return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
@@ -541,7 +502,7 @@ enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *h
                                     struct tsp_ts_stmt *out, struct tsp_error *err)
 {
     const char *after_field = kind == TSP_TS_POLICY_RETENTION ? "drop_after" : "compress_after";
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     int na;
     int ns;
     enum tsp_code rc;
@@ -557,19 +518,20 @@ enum tsp_code tsp_ts_sql_policy_add(const struct tsp_ts_quoter *q, const char *h
     na = tsp_ts_stmt_param(out, after, after_field);
     ns = tsp_ts_stmt_param(out, schedule_interval, "schedule_interval");
     if (kind == TSP_TS_POLICY_RETENTION) {
-        tsp_ts_sb_addf(&sb, "SELECT add_retention_policy($1::regclass, drop_after => $%d::%s", na,
-                       tsp_ts_time_cast(after));
+        tsp_strbuf_printf(&sb, "SELECT add_retention_policy($1::regclass, drop_after => $%d::%s",
+                          na, tsp_ts_time_cast(after));
     } else if (columnstore) {
-        tsp_ts_sb_addf(&sb, "CALL add_columnstore_policy($1::regclass, after => $%d::%s", na,
-                       tsp_ts_time_cast(after));
+        tsp_strbuf_printf(&sb, "CALL add_columnstore_policy($1::regclass, after => $%d::%s", na,
+                          tsp_ts_time_cast(after));
         out->autocommit = true;
     } else {
-        tsp_ts_sb_addf(&sb, "SELECT add_compression_policy($1::regclass, compress_after => $%d::%s",
-                       na, tsp_ts_time_cast(after));
+        tsp_strbuf_printf(&sb,
+                          "SELECT add_compression_policy($1::regclass, compress_after => $%d::%s",
+                          na, tsp_ts_time_cast(after));
     }
-    tsp_ts_sb_addf(&sb, ", schedule_interval => $%d::interval)", ns);
+    tsp_strbuf_printf(&sb, ", schedule_interval => $%d::interval)", ns);
     if (!out->autocommit) {
-        tsp_ts_sb_add(&sb, " AS job_id");
+        tsp_strbuf_puts(&sb, " AS job_id");
     }
     return tsp_ts_stmt_finish(&sb, na != 0 && ns != 0, out, err);
 }
@@ -579,15 +541,15 @@ enum tsp_code tsp_ts_sql_policy_check(enum tsp_ts_policy_kind kind, const char *
                                       struct tsp_error *err)
 {
     const char *after_field = kind == TSP_TS_POLICY_RETENTION ? "drop_after" : "compress_after";
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     int na;
     int ns;
 
     memset(out, 0, sizeof(*out));
     na = tsp_ts_stmt_param(out, after, after_field);
     ns = tsp_ts_stmt_param(out, schedule_interval, "schedule_interval");
-    tsp_ts_sb_addf(&sb, "SELECT $%d::%s AS after, $%d::interval AS schedule_interval", na,
-                   tsp_ts_time_cast(after), ns);
+    tsp_strbuf_printf(&sb, "SELECT $%d::%s AS after, $%d::interval AS schedule_interval", na,
+                      tsp_ts_time_cast(after), ns);
     return tsp_ts_stmt_finish(&sb, na != 0 && ns != 0, out, err);
 }
 
@@ -596,7 +558,7 @@ enum tsp_code tsp_ts_sql_policy_remove(const struct tsp_ts_quoter *q, const char
                                        bool columnstore, struct tsp_ts_stmt *out,
                                        struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     const char *flag = if_exists ? "true" : "false";
     enum tsp_code rc = tsp_ts_bind_relation(q, hypertable, "hypertable", out, err);
 
@@ -604,13 +566,15 @@ enum tsp_code tsp_ts_sql_policy_remove(const struct tsp_ts_quoter *q, const char
         return rc;
     }
     if (kind == TSP_TS_POLICY_RETENTION) {
-        tsp_ts_sb_addf(&sb, "SELECT remove_retention_policy($1::regclass, if_exists => %s)", flag);
+        tsp_strbuf_printf(&sb, "SELECT remove_retention_policy($1::regclass, if_exists => %s)",
+                          flag);
     } else if (columnstore) {
-        tsp_ts_sb_addf(&sb, "CALL remove_columnstore_policy($1::regclass, if_exists => %s)", flag);
+        tsp_strbuf_printf(&sb, "CALL remove_columnstore_policy($1::regclass, if_exists => %s)",
+                          flag);
         out->autocommit = true;
     } else {
-        tsp_ts_sb_addf(&sb, "SELECT remove_compression_policy($1::regclass, if_exists => %s)",
-                       flag);
+        tsp_strbuf_printf(&sb, "SELECT remove_compression_policy($1::regclass, if_exists => %s)",
+                          flag);
     }
     return tsp_ts_stmt_finish(&sb, true, out, err);
 }

@@ -1,5 +1,5 @@
 /* timescale/sql_agg.c - pure SQL builders for continuous aggregates and jobs (text +
- * parameters, no connection); the hypertable, chunk and policy builders are in timescale.c.
+ * parameters, no connection); the hypertable, chunk and policy builders are in sql.c.
  * SPDX-License-Identifier: MIT
  */
 #include "timescale_int.h"
@@ -57,7 +57,7 @@ static bool agg_fn_known(const char *fn)
 }
 
 /* One "fn(column) AS alias" item; first/last take the time column as their ordering. */
-static enum tsp_code add_agg_item(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+static enum tsp_code add_agg_item(const struct tsp_ts_quoter *q, struct tsp_strbuf *sb,
                                   const struct tsp_ts_agg_column *agg, const char *time_col,
                                   struct tsp_error *err)
 {
@@ -85,14 +85,14 @@ static enum tsp_code add_agg_item(const struct tsp_ts_quoter *q, struct tsp_ts_s
     if (rc != TSP_OK) {
         goto done;
     }
-    tsp_ts_sb_addf(sb, "%s(", agg->fn);
-    tsp_ts_sb_add(sb, col);
+    tsp_strbuf_printf(sb, "%s(", agg->fn);
+    tsp_strbuf_puts(sb, col);
     if (strcmp(agg->fn, "first") == 0 || strcmp(agg->fn, "last") == 0) {
-        tsp_ts_sb_add(sb, ", ");
-        tsp_ts_sb_add(sb, time_col);
+        tsp_strbuf_puts(sb, ", ");
+        tsp_strbuf_puts(sb, time_col);
     }
-    tsp_ts_sb_add(sb, ") AS ");
-    tsp_ts_sb_add(sb, alias);
+    tsp_strbuf_puts(sb, ") AS ");
+    tsp_strbuf_puts(sb, alias);
 done:
     free(alias);
     free(col);
@@ -104,8 +104,8 @@ enum tsp_code tsp_ts_sql_aggregate_create(const struct tsp_ts_quoter *q,
                                           const char *bucket, bool if_not_exists,
                                           struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
-    struct tsp_ts_sbuf bucket_expr = {0};
+    struct tsp_strbuf sb = {0};
+    struct tsp_strbuf bucket_expr = {0};
     char *view = NULL;
     char *source = NULL;
     char *time_col = NULL;
@@ -135,53 +135,52 @@ enum tsp_code tsp_ts_sql_aggregate_create(const struct tsp_ts_quoter *q,
     if (rc != TSP_OK) {
         goto done;
     }
-    tsp_ts_sb_add(&bucket_expr, "time_bucket(INTERVAL '");
-    tsp_ts_sb_add(&bucket_expr, bucket);
-    tsp_ts_sb_add(&bucket_expr, "', ");
-    tsp_ts_sb_add(&bucket_expr, time_col);
-    tsp_ts_sb_add(&bucket_expr, ")");
-    if (bucket_expr.oom) {
+    tsp_strbuf_puts(&bucket_expr, "time_bucket(INTERVAL '");
+    tsp_strbuf_puts(&bucket_expr, bucket);
+    tsp_strbuf_puts(&bucket_expr, "', ");
+    tsp_strbuf_puts(&bucket_expr, time_col);
+    tsp_strbuf_puts(&bucket_expr, ")");
+    if (bucket_expr.failed) {
         rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory building SQL");
         goto done;
     }
-    tsp_ts_sb_add(&sb, if_not_exists ? "CREATE MATERIALIZED VIEW IF NOT EXISTS "
-                                     : "CREATE MATERIALIZED VIEW ");
-    tsp_ts_sb_add(&sb, view);
-    tsp_ts_sb_add(&sb, " WITH (timescaledb.continuous) AS SELECT ");
-    tsp_ts_sb_add(&sb, bucket_expr.p);
-    tsp_ts_sb_add(&sb, " AS bucket");
+    tsp_strbuf_puts(&sb, if_not_exists ? "CREATE MATERIALIZED VIEW IF NOT EXISTS "
+                                       : "CREATE MATERIALIZED VIEW ");
+    tsp_strbuf_puts(&sb, view);
+    tsp_strbuf_puts(&sb, " WITH (timescaledb.continuous) AS SELECT ");
+    tsp_strbuf_puts(&sb, bucket_expr.data);
+    tsp_strbuf_puts(&sb, " AS bucket");
     for (i = 0; i < spec->ngroup_by; i++) {
-        tsp_ts_sb_add(&sb, ", ");
+        tsp_strbuf_puts(&sb, ", ");
         rc = tsp_ts_column_list(q, &sb, &spec->group_by[i], 1, "group_by", err);
         if (rc != TSP_OK) {
             goto done;
         }
     }
     for (i = 0; i < spec->naggregates; i++) {
-        tsp_ts_sb_add(&sb, ", ");
+        tsp_strbuf_puts(&sb, ", ");
         rc = add_agg_item(q, &sb, &spec->aggregates[i], time_col, err);
         if (rc != TSP_OK) {
             goto done;
         }
     }
-    tsp_ts_sb_add(&sb, " FROM ");
-    tsp_ts_sb_add(&sb, source);
-    tsp_ts_sb_add(&sb, " GROUP BY ");
-    tsp_ts_sb_add(&sb, bucket_expr.p);
+    tsp_strbuf_puts(&sb, " FROM ");
+    tsp_strbuf_puts(&sb, source);
+    tsp_strbuf_puts(&sb, " GROUP BY ");
+    tsp_strbuf_puts(&sb, bucket_expr.data);
     for (i = 0; i < spec->ngroup_by; i++) {
-        tsp_ts_sb_add(&sb, ", ");
+        tsp_strbuf_puts(&sb, ", ");
         rc = tsp_ts_column_list(q, &sb, &spec->group_by[i], 1, "group_by", err);
         if (rc != TSP_OK) {
             goto done;
         }
     }
-    tsp_ts_sb_add(&sb, spec->with_data ? " WITH DATA" : " WITH NO DATA");
+    tsp_strbuf_puts(&sb, spec->with_data ? " WITH DATA" : " WITH NO DATA");
     rc = tsp_ts_stmt_finish(&sb, true, out, err);
-    sb.p = NULL;
     out->autocommit = true;
 done:
-    free(sb.p);
-    free(bucket_expr.p);
+    tsp_strbuf_fini(&sb);
+    tsp_strbuf_fini(&bucket_expr);
     free(time_col);
     free(source);
     free(view);
@@ -191,7 +190,7 @@ done:
 enum tsp_code tsp_ts_sql_aggregate_drop(const struct tsp_ts_quoter *q, const char *name,
                                         struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     char *view = NULL;
     enum tsp_code rc;
 
@@ -200,8 +199,8 @@ enum tsp_code tsp_ts_sql_aggregate_drop(const struct tsp_ts_quoter *q, const cha
     if (rc != TSP_OK) {
         return rc;
     }
-    tsp_ts_sb_add(&sb, "DROP MATERIALIZED VIEW ");
-    tsp_ts_sb_add(&sb, view);
+    tsp_strbuf_puts(&sb, "DROP MATERIALIZED VIEW ");
+    tsp_strbuf_puts(&sb, view);
     free(view);
     return tsp_ts_stmt_finish(&sb, true, out, err);
 }
@@ -211,7 +210,7 @@ enum tsp_code tsp_ts_sql_aggregate_policy_add(const struct tsp_ts_quoter *q, con
                                               const char *schedule_interval,
                                               struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     int n1;
     int n2;
     int n3;
@@ -229,10 +228,11 @@ enum tsp_code tsp_ts_sql_aggregate_policy_add(const struct tsp_ts_quoter *q, con
     n1 = tsp_ts_stmt_param(out, start_offset, "start_offset");
     n2 = tsp_ts_stmt_param(out, end_offset, "end_offset");
     n3 = tsp_ts_stmt_param(out, schedule_interval, "schedule_interval");
-    tsp_ts_sb_addf(&sb,
-                   "SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $%d::%s, "
-                   "end_offset => $%d::%s, schedule_interval => $%d::interval) AS job_id",
-                   n1, tsp_ts_time_cast(start_offset), n2, tsp_ts_time_cast(end_offset), n3);
+    tsp_strbuf_printf(
+        &sb,
+        "SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $%d::%s, "
+        "end_offset => $%d::%s, schedule_interval => $%d::interval) AS job_id",
+        n1, tsp_ts_time_cast(start_offset), n2, tsp_ts_time_cast(end_offset), n3);
     return tsp_ts_stmt_finish(&sb, n1 != 0 && n2 != 0 && n3 != 0, out, err);
 }
 
@@ -240,14 +240,15 @@ enum tsp_code tsp_ts_sql_aggregate_policy_remove(const struct tsp_ts_quoter *q, 
                                                  bool if_exists, struct tsp_ts_stmt *out,
                                                  struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     enum tsp_code rc = tsp_ts_bind_relation(q, name, "name", out, err);
 
     if (rc != TSP_OK) {
         return rc;
     }
-    tsp_ts_sb_addf(&sb, "SELECT remove_continuous_aggregate_policy($1::regclass, if_exists => %s)",
-                   if_exists ? "true" : "false");
+    tsp_strbuf_printf(&sb,
+                      "SELECT remove_continuous_aggregate_policy($1::regclass, if_exists => %s)",
+                      if_exists ? "true" : "false");
     return tsp_ts_stmt_finish(&sb, true, out, err);
 }
 
@@ -255,7 +256,7 @@ enum tsp_code tsp_ts_sql_aggregate_refresh(const struct tsp_ts_quoter *q, const 
                                            const char *start, const char *end,
                                            struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     int n1;
     int n2;
     enum tsp_code rc = tsp_ts_bind_relation(q, name, "name", out, err);
@@ -265,8 +266,8 @@ enum tsp_code tsp_ts_sql_aggregate_refresh(const struct tsp_ts_quoter *q, const 
     }
     n1 = tsp_ts_stmt_param(out, start, "start");
     n2 = tsp_ts_stmt_param(out, end, "end");
-    tsp_ts_sb_addf(&sb, "CALL refresh_continuous_aggregate($1::regclass, $%d::%s, $%d::%s)", n1,
-                   tsp_ts_point_cast(start), n2, tsp_ts_point_cast(end));
+    tsp_strbuf_printf(&sb, "CALL refresh_continuous_aggregate($1::regclass, $%d::%s, $%d::%s)", n1,
+                      tsp_ts_point_cast(start), n2, tsp_ts_point_cast(end));
     out->autocommit = true;
     return tsp_ts_stmt_finish(&sb, n1 != 0 && n2 != 0, out, err);
 }
@@ -288,7 +289,7 @@ static enum tsp_code job_param(long long job_id, struct tsp_ts_stmt *out, struct
 
 enum tsp_code tsp_ts_sql_jobs(long long job_id, struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     bool ok = true;
 
     memset(out, 0, sizeof(*out));
@@ -300,29 +301,29 @@ enum tsp_code tsp_ts_sql_jobs(long long job_id, struct tsp_ts_stmt *out, struct 
     } else {
         ok = tsp_ts_stmt_param(out, NULL, "id") != 0;
     }
-    tsp_ts_sb_add(&sb, "SELECT j.job_id, j.application_name, j.proc_schema, j.proc_name, "
-                       "j.schedule_interval::text AS schedule_interval, j.scheduled, "
-                       "j.config::text AS config, j.hypertable_schema, j.hypertable_name, "
-                       "COALESCE(s.next_start, j.next_start)::text AS next_start, "
-                       "s.last_run_status, s.last_run_started_at::text AS last_run_started_at, "
-                       "s.last_successful_finish::text AS last_successful_finish, "
-                       "s.total_runs, s.total_failures "
-                       "FROM timescaledb_information.jobs j "
-                       "LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id "
-                       "WHERE ($1::integer IS NULL OR j.job_id = $1::integer) "
-                       "ORDER BY j.job_id");
+    tsp_strbuf_puts(&sb, "SELECT j.job_id, j.application_name, j.proc_schema, j.proc_name, "
+                         "j.schedule_interval::text AS schedule_interval, j.scheduled, "
+                         "j.config::text AS config, j.hypertable_schema, j.hypertable_name, "
+                         "COALESCE(s.next_start, j.next_start)::text AS next_start, "
+                         "s.last_run_status, s.last_run_started_at::text AS last_run_started_at, "
+                         "s.last_successful_finish::text AS last_successful_finish, "
+                         "s.total_runs, s.total_failures "
+                         "FROM timescaledb_information.jobs j "
+                         "LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id "
+                         "WHERE ($1::integer IS NULL OR j.job_id = $1::integer) "
+                         "ORDER BY j.job_id");
     return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 
 enum tsp_code tsp_ts_sql_job_run(long long job_id, struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     enum tsp_code rc = job_param(job_id, out, err);
 
     if (rc != TSP_OK) {
         return rc;
     }
-    tsp_ts_sb_add(&sb, "CALL run_job($1::integer)");
+    tsp_strbuf_puts(&sb, "CALL run_job($1::integer)");
     out->autocommit = true;
     return tsp_ts_stmt_finish(&sb, true, out, err);
 }
@@ -330,7 +331,7 @@ enum tsp_code tsp_ts_sql_job_run(long long job_id, struct tsp_ts_stmt *out, stru
 enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interval, int scheduled,
                                    struct tsp_ts_stmt *out, struct tsp_error *err)
 {
-    struct tsp_ts_sbuf sb = {0};
+    struct tsp_strbuf sb = {0};
     const char *flag = scheduled < 0 ? NULL : (scheduled > 0 ? "true" : "false");
     int n2;
     int n3;
@@ -346,9 +347,9 @@ enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interv
     }
     n2 = tsp_ts_stmt_param(out, schedule_interval, "schedule_interval");
     n3 = tsp_ts_stmt_param(out, flag, "scheduled");
-    tsp_ts_sb_addf(&sb,
-                   "SELECT alter_job($1::integer, schedule_interval => $%d::interval, "
-                   "scheduled => $%d::boolean)",
-                   n2, n3);
+    tsp_strbuf_printf(&sb,
+                      "SELECT alter_job($1::integer, schedule_interval => $%d::interval, "
+                      "scheduled => $%d::boolean)",
+                      n2, n3);
     return tsp_ts_stmt_finish(&sb, n2 != 0 && n3 != 0, out, err);
 }

@@ -1,5 +1,6 @@
-/* timescale_int.h - shared by timescale*.c only: the service struct, the capability probe
- * used per lease, and the pure SQL builders (text + parameters, no connection).
+/* timescale/timescale_int.h - shared by the files of service/timescale/ only: the service
+ * struct, the capability probe used per lease, the pure SQL builders (text + parameters, no
+ * connection) and the executor every operation runs through.
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_TIMESCALE_INT_H
@@ -8,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "tspool/strbuf.h"
 #include "tspool/timescale.h"
 
 struct tsp_ts {
@@ -39,7 +41,7 @@ enum tsp_code tsp_ts_caps_require(const struct tsp_ts_caps *caps, enum tsp_ts_fe
 void tsp_ts_caps_derive(struct tsp_ts_caps *caps);
 
 /* Quotes one identifier (qualified = accept schema.name) after validating it; the executor
- * passes PQescapeIdentifier through db.c, unit tests a pure stand-in. On TSP_OK *out is
+ * passes PQescapeIdentifier through db/query.c, unit tests a pure stand-in. On TSP_OK *out is
  * malloc'd. */
 struct tsp_ts_quoter {
     enum tsp_code (*quote)(void *ctx, const char *ident, bool qualified, const char *field,
@@ -133,23 +135,12 @@ enum tsp_code tsp_ts_sql_job_run(long long job_id, struct tsp_ts_stmt *out,
 enum tsp_code tsp_ts_sql_job_alter(long long job_id, const char *schedule_interval, int scheduled,
                                    struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
 
-/* ---- builder helpers shared by timescale.c and timescale_sql_agg.c ---- */
+/* ---- builder helpers shared by sql.c and sql_agg.c ---- */
 
-/* A growing statement text; `oom` sticks once an allocation failed. */
-struct tsp_ts_sbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool oom;
-};
-
-void tsp_ts_sb_add(struct tsp_ts_sbuf *sb, const char *s);
-/* Formats short fragments only (< 256 bytes). */
-void tsp_ts_sb_addf(struct tsp_ts_sbuf *sb, const char *fmt, ...) TSP_PRINTF(2, 3);
 /* Append a parameter (copied; NULL = SQL NULL); returns its number ($n) or 0 on failure. */
 int tsp_ts_stmt_param(struct tsp_ts_stmt *stmt, const char *value, const char *field);
 /* Move sb's text into out->sql, or release everything when anything failed before. */
-enum tsp_code tsp_ts_stmt_finish(struct tsp_ts_sbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
+enum tsp_code tsp_ts_stmt_finish(struct tsp_strbuf *sb, bool params_ok, struct tsp_ts_stmt *out,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 /* A statement of fixed text with nparams parameters. */
 enum tsp_code tsp_ts_stmt_simple(struct tsp_ts_stmt *out, const char *sql, int nparams,
@@ -165,11 +156,11 @@ enum tsp_code tsp_ts_bind_relation(const struct tsp_ts_quoter *q, const char *na
 enum tsp_code tsp_ts_by_schema_name(struct tsp_ts_stmt *out, const char *sql, const char *schema,
                                     const char *name, struct tsp_error *err) TSP_MUSTCHECK;
 /* Quote n column names into sb separated by ", ". */
-enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_ts_sbuf *sb,
+enum tsp_code tsp_ts_column_list(const struct tsp_ts_quoter *q, struct tsp_strbuf *sb,
                                  const char *const *cols, size_t n, const char *field,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 
-/* ---- executor helpers shared by timescale_exec.c and timescale_read.c ---- */
+/* ---- executor helpers shared by exec.c, read.c, change.c and agg.c ---- */
 
 struct tsp_db_result;
 
@@ -180,7 +171,7 @@ struct tsp_ts_op {
     const char *name;             /* "hypertables.list", also the audit operation */
     struct tsp_lease *lease;
     struct tsp_ts_caps caps;
-    struct tsp_ts_quoter quoter; /* PQescapeIdentifier through db.c */
+    struct tsp_ts_quoter quoter; /* PQescapeIdentifier through db/query.c */
     int64_t started_ms;
 };
 
@@ -211,6 +202,28 @@ void tsp_ts_names_free(char **names, size_t count);
 /* Policies of one hypertable (or every one when schema and name are NULL). */
 enum tsp_code tsp_ts_op_policies(struct tsp_ts_op *op, struct tsp_hypertable *tables, size_t count,
                                  struct tsp_error *err) TSP_MUSTCHECK;
+
+/* The relation a change is about, as the catalog names it. */
+struct tsp_ts_target {
+    char schema[TSP_TS_NAME_MAX];
+    char rel[TSP_TS_NAME_MAX];
+    char qualified[2 * TSP_TS_NAME_MAX]; /* "schema.rel", the audit target */
+};
+
+/* tsp_ts_op_begin, then resolve `name` as a hypertable (or, with aggregate, a continuous
+ * aggregate; errors name the field "hypertable" or "name") into *target. On failure nothing
+ * is held; on TSP_OK end with tsp_ts_op_end(). */
+enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
+                                 const struct tsp_ts_ctx *ctx, const char *opname,
+                                 enum tsp_ts_feature feature, const char *name, bool aggregate,
+                                 struct tsp_ts_target *target, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Finish an operation of one statement: when rc (what came before) is TSP_OK, run stmt as the
+ * whole change and hand it to *out (with job_id, when not 0); then, on every path, release
+ * stmt and the lease. Returns the outcome. */
+enum tsp_code tsp_ts_op_finish_one(struct tsp_ts_op *op, enum tsp_code rc, const char *target,
+                                   struct tsp_ts_stmt *stmt, long long job_id,
+                                   struct tsp_ts_change *out, struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Run (or, for a dry run, only record) the statements of a change: in one transaction when no
  * statement needs autocommit, else one by one. Takes ownership of stmts[0..n) (moved into

@@ -17,6 +17,7 @@
 #include "http_client.h"
 #include "service_harness.h"
 #include "timescale_int.h"
+#include "tspool/clock.h"
 #include "tspool/log.h"
 #include "tspool/timescale.h"
 
@@ -144,10 +145,10 @@ static void *put_thread(void *arg)
     static const char *const headers[] = {"Authorization: Bearer " ADMIN_TOKEN,
                                           "Content-Type: application/json", NULL};
     struct put_call *c = arg;
-    int64_t t0 = tsp_pool_monotonic_ms();
+    int64_t t0 = tsp_clock_mono_ms();
 
     c->reply = tsp_test_http_try("PUT", c->url, headers, c->body, 60000);
-    c->ms = (long)(tsp_pool_monotonic_ms() - t0);
+    c->ms = (long)(tsp_clock_mono_ms() - t0);
     return NULL;
 }
 
@@ -190,8 +191,10 @@ static void test_change_blocked_by_report_answers_409(void **state)
     /* tspool's ALTER TABLE is queued behind the report... */
     for (int i = 0; i < 100; i++) {
         free(waiting);
-        waiting = sql1(report, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" TSP_TEST_APP_NAME
-                               "' AND wait_event_type = 'Lock'");
+        waiting = sql1(
+            report,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" TSP_TEST_APP_NAME
+            "' AND wait_event_type = 'Lock'");
         if (strcmp(waiting, "1") == 0) {
             break;
         }
@@ -200,9 +203,9 @@ static void test_change_blocked_by_report_answers_409(void **state)
     assert_string_equal(waiting, "1");
     /* ...and the application's read queued behind tspool waits at most the lock timeout */
     app = connect_as("app");
-    t0 = tsp_pool_monotonic_ms();
+    t0 = tsp_clock_mono_ms();
     free(sql1(app, "SELECT count(*) FROM " HT));
-    app_ms = (long)(tsp_pool_monotonic_ms() - t0);
+    app_ms = (long)(tsp_clock_mono_ms() - t0);
     pthread_join(tid, NULL);
     printf("report holds ACCESS SHARE: PUT answered %ld after %ld ms, the application's read "
            "took %ld ms (lock timeout %d ms)\n",
@@ -320,15 +323,15 @@ static void test_policy_replace_keeps_old_on_failure(void **state)
                err.detail);
         tsp_error_init(&err);
         memset(&policy, 0, sizeof(policy));
-        assert_int_equal(tsp_ts_policy_get(fx.ts, NULL, HT, TSP_TS_POLICY_COMPRESSION, &policy,
-                                           &err),
-                         TSP_OK); /* before: 404, the hypertable had no policy left */
+        assert_int_equal(
+            tsp_ts_policy_get(fx.ts, NULL, HT, TSP_TS_POLICY_COMPRESSION, &policy, &err),
+            TSP_OK); /* before: 404, the hypertable had no policy left */
         assert_string_equal(policy.after, "7 days");
         tsp_error_init(&err);
         memset(&change, 0, sizeof(change));
-        assert_int_equal(tsp_ts_policy_delete(fx.ts, NULL, HT, TSP_TS_POLICY_COMPRESSION, &change,
-                                              &err),
-                         TSP_OK);
+        assert_int_equal(
+            tsp_ts_policy_delete(fx.ts, NULL, HT, TSP_TS_POLICY_COMPRESSION, &change, &err),
+            TSP_OK);
         tsp_ts_change_fini(&change);
     }
     fixture_close(&fx);

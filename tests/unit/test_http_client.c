@@ -1,5 +1,5 @@
 /* test_http_client.c - unit tests of the CLI's service URL and token selection
- * (service/http_client.c): --url, TSPOOL_URL, TSPOOL_LISTEN, defaults.
+ * (cli/http_client.c): --url, TSPOOL_URL, TSPOOL_LISTEN, defaults.
  * SPDX-License-Identifier: MIT
  */
 #include "tsp_test.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fake_connector.h"
+#include "tspool/clock.h"
 #include "tspool/log.h"
 #include "tspool/pool.h"
 
@@ -99,11 +100,11 @@ static void *borrower_main(void *arg)
 {
     struct borrower *b = arg;
     struct tsp_lease *lease = NULL;
-    int64_t t0 = tsp_pool_monotonic_ms();
+    int64_t t0 = tsp_clock_mono_ms();
 
     tsp_error_init(&b->err);
     b->code = tsp_pool_borrow(b->pool, b->label, b->timeout_ms, &lease, &b->err);
-    b->elapsed_ms = tsp_pool_monotonic_ms() - t0;
+    b->elapsed_ms = tsp_clock_mono_ms() - t0;
     if (b->code == TSP_OK) {
         if (b->order_lock != NULL) {
             pthread_mutex_lock(b->order_lock);
@@ -238,9 +239,9 @@ static void test_tsp_pool_borrow_timeout_reports_counts(void **state)
         l[i] = must_borrow(f.pool, "busy");
     }
     tsp_error_init(&err);
-    t0 = tsp_pool_monotonic_ms();
+    t0 = tsp_clock_mono_ms();
     assert_int_equal(tsp_pool_borrow(f.pool, "late", 50, &extra, &err), TSP_POOL_EXHAUSTED);
-    elapsed = tsp_pool_monotonic_ms() - t0;
+    elapsed = tsp_clock_mono_ms() - t0;
     assert_null(extra);
     assert_true(elapsed >= 50);
     assert_true(elapsed < 2000);
@@ -506,9 +507,9 @@ static void test_tsp_pool_borrow_preping_honours_deadline(void **state)
     }
     tsp_fake_set_ping_delay_ms(f.fake, 5000); /* a silent server: every ping runs out */
     tsp_error_init(&err);
-    t0 = tsp_pool_monotonic_ms();
+    t0 = tsp_clock_mono_ms();
     rc = tsp_pool_borrow(f.pool, "late", 300, &lease, &err);
-    took = tsp_pool_monotonic_ms() - t0;
+    took = tsp_clock_mono_ms() - t0;
     assert_int_not_equal(rc, TSP_OK);
     /* before: 3 pings of 2 s each, 6 s; now the 300 ms deadline bounds them all */
     assert_true(took < 1000);
@@ -765,7 +766,7 @@ static void *hammer_main(void *arg)
     struct tsp_error err;
     long n = 0;
 
-    while (tsp_pool_monotonic_ms() < h->until_ms) {
+    while (tsp_clock_mono_ms() < h->until_ms) {
         tsp_error_init(&err);
         if (tsp_pool_borrow(h->pool, "hammer", 10000, &lease, &err) != TSP_OK) {
             h->failed++;
@@ -805,7 +806,7 @@ static void test_tsp_pool_borrow_never_exceeds_limit_under_contention(void **sta
         memset(&h[i], 0, sizeof(h[i]));
         h[i].pool = f.pool;
         h[i].fake = f.fake;
-        h[i].until_ms = tsp_pool_monotonic_ms() + 2000;
+        h[i].until_ms = tsp_clock_mono_ms() + 2000;
         h[i].limit = 8;
         h[i].index = i;
         assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);

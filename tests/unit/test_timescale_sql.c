@@ -12,8 +12,8 @@
 #include "timescale_int.h"
 #include "tspool/db.h"
 
-/* Stand-in for PQescapeIdentifier (pure logic under test): validate like db.c, then quote each
- * part; validated names contain no quote to double. */
+/* Stand-in for PQescapeIdentifier (pure logic under test): validate like db/query.c, then quote
+ * each part; validated names contain no quote to double. */
 static enum tsp_code pure_quote(void *ctx, const char *ident, bool qualified, const char *field,
                                 char **out, struct tsp_error *err)
 {
