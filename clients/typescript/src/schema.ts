@@ -717,11 +717,15 @@ export interface components {
             /** @description The request path */
             instance?: string;
             /** @enum {string} */
-            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
+            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LOCK_NOT_AVAILABLE" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
             /** @description The input at fault */
             field?: string;
             sqlstate?: string;
             request_id?: string;
+            /** @description LOCK_NOT_AVAILABLE only, the server process id of the session holding the lock */
+            blocking_pid?: number;
+            /** @description LOCK_NOT_AVAILABLE only, that session's application_name */
+            blocking_application?: string;
         };
         PoolStatus: {
             /** @enum {string} */
@@ -1173,7 +1177,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Pool exhausted, paused, shutting down, or database unreachable */
+        /**
+         * @description Pool exhausted, paused, shutting down, or database unreachable; also answered at once
+         *     when `TSPOOL_HTTP_DB_MAX_INFLIGHT` requests already wait for the database
+         */
         Unavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1184,7 +1191,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The statement timed out */
+        /**
+         * @description The statement did not finish within its deadline (`DB_STATEMENT_DEADLINE_MS`; the
+         *     statement was cancelled and its connection closed) or the server's `statement_timeout`
+         *     cancelled it
+         */
         Timeout: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1206,11 +1217,16 @@ export interface components {
         };
         /**
          * @description A capability is missing (e.g. `extension timescaledb is not installed in database
-         *     "app"`, or a TSL feature under the Apache-only license), or the object already exists
+         *     "app"`, or a TSL feature under the Apache-only license), or the object already exists,
+         *     or (code `LOCK_NOT_AVAILABLE`) a change could not take its lock within
+         *     `TSPOOL_LOCK_TIMEOUT_MS`: `blocking_pid` and `blocking_application` name the session
+         *     holding it, and `Retry-After` says when to try again
          */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description LOCK_NOT_AVAILABLE only, seconds after which the change may get its lock */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -1741,6 +1757,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     listJobs: {
@@ -1768,6 +1785,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     getJob: {
@@ -1801,6 +1819,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     alterJob: {
@@ -1902,6 +1921,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     getHypertable: {
@@ -1935,6 +1955,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     listChunks: {
@@ -1977,6 +1998,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     setCompression: {
@@ -2130,6 +2152,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putCompressionPolicy: {
@@ -2238,6 +2261,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putRetentionPolicy: {
@@ -2384,6 +2408,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     createAggregate: {
@@ -2439,6 +2464,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putAggregatePolicy: {
@@ -2601,6 +2627,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     dropAggregate: {
