@@ -42,6 +42,7 @@ struct tsp_api {
     struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
     struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
     atomic_int *db_inflight;              /* requests of needs_db routes being served */
+    const atomic_long *failed_handshakes; /* connections closed before set-up (server.c) */
     int db_max_inflight;                  /* more than this answer 503 at once; 0 = no bound */
     bool probe_only;                      /* the probe listener: probes and /metrics only */
 };

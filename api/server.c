@@ -215,7 +215,8 @@ static enum tsp_code start_probe_listener(struct tsp_http_server *server, bool t
     server->probe.api.probe_only = true;
     server->probe.api.http_threads = atoi(PROBE_THREADS);
     server->probe.api.active_connections = &server->probe.active;
-    server->probe.api.db_inflight = NULL;
+    /* the probe listener's /metrics reports the main listener's figures */
+    server->probe.api.db_inflight = server->main.api.db_inflight;
     server->probe.api.db_max_inflight = 0;
     return start_listener(&server->probe, options, tls, "TSPOOL_PROBE_LISTEN", &server->probe_port,
                           err);
@@ -254,6 +255,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     server->main.api.active_connections = &server->main.active;
     server->main.api.draining = &server->draining;
     server->main.api.db_inflight = &server->db_inflight;
+    server->main.api.failed_handshakes = &server->failed_handshakes;
     /* database-bound requests never take every worker: a quarter stays for the probes,
      * /metrics and pool control even when the pool is paused or the database frozen */
     server->main.api.db_max_inflight =
