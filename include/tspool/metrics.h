@@ -41,10 +41,10 @@ struct tsp_metrics_sources {
     const struct tsp_pool_label_count *slow; /* per-label slow operations */
     size_t nslow;
     const struct tsp_pool_health *db;
-    const char *version; /* tspool_build_info{version} */
-    bool http;           /* the two HTTP server figures below are set */
-    long http_db_inflight;         /* requests waiting on the database now (admission bound) */
-    long http_failed_handshakes;   /* connections closed before set-up (failed TLS handshakes) */
+    const char *version;         /* tspool_build_info{version} */
+    bool http;                   /* the two HTTP server figures below are set */
+    long http_db_inflight;       /* requests waiting on the database now (admission bound) */
+    long http_failed_handshakes; /* connections closed before set-up (failed TLS handshakes) */
 };
 
 /* Write the Prometheus text exposition: tspool_up, tspool_build_info, tspool_pool_*,
