@@ -26,6 +26,9 @@
 #define LOCK_MS     1500
 
 static char dsn[512];
+static PGconn *report_conn; /* closed by the teardown even when an assertion failed */
+static PGconn *app_conn;
+static struct tsp_test_service *locks_svc;
 static char env_host[160], env_port[160], env_pass[160], env_name[160];
 
 /* Start the native server (idempotent) and read its DSN; false (skip) when its source tarball
@@ -67,6 +70,8 @@ static PGconn *connect_as(const char *application)
     snprintf(conninfo, sizeof(conninfo), "%s application_name=%s", dsn, application);
     conn = PQconnectdb(conninfo);
     assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    /* never wait forever behind a session a failed test left open */
+    PQclear(PQexec(conn, "SET lock_timeout = '20s'"));
     return conn;
 }
 
@@ -180,16 +185,18 @@ static void test_change_blocked_by_report_answers_409(void **state)
     (void)state;
 
     svc = tsp_test_service_start(env);
+    locks_svc = svc;
     snprintf(url, sizeof(url), "%s/hypertables/" HT "/compression", tsp_test_service_url(svc));
     report = connect_as("report");
+    report_conn = report;
     report_pid = sql1(report, "SELECT pg_backend_pid()");
     exec_ok(report, "BEGIN");
     exec_ok(report, "SELECT count(*) FROM " HT);
 
     call = (struct put_call){.url = url, .body = "{\"segment_by\": [\"device\"]}"};
     assert_int_equal(pthread_create(&tid, NULL, put_thread, &call), 0);
-    /* tspool's ALTER TABLE is queued behind the report... */
-    for (int i = 0; i < 100; i++) {
+    /* tspool's ALTER TABLE is queued behind the report (for the lock timeout: poll often) */
+    for (int i = 0; i < 1000; i++) {
         free(waiting);
         waiting = sql1(
             report,
@@ -203,6 +210,7 @@ static void test_change_blocked_by_report_answers_409(void **state)
     assert_string_equal(waiting, "1");
     /* ...and the application's read queued behind tspool waits at most the lock timeout */
     app = connect_as("app");
+    app_conn = app;
     t0 = tsp_clock_mono_ms();
     free(sql1(app, "SELECT count(*) FROM " HT));
     app_ms = (long)(tsp_clock_mono_ms() - t0);
@@ -233,10 +241,19 @@ static void test_change_blocked_by_report_answers_409(void **state)
     tsp_test_reply_free(call.reply);
     /* tspool's sessions are back to the server's lock_timeout */
     free(waiting);
-    PQfinish(app);
-    PQfinish(report);
     free(report_pid);
-    tsp_test_service_stop(svc);
+}
+
+static int teardown_sessions(void **state)
+{
+    (void)state;
+    PQfinish(app_conn);
+    PQfinish(report_conn);
+    app_conn = NULL;
+    report_conn = NULL;
+    tsp_test_service_stop(locks_svc);
+    locks_svc = NULL;
+    return 0;
 }
 
 struct fixture {
@@ -340,7 +357,7 @@ static void test_policy_replace_keeps_old_on_failure(void **state)
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_change_blocked_by_report_answers_409),
+        cmocka_unit_test_teardown(test_change_blocked_by_report_answers_409, teardown_sessions),
         cmocka_unit_test(test_policy_replace_keeps_old_on_failure),
     };
     return cmocka_run_group_tests_name("timescale_locks", tests, setup, NULL);
