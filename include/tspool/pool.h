@@ -149,11 +149,12 @@ uint64_t tsp_lease_wait_ns(const struct tsp_lease *lease);
  * failure: nothing to learn; a lost session is found by its status on return). A
  * connection-class error (08xxx, 57P01-57P03) or a statement past its deadline ("57014" with
  * the connection left busy) marks this connection only for closing on return: one broken
- * session is not a failover. 25006 (read-only transaction: the primary became a standby)
- * also invalidates every connection opened before now (closed when idle, on borrow, or on
- * return; counted once in failover_invalidations); so does a new connection that reached a
- * different server (connector identity). A report from a connection that was already
- * invalidated changes nothing more. Thread-safe, non-blocking. */
+ * session is not a failover; every other connection is pinged before it is lent again, so
+ * siblings killed by the same event are replaced and the healthy ones kept. 25006 (read-only
+ * transaction: the primary became a standby) also invalidates every connection opened before now
+ * (closed when idle, on borrow, or on return; counted once in failover_invalidations); so does a
+ * new connection that reached a different server (connector identity). A report from a connection
+ * that was already invalidated changes nothing more. Thread-safe, non-blocking. */
 void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate);
 
 /* Tell the pool an operation on the lease took `duration_ms`; slower than slow_ms is logged

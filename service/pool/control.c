@@ -139,6 +139,21 @@ static bool is_session_failure(const char *s)
            strcmp(s, "57P03") == 0 || strcmp(s, "57014") == 0;
 }
 
+/* Every other open connection must pass a ping before it is lent again. Lock held. */
+static void mark_suspect(struct tsp_pool *pool, const struct tsp_pool_conn *failed)
+{
+    struct tsp_pool_conn *c = NULL;
+
+    for (c = pool->lists[TSP_POOL_CONN_IDLE].head; c != NULL; c = c->next) {
+        c->suspect = true;
+    }
+    for (c = pool->lists[TSP_POOL_CONN_IN_USE].head; c != NULL; c = c->next) {
+        if (c != failed) {
+            c->suspect = true;
+        }
+    }
+}
+
 void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate)
 {
     struct tsp_pool *pool = lease->pool;
@@ -163,6 +178,11 @@ void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate)
      * itself: invalidating every connection would turn it into a reconnect storm. A read-only
      * primary is a failover. A report from an already invalidated connection teaches nothing
      * new: without this check every stale connection would invalidate the fresh ones too */
+    if (!failover) {
+        /* whatever killed this session (a restart, a mass pg_terminate_backend) may have killed
+         * its siblings too: each is pinged before it is lent again, and only the dead ones go */
+        mark_suspect(pool, conn);
+    }
     if (failover && conn->generation == pool->generation) {
         pool->generation++;
         pool->counters.failover_invalidations++;

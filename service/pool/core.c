@@ -445,11 +445,12 @@ static enum tsp_pool_grant wait_turn(struct tsp_pool *pool, const char *label, b
     return got;
 }
 
-/* 0 = ping every time (hand-offs included), > 0 = after that long idle, < 0 = never. */
+/* 0 = ping every time (hand-offs included), > 0 = after that long idle, < 0 = never; and
+ * always when a sibling session failed since the last check (suspect). */
 static bool needs_preping(const struct tsp_pool *pool, const struct tsp_pool_conn *conn)
 {
     long limit = pool->opts.preping_idle_ms;
-    return limit == 0 || (limit > 0 && conn->idle_for_ms >= limit);
+    return conn->suspect || limit == 0 || (limit > 0 && conn->idle_for_ms >= limit);
 }
 
 /* Borrow succeeded: account and arm the lease. Lock held. */
@@ -651,6 +652,7 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
         code = pool->connector.ping(pool->connector.ctx, conn->handle, ping_ms, &perr);
         pthread_mutex_lock(&pool->lock);
         if (code == TSP_OK) {
+            conn->suspect = false;
             borrow_done(pool, conn, start_ns, waited, out);
             goto done;
         }

@@ -228,6 +228,9 @@ static void health_check(struct tsp_pool *pool, struct maint_state *ms, int64_t 
                                     &err);
         latency_ms = (double)(tsp_clock_mono_ns() - t0) / 1e6;
         pthread_mutex_lock(&pool->lock);
+        if (code == TSP_OK) {
+            conn->suspect = false;
+        }
         tsp_pool_release(pool, conn, code == TSP_OK ? TSP_CONN_IDLE : TSP_CONN_BAD,
                          tsp_clock_coarse_ms(), &batch);
         if (batch != NULL) {

@@ -38,9 +38,10 @@ struct tsp_pool_conn {
     uint64_t generation;   /* pool->generation at reservation; older ones are invalidated */
     uint64_t uses;
     int backend_pid;
-    bool overflow;                      /* reserved while size connections already existed */
-    bool leak_reported;                 /* this lease was already reported as a leak */
-    bool doomed;                        /* close when it comes back (never taken from its holder) */
+    bool overflow;      /* reserved while size connections already existed */
+    bool leak_reported; /* this lease was already reported as a leak */
+    bool doomed;        /* close when it comes back (never taken from its holder) */
+    bool suspect; /* a sibling session failed: ping before lending it again (cleared by a ping) */
     enum tsp_close_reason close_reason; /* reason for doomed / CLOSING */
     char holder[TSP_POOL_LABEL_MAX];    /* label of the current lease, "" when not in use */
     struct tsp_lease lease;

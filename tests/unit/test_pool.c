@@ -429,6 +429,7 @@ static void test_tsp_lease_report_error_session_failure_closes_only_it(void **st
     struct tsp_lease *l[3];
     struct tsp_pool_stats st;
     static const char *const states[] = {"57P01", "08006", "57014"};
+    int pings = 0;
     (void)state;
 
     o.size = 3;
@@ -448,6 +449,14 @@ static void test_tsp_lease_report_error_session_failure_closes_only_it(void **st
         assert_int_equal(st.closes[TSP_CLOSE_FAILOVER], 0);
         assert_int_equal(st.open, 2); /* the two healthy ones are kept */
     }
+    /* the siblings are checked before they are lent again (pre-ping is off otherwise) */
+    pings = tsp_fake_pings(f.fake);
+    l[0] = must_borrow(f.pool, "after");
+    assert_int_equal(tsp_fake_pings(f.fake), pings + 1);
+    tsp_pool_return(l[0]);
+    l[0] = must_borrow(f.pool, "again");
+    assert_int_equal(tsp_fake_pings(f.fake), pings + 1); /* verified once is enough */
+    tsp_pool_return(l[0]);
     stop_pool(&f);
 }
 
