@@ -9,6 +9,7 @@
 #include "tspool/error.h"
 #include "tspool/health.h"
 #include "tspool/metrics.h"
+#include "tspool/pgbouncer.h"
 #include "tspool/pool.h"
 
 struct tsp_http_server; /* opaque */
@@ -18,7 +19,8 @@ struct tsp_http_deps {
     const struct tsp_config *cfg; /* listen address, threads, timeouts, tokens */
     struct tsp_pool *pool;
     struct tsp_health *health;
-    struct tsp_metrics *metrics; /* created with tsp_http_route_labels() */
+    struct tsp_metrics *metrics;     /* created with tsp_http_route_labels() */
+    struct tsp_pgb_fleet *pgbouncer; /* PgBouncer fleet (may be NULL: the endpoints say off) */
 };
 
 /* Route labels for tsp_metrics_new(): the path patterns of the route table, in table order.
