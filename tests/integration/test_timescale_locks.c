@@ -31,34 +31,16 @@ static PGconn *app_conn;
 static struct tsp_test_service *locks_svc;
 static char env_host[160], env_port[160], env_pass[160], env_name[160];
 
-/* Start the native server (idempotent) and read its DSN; false (skip) when its source tarball
- * is not there. */
+/* The native server (or TSPOOL_TEST_TSDB_DSN) through the test harness: several sessions and
+ * real locks, which PGlite (one connection at a time) cannot give. False (skip) only when it
+ * cannot be had here (no source tarball). */
 static bool native_start(void)
 {
-    char cmd[1024];
-    FILE *p = NULL;
-    const char *src = tsp_test_source_dir();
-
-    snprintf(cmd, sizeof(cmd),
-             "TSPOOL_TSDB_NATIVE_DIR='%s/.tspool/test-tsdb-native' '%s/scripts/tsdb-native.sh' "
-             "available",
-             src, src);
-    if (system(cmd) != 0) {
-        printf("SKIP: the TimescaleDB source tarball for scripts/tsdb-native.sh is missing\n");
+    tsp_test_tsdb_prefer_native();
+    if (!tsp_test_tsdb_available()) {
         return false;
     }
-    snprintf(cmd, sizeof(cmd),
-             "TSPOOL_TSDB_NATIVE_DIR='%s/.tspool/test-tsdb-native' '%s/scripts/tsdb-native.sh' "
-             "start >&2 && TSPOOL_TSDB_NATIVE_DIR='%s/.tspool/test-tsdb-native' "
-             "'%s/scripts/tsdb-native.sh' dsn",
-             src, src, src, src);
-    p = popen(cmd, "r");
-    assert_non_null(p);
-    if (fgets(dsn, sizeof(dsn), p) == NULL) {
-        dsn[0] = '\0';
-    }
-    assert_int_equal(pclose(p), 0);
-    dsn[strcspn(dsn, "\n")] = '\0';
+    snprintf(dsn, sizeof(dsn), "%s", tsp_test_tsdb_dsn());
     return dsn[0] != '\0';
 }
 
