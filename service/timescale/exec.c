@@ -313,14 +313,12 @@ static void lock_holder(struct tsp_ts_op *op, const char *target, struct tsp_err
         snprintf(err->blocking_application, sizeof(err->blocking_application), "%s",
                  app != NULL ? app : "");
         snprintf(detail, sizeof(detail),
-                 "%s: could not take a lock within lock_timeout %ld ms (TSPOOL_LOCK_TIMEOUT_MS); "
-                 "session pid %d (application \"%s\") holds a lock on it; retry when it ends",
-                 target, op->ts->lock_timeout_ms, pid, err->blocking_application);
+                 "%s: %.200s (lock_timeout %ld ms, TSPOOL_LOCK_TIMEOUT_MS): session pid %d "
+                 "(application \"%s\") holds a lock on it; retry when it ends",
+                 target, err->detail, op->ts->lock_timeout_ms, pid, err->blocking_application);
     } else {
-        snprintf(detail, sizeof(detail),
-                 "%s: could not take a lock within lock_timeout %ld ms (TSPOOL_LOCK_TIMEOUT_MS): "
-                 "%.300s",
-                 target, op->ts->lock_timeout_ms, err->detail);
+        snprintf(detail, sizeof(detail), "%s: %.300s (lock_timeout %ld ms, TSPOOL_LOCK_TIMEOUT_MS)",
+                 target, err->detail, op->ts->lock_timeout_ms);
     }
     snprintf(err->detail, sizeof(err->detail), "%s", detail);
     tsp_db_result_free(res);
