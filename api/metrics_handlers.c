@@ -15,6 +15,12 @@
 
 #define SLOW_LABELS_MAX 65
 
+/* The TimescaleDB snapshot's pre-rendered families (copied; no database round trip). */
+static void append_timescale(void *ctx, struct tsp_strbuf *sb)
+{
+    tsp_ts_snapshot_metrics(ctx, sb);
+}
+
 /* The exposition with the PgBouncer series the refresher rendered with its snapshot and the
  * refresh ages appended; takes text (malloc'd) and gives back the combined text. */
 static enum tsp_code append_pgbouncer(struct tsp_req *req, char **text, size_t *len,
@@ -71,6 +77,8 @@ int tsp_h_metrics(struct tsp_req *req)
         src.http_db_inflight = atomic_load(req->api->db_inflight);
         src.http_failed_handshakes = atomic_load(req->api->failed_handshakes);
     }
+    src.append = append_timescale;
+    src.append_ctx = req->api->ts;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
     if (rc == TSP_OK) {
         rc = append_pgbouncer(req, &text, &len, &err);

@@ -328,6 +328,8 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
             goto done;
         }
     }
+    /* the maintenance thread keeps the TimescaleDB families of /metrics fresh */
+    tsp_ts_snapshot_start(server->main.api.ts, cfg->timescaledb_refresh_ms);
     *out = server;
     server = NULL;
 done:

@@ -109,7 +109,8 @@ struct tsp_config {
     char *probe_listen;         /* TSPOOL_PROBE_LISTEN "host:port", or NULL when off */
     char *probe_listen_host;    /* without brackets; NULL when off */
     int probe_listen_port;
-    int lock_timeout_ms; /* lock_timeout of TimescaleDB changes; 0 = wait */
+    int lock_timeout_ms;        /* lock_timeout of TimescaleDB changes; 0 = wait */
+    int timescaledb_refresh_ms; /* TimescaleDB snapshot period for /metrics; 0 = off */
 
     /* PgBouncer fleet (service/pgbouncer) */
     char *pgbouncer_hosts;            /* "host:port,..." of the admin consoles; "" = off */

@@ -11,6 +11,7 @@
 
 #include "tspool/error.h"
 #include "tspool/pool.h"
+#include "tspool/strbuf.h"
 
 struct tsp_metrics; /* opaque */
 
@@ -45,6 +46,10 @@ struct tsp_metrics_sources {
     bool http;                   /* the two HTTP server figures below are set */
     long http_db_inflight;       /* requests waiting on the database now (admission bound) */
     long http_failed_handshakes; /* connections closed before set-up (failed TLS handshakes) */
+    /* more families appended at the end (the TimescaleDB snapshot); called during the render,
+     * must not block. NULL = none. */
+    void (*append)(void *ctx, struct tsp_strbuf *sb);
+    void *append_ctx;
 };
 
 /* Write the Prometheus text exposition: tspool_up, tspool_build_info, tspool_pool_*,

@@ -168,6 +168,9 @@ const struct tsp_config_var tsp_config_vars[] = {
     ROW_INT("TSPOOL_LOCK_TIMEOUT_MS", "3000", lock_timeout_ms, 0, 86400000,
             "lock_timeout of every TimescaleDB change: past it the change answers 409 "
             "LOCK_NOT_AVAILABLE naming the blocking session; 0 = wait"),
+    ROW_INT("TSPOOL_TIMESCALEDB_REFRESH_MS", "30000", timescaledb_refresh_ms, 0, 86400000,
+            "milliseconds between TimescaleDB snapshots for /metrics (jobs, chunks, compression, "
+            "aggregate lag); 0 = off"),
     ROW_BOOL("TSPOOL_READY_PGBOUNCER", "false", ready_pgbouncer,
              "readiness also needs at least one PgBouncer instance up (check pgbouncer)"),
     ROW_STR("PGBOUNCER_HOSTS", "", pgbouncer_hosts,

@@ -184,6 +184,7 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "TSPOOL_READY_MAX_CHECK_AGE_MS" (index $s "readyMaxCheckAgeMs")
   "TSPOOL_HTTP_DB_MAX_INFLIGHT" (index $s "httpDbMaxInflight")
   "DB_STATEMENT_DEADLINE_MS" (index $d "statementDeadlineMs") "TSPOOL_LOCK_TIMEOUT_MS" (index $d "lockTimeoutMs")
+  "TSPOOL_TIMESCALEDB_REFRESH_MS" (index $s "timescaledbRefreshMs")
   "TSPOOL_SHUTDOWN_DELAY" $delay "TSPOOL_SHUTDOWN_GRACE" .Values.shutdown.graceSeconds
   "PGBOUNCER_HOSTS" .Values.pgbouncer.hosts "PGBOUNCER_USER" .Values.pgbouncer.user
   "PGBOUNCER_REFRESH_MS" (index .Values.pgbouncer "refreshMs")
