@@ -96,6 +96,14 @@ static const struct tsp_route routes[] = {
     {"GET", "/jobs/{id}/history", tsp_h_timescale, TSP_ROLE_READ, "getJobHistory", true},
     {"PATCH", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_ADMIN, "alterJob", true},
     {"POST", "/jobs/{id}/run", tsp_h_timescale, TSP_ROLE_ADMIN, "runJob", true},
+    /* every application's sessions on the database server */
+    {"GET", "/server/activity", tsp_h_server_activity, TSP_ROLE_READ, "getServerActivity", true},
+    {"GET", "/server/statements", tsp_h_server_statements, TSP_ROLE_READ, "getServerStatements",
+     true},
+    {"POST", "/server/sessions/{pid}/cancel", tsp_h_session_cancel, TSP_ROLE_ADMIN, "cancelSession",
+     true},
+    {"POST", "/server/sessions/{pid}/terminate", tsp_h_session_terminate, TSP_ROLE_ADMIN,
+     "terminateSession", true},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))

@@ -251,6 +251,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     server->main.api.pool = deps->pool;
     server->main.api.health = deps->health;
     server->main.api.metrics = deps->metrics;
+    server->main.api.activity = deps->activity;
     server->main.api.pgbouncer = deps->pgbouncer;
     server->main.api.http_threads = cfg->http_threads;
     server->main.api.active_connections = &server->main.active;

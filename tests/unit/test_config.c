@@ -177,6 +177,9 @@ static void test_tsp_config_load_defaults(void **state)
     assert_int_equal(c->stats_log_interval_s, 60);
     assert_int_equal(c->ready_max_waiting, 0);
     assert_int_equal(c->timescaledb_refresh_ms, 30000);
+    assert_int_equal(c->activity_interval_ms, 2000);
+    assert_int_equal(c->statements_interval_ms, 60000);
+    assert_int_equal(c->query_text_max, 1024);
     assert_int_equal(c->nwarnings, 0);
 }
 
@@ -187,7 +190,7 @@ static void test_tsp_config_format_value_defaults_match_table(void **state)
     char buf[256];
 
     load_ok(f);
-    assert_int_equal(tsp_config_var_count(), 59);
+    assert_int_equal(tsp_config_var_count(), 62);
     for (size_t i = 0; i < tsp_config_var_count(); i++) {
         const struct tsp_config_var *var = tsp_config_var_at(i);
         const char *expected = var->default_value != NULL ? var->default_value : "";

@@ -185,6 +185,9 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "TSPOOL_HTTP_DB_MAX_INFLIGHT" (index $s "httpDbMaxInflight")
   "DB_STATEMENT_DEADLINE_MS" (index $d "statementDeadlineMs") "TSPOOL_LOCK_TIMEOUT_MS" (index $d "lockTimeoutMs")
   "TSPOOL_TIMESCALEDB_REFRESH_MS" (index $s "timescaledbRefreshMs")
+  "TSPOOL_ACTIVITY_INTERVAL_MS" (index $s "activityIntervalMs")
+  "TSPOOL_STATEMENTS_INTERVAL_MS" (index $s "statementsIntervalMs")
+  "TSPOOL_QUERY_TEXT_MAX" (index $s "queryTextMax")
   "TSPOOL_SHUTDOWN_DELAY" $delay "TSPOOL_SHUTDOWN_GRACE" .Values.shutdown.graceSeconds
   "PGBOUNCER_HOSTS" .Values.pgbouncer.hosts "PGBOUNCER_USER" .Values.pgbouncer.user
   "PGBOUNCER_REFRESH_MS" (index .Values.pgbouncer "refreshMs")
