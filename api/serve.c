@@ -195,6 +195,7 @@ int tsp_cli_serve(int argc, char **argv)
         return 2;
     }
     memset(&cfg, 0, sizeof(cfg));
+    memset(&connector, 0, sizeof(connector));
     tsp_error_init(&err);
     rc = tsp_config_load(&cfg, environ, &err);
     if (rc != TSP_OK) {
@@ -212,7 +213,10 @@ int tsp_cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     tsp_pool_options_from_config(&cfg, &pool_opts);
-    tsp_pool_pg_connector(&cfg, &connector);
+    rc = tsp_pool_pg_connector(&cfg, &connector, &err);
+    if (rc != TSP_OK) {
+        goto fail;
+    }
     rc = tsp_pool_new(&pool_opts, &connector, &pool, &err);
     if (rc != TSP_OK) {
         goto fail;

@@ -34,6 +34,7 @@ struct tsp_http_server {
     atomic_long failed_handshakes; /* connections closed before they were set up (TLS) */
     int port;
     int probe_port;
+    struct tsp_tls *tls; /* HTTPS only */
 };
 
 /* Room for every route; the TimescaleDB routes join the table later. */
@@ -100,7 +101,7 @@ static int on_init_ssl(void *ssl_ctx, void *user_data)
 {
     const struct tsp_http_listener *listener = user_data;
 
-    return tsp_tls_init_ctx(ssl_ctx, listener->api.cfg);
+    return tsp_tls_init_ctx(ssl_ctx, listener->server->tls);
 }
 
 static int on_init_connection(const struct mg_connection *conn, void **conn_data)
@@ -283,6 +284,13 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     if (rc != TSP_OK) {
         goto done;
     }
+    if (tls) {
+        server->tls = tsp_tls_new(cfg);
+        if (server->tls == NULL) {
+            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory starting the HTTP server");
+            goto done;
+        }
+    }
     /* a trailing 's' makes CivetWeb speak TLS on the port */
     listen_spec(listen, sizeof(listen), cfg->listen_host, cfg->listen_port, tls);
     snprintf(threads, sizeof(threads), "%d", cfg->http_threads);
@@ -346,6 +354,7 @@ done:
         }
         tsp_tokens_free(server->main.api.tokens);
         tsp_ts_free(server->main.api.ts);
+        tsp_tls_free(server->tls);
     }
     free(server);
     return rc;
@@ -386,6 +395,7 @@ void tsp_http_stop(struct tsp_http_server *server)
     }
     mg_stop(server->main.ctx);
     mg_exit_library();
+    tsp_tls_free(server->tls);
     tsp_tokens_free(server->main.api.tokens);
     tsp_ts_free(server->main.api.ts);
     free(server);

@@ -362,8 +362,11 @@ int main(int argc, char **argv)
     int only_threads = argc > 2 ? atoi(argv[2]) : 0;           /* run one thread count only */
     bool pool_only = argc > 3 && strcmp(argv[3], "pool") == 0; /* for profiling */
     struct result none;
-    struct tsp_connector connector = {NULL, null_connect, null_ping,  null_status,
-                                      NULL, null_pid,     null_close, NULL};
+    struct tsp_connector connector = {.connect = null_connect,
+                                      .ping = null_ping,
+                                      .status = null_status,
+                                      .backend_pid = null_pid,
+                                      .close = null_close};
     struct tsp_pool_options o;
     struct tsp_pool *pool = NULL;
     struct tsp_error err;

@@ -160,6 +160,7 @@ struct tsp_config_var {
     bool secret;               /* redacted in every output; has a *_FILE variant */
     const char *help;          /* one line for --help, README and /config */
     tsp_config_check_fn check; /* extra validation of the text, or NULL */
+    bool watched;              /* secrets: the *_FILE is re-read when it changes */
 };
 
 /* What a set secret is shown as in every output. */
@@ -214,5 +215,33 @@ void tsp_config_print_help(FILE *out);
  * Returns TSP_OK or TSP_NO_MEMORY / TSP_IO. */
 enum tsp_code tsp_config_print_json(const struct tsp_config *cfg, FILE *out,
                                     struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- files that change while tspool runs (Secret and certificate rotation) ----------------- */
+
+/* The *_FILE path a secret (name without _FILE, e.g. "DB_PASS") was read from, or NULL when
+ * it came from elsewhere. Borrowed from cfg (valid while cfg is). */
+const char *tsp_config_file_of(const struct tsp_config *cfg, const char *name);
+
+/* Read a secret file by the loader's rules: one trailing newline (CRLF too) dropped, not
+ * empty, no NUL byte. name ("DB_PASS") only words the errors: TSP_IO (cannot read),
+ * TSP_INVALID (empty, NUL), TSP_NO_MEMORY. Never puts the content in err. On TSP_OK *out is
+ * a malloc'd string for the caller to free. Blocking (one small file read). */
+enum tsp_code tsp_config_read_secret(const char *name, const char *path, char **out,
+                                     struct tsp_error *err) TSP_MUSTCHECK;
+
+/* A file followed for changes. Kubernetes updates a mounted Secret by swapping a symlink, so
+ * the file is compared by identity (device, inode, size, modification time) through stat(),
+ * which follows the links. Not thread-safe: one owner (or the owner's lock) per watch. */
+struct tsp_file_watch;
+
+/* Watch path, looking at most once per interval_ms; the file as it is now is the baseline.
+ * NULL on out of memory. Free with tsp_file_watch_free (NULL is a no-op). */
+struct tsp_file_watch *tsp_file_watch_new(const char *path, long interval_ms);
+void tsp_file_watch_free(struct tsp_file_watch *w);
+/* The watched path (borrowed, valid while w is). */
+const char *tsp_file_watch_path(const struct tsp_file_watch *w);
+/* true once per change of the file since the baseline or the last true; false while the
+ * interval has not passed, or when the file is missing. One stat() at most. */
+bool tsp_file_watch_changed(struct tsp_file_watch *w);
 
 #endif /* TSPOOL_CONFIG_H */

@@ -28,13 +28,10 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err) TSP_MUSTCHECK;
 
-/* tsp_db_exec with a deadline on the whole round trip, whatever the server or the network do:
- * the statement is sent asynchronously and its answer awaited with poll() for at most
- * timeout_ms (>= 1). When the deadline passes: TSP_TIMEOUT ("no answer within N ms"), the
- * statement is left running on the session, so that the pool closes the connection when the
- * lease is returned (its status is then "busy"); no cancel request is sent, because opening the
- * cancel connection could itself block on an unreachable server. Otherwise as tsp_db_exec.
- * Blocks at most timeout_ms. */
+/* tsp_db_exec with a deadline of its own (timeout_ms >= 1) instead of the lease's statement
+ * deadline, for background work that must give up sooner (the activity sampler). Past it the
+ * statement is cancelled like tsp_db_exec's (TSP_TIMEOUT, SQLSTATE 57014) and the connection is
+ * closed when the lease is returned. Blocks at most timeout_ms. */
 enum tsp_code tsp_db_exec_deadline(struct tsp_lease *lease, const char *sql, int nparams,
                                    const char *const *params, long timeout_ms,
                                    struct tsp_db_result **out, struct tsp_error *err) TSP_MUSTCHECK;

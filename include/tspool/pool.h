@@ -46,6 +46,15 @@ struct tsp_connector {
      * written into buf (size bytes). A new connection whose identity differs from the last
      * one seen means failover: every older connection is invalidated. Non-blocking. */
     void (*identity)(void *ctx, void *conn, char *buf, size_t size);
+    /* Optional (NULL = fixed credentials). Called by the maintenance thread about four times
+     * a second: follow rotated credentials (DB_PASS_FILE). Sets *changed when new connections
+     * now use new credentials (the pool then soft-recycles every connection onto them).
+     * Returns an error (TSP_DB_ERROR) while new credentials are refused by the server and the
+     * old ones stay in use: the health check then reports "misconfigured". */
+    enum tsp_code (*rotate)(void *ctx, bool *changed, struct tsp_error *err);
+    /* Optional: frees ctx. The pool owns ctx when this is set: tsp_pool_free (and a failing
+     * tsp_pool_new) calls it last. */
+    void (*release)(void *ctx);
 };
 
 /* Why a connection was closed; counted and logged. */
@@ -97,8 +106,13 @@ void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_
 
 /* The libpq connector for cfg (conninfo built from DB_* with target_session_attrs, connect
  * timeout, application_name, statement_timeout and DB_SESSION_SETTINGS applied per session).
- * cfg must outlive the connector. Caller-owned struct; nothing to free. */
-void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *out);
+ * When DB_PASS came from DB_PASS_FILE the file is watched (rotate): a changed password is
+ * tried with one connection (bounded by DB_CONNECT_TIMEOUT) and used for new connections once
+ * the server accepts it. cfg must outlive the connector. On TSP_OK (else TSP_NO_MEMORY) *out
+ * is filled with a context that the pool given it to owns and frees (release): pass it to
+ * exactly one tsp_pool_new. Thread-safe callbacks. */
+enum tsp_code tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *out,
+                                    struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Create a pool. Copies opts and *connector. Starts the maintenance thread (min idle fill,
  * recycle, idle close, leak scan, health check, stats log). Does not connect synchronously.

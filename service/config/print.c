@@ -200,8 +200,9 @@ void tsp_config_print_help(FILE *out)
         }
         fprintf(out, "\n");
         if (var->secret) {
-            fprintf(out, "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored)\n",
-                    var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name);
+            fprintf(out, "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored%s)\n",
+                    var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name,
+                    var->watched ? "; re-read when it changes" : "");
         }
     }
 }
@@ -227,8 +228,9 @@ void tsp_config_print_markdown(FILE *out)
         }
         fprintf(out, " |\n");
         if (var->secret) {
-            fprintf(out, "| %s_FILE | (unset) | file holding %s; one trailing newline ignored |\n",
-                    var->name, var->name);
+            fprintf(out,
+                    "| %s_FILE | (unset) | file holding %s; one trailing newline ignored%s |\n",
+                    var->name, var->name, var->watched ? "; re-read when it changes" : "");
         }
     }
 }

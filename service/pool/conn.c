@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,23 @@
 #define KEEPALIVES_INTERVAL_S "5"
 #define KEEPALIVES_COUNT      "2"
 #define TCP_USER_TIMEOUT_MS   20000
+
+/* How often a new DB_PASS_FILE is looked at, and a refused new password tried again. */
+#define PASS_WATCH_MS 1000
+#define PASS_RETRY_MS 2000
+
+/* The connector's context: the configuration and the password new connections use, which
+ * follows DB_PASS_FILE (a rotated Secret) once the server accepts the new one. */
+struct pg_ctx {
+    const struct tsp_config *cfg; /* borrowed; outlives the connector */
+    pthread_mutex_t lock;         /* guards password and pending */
+    char *password;               /* used by new connections; NULL = none */
+    char *pending;                /* a new password the server refused so far; NULL = none */
+    /* the rest belongs to the thread that calls rotate (the pool's maintenance thread) */
+    struct tsp_file_watch *watch; /* DB_PASS_FILE, NULL when the password is not from a file */
+    int64_t next_try_ms;          /* monotonic; when to try `pending` again */
+    struct tsp_error refused;     /* why `pending` was refused */
+};
 
 void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_options *opts)
 {
@@ -44,6 +62,17 @@ void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_
     opts->ping_timeout_ms = (long)cfg->db_connect_timeout_s * 1000;
 }
 
+/* tsp_db_scrub_password with every password the connector knows (configured, current,
+ * pending). */
+static void scrub(char *text, struct pg_ctx *ctx)
+{
+    tsp_db_scrub_password(text, ctx->cfg->db_pass);
+    pthread_mutex_lock(&ctx->lock);
+    tsp_db_scrub_password(text, ctx->password);
+    tsp_db_scrub_password(text, ctx->pending);
+    pthread_mutex_unlock(&ctx->lock);
+}
+
 /* A connect failure that means "up but refusing us" carries an SQLSTATE; libpq keeps no
  * SQLSTATE for connection failures, so the server's (English, lc_messages=C) text decides. */
 static const char *connect_failure_sqlstate(const PGconn *conn, const char *msg)
@@ -61,7 +90,7 @@ static const char *connect_failure_sqlstate(const PGconn *conn, const char *msg)
     return NULL;
 }
 
-static enum tsp_code conn_error(const struct tsp_config *cfg, PGconn *conn, enum tsp_code code,
+static enum tsp_code conn_error(struct pg_ctx *ctx, PGconn *conn, enum tsp_code code,
                                 const char *what, struct tsp_error *err)
 {
     char text[TSP_ERROR_DETAIL_MAX];
@@ -69,7 +98,7 @@ static enum tsp_code conn_error(const struct tsp_config *cfg, PGconn *conn, enum
 
     snprintf(text, sizeof(text), "%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
     tsp_db_one_line(text);
-    tsp_db_scrub_password(text, cfg->db_pass);
+    scrub(text, ctx);
     if (code == TSP_DB_UNAVAILABLE && conn != NULL) {
         sqlstate = connect_failure_sqlstate(conn, text);
         if (sqlstate != NULL) {
@@ -132,13 +161,14 @@ static int64_t setup_deadline(const struct tsp_config *cfg)
     return tsp_clock_mono_ms() + (int64_t)timeout_s * 1000;
 }
 
-static enum tsp_code set_config(const struct tsp_config *cfg, PGconn *conn, const char *name,
+static enum tsp_code set_config(struct pg_ctx *ctx, PGconn *conn, const char *name,
                                 const char *value, struct tsp_error *err)
 {
     const char *params[2] = {name, value};
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
     char text[TSP_ERROR_DETAIL_MAX];
+    const struct tsp_config *cfg = ctx->cfg;
 
     if (PQsendQueryParams(conn, "SELECT set_config($1, $2, false)", 2, NULL, params, NULL, NULL,
                           0)) {
@@ -152,7 +182,7 @@ static enum tsp_code set_config(const struct tsp_config *cfg, PGconn *conn, cons
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(text, sizeof(text), "%s", PQresultErrorMessage(res));
         tsp_db_one_line(text);
-        tsp_db_scrub_password(text, cfg->db_pass);
+        scrub(text, ctx);
         code = tsp_error_set(err, state != NULL ? TSP_DB_ERROR : TSP_DB_UNAVAILABLE,
                              "DB_SESSION_SETTINGS", "session setting %s=%s failed: %s", name, value,
                              text);
@@ -191,8 +221,9 @@ static char *trim(char *s)
 
 /* statement_timeout (when set), then each "name=value" of DB_SESSION_SETTINGS, as bound
  * parameters, each bounded by the connect timeout. */
-static enum tsp_code init_session(const struct tsp_config *cfg, PGconn *conn, struct tsp_error *err)
+static enum tsp_code init_session(struct pg_ctx *ctx, PGconn *conn, struct tsp_error *err)
 {
+    const struct tsp_config *cfg = ctx->cfg;
     char timeout[32];
     char *list = NULL;
     char *item = NULL;
@@ -205,7 +236,7 @@ static enum tsp_code init_session(const struct tsp_config *cfg, PGconn *conn, st
     /* unset leaves the role's or database's statement_timeout (the DBA's) in force */
     if (cfg->db_statement_timeout_ms >= 0) {
         snprintf(timeout, sizeof(timeout), "%d", cfg->db_statement_timeout_ms);
-        code = set_config(cfg, conn, "statement_timeout", timeout, err);
+        code = set_config(ctx, conn, "statement_timeout", timeout, err);
     }
     if (code != TSP_OK || cfg->db_session_settings == NULL) {
         goto done;
@@ -232,7 +263,7 @@ static enum tsp_code init_session(const struct tsp_config *cfg, PGconn *conn, st
                                  name);
             goto done;
         }
-        code = set_config(cfg, conn, name, value, err);
+        code = set_config(ctx, conn, name, value, err);
         if (code != TSP_OK) {
             goto done;
         }
@@ -247,7 +278,6 @@ done:
 static void pg_notice(void *arg, const char *message)
 {
     char text[TSP_ERROR_DETAIL_MAX];
-    const struct tsp_config *cfg = arg;
     struct tsp_log_ctx ctx = {.event = "db.notice", .conn_id = -1};
 
     if (!tsp_log_enabled(TSP_LOG_LEVEL_DEBUG)) {
@@ -255,7 +285,7 @@ static void pg_notice(void *arg, const char *message)
     }
     snprintf(text, sizeof(text), "%s", message);
     tsp_db_one_line(text);
-    tsp_db_scrub_password(text, cfg->db_pass);
+    scrub(text, arg);
     TSP_LOG_DEBUG(&ctx, "server notice: %s", text);
 }
 
@@ -271,9 +301,12 @@ static size_t add_param(const char **keys, const char **values, size_t n, const 
     return n + 1;
 }
 
-static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *err)
+/* Open a session with `password` (NULL = none); no session settings yet. The connect
+ * timeout bounds the wait. */
+static enum tsp_code open_session(struct pg_ctx *ctx, const char *password, PGconn **out,
+                                  struct tsp_error *err)
 {
-    const struct tsp_config *cfg = ctx;
+    const struct tsp_config *cfg = ctx->cfg;
     const char *keys[20];
     const char *values[20];
     char timeout[16];
@@ -287,7 +320,7 @@ static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *er
     n = add_param(keys, values, n, "port", cfg->db_port);
     n = add_param(keys, values, n, "dbname", cfg->db_name);
     n = add_param(keys, values, n, "user", cfg->db_user);
-    n = add_param(keys, values, n, "password", cfg->db_pass);
+    n = add_param(keys, values, n, "password", password);
     n = add_param(keys, values, n, "connect_timeout",
                   cfg->db_connect_timeout_s > 0 ? timeout : NULL);
     n = add_param(keys, values, n, "sslmode", cfg->db_sslmode);
@@ -308,11 +341,40 @@ static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *er
 
     conn = PQconnectdbParams(keys, values, 0);
     if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-        code = conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "connect failed", err);
+        code = conn_error(ctx, conn, TSP_DB_UNAVAILABLE, "connect failed", err);
         goto done;
     }
     PQsetNoticeProcessor(conn, pg_notice, ctx);
-    code = init_session(cfg, conn, err);
+    *out = conn;
+    conn = NULL;
+done:
+    PQfinish(conn);
+    return code;
+}
+
+static enum tsp_code pg_connect(void *vctx, void **conn_out, struct tsp_error *err)
+{
+    struct pg_ctx *ctx = vctx;
+    PGconn *conn = NULL;
+    char *password = NULL;
+    enum tsp_code code = TSP_OK;
+
+    pthread_mutex_lock(&ctx->lock);
+    if (ctx->password != NULL) {
+        password = strdup(ctx->password);
+        if (password == NULL) {
+            code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+        }
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (code != TSP_OK) {
+        goto done;
+    }
+    code = open_session(ctx, password, &conn, err);
+    if (code != TSP_OK) {
+        goto done;
+    }
+    code = init_session(ctx, conn, err);
     if (code != TSP_OK) {
         goto done;
     }
@@ -320,12 +382,14 @@ static enum tsp_code pg_connect(void *ctx, void **conn_out, struct tsp_error *er
     conn = NULL;
 done:
     PQfinish(conn);
+    free(password);
     return code;
 }
 
-static enum tsp_code pg_ping(void *ctx, void *handle, long timeout_ms, struct tsp_error *err)
+static enum tsp_code pg_ping(void *vctx, void *handle, long timeout_ms, struct tsp_error *err)
 {
-    const struct tsp_config *cfg = ctx;
+    struct pg_ctx *ctx = vctx;
+    const struct tsp_config *cfg = ctx->cfg;
     PGconn *conn = handle;
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
@@ -341,7 +405,7 @@ static enum tsp_code pg_ping(void *ctx, void *handle, long timeout_ms, struct ts
     }
     deadline = tsp_clock_mono_ms() + timeout_ms;
     if (!PQsendQuery(conn, "")) {
-        return conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
+        return conn_error(ctx, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
     }
     for (;;) {
         answered = ping_wait(conn, deadline);
@@ -362,7 +426,7 @@ static enum tsp_code pg_ping(void *ctx, void *handle, long timeout_ms, struct ts
                              "ping failed: no answer from the server within %ld ms", timeout_ms);
     }
     if (!answered || code != TSP_OK || PQstatus(conn) != CONNECTION_OK) {
-        code = conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
+        code = conn_error(ctx, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
     }
     return code;
 }
@@ -387,9 +451,10 @@ static enum tsp_conn_status pg_status(void *ctx, void *handle)
     }
 }
 
-static enum tsp_code pg_rollback(void *ctx, void *handle, struct tsp_error *err)
+static enum tsp_code pg_rollback(void *vctx, void *handle, struct tsp_error *err)
 {
-    const struct tsp_config *cfg = ctx;
+    struct pg_ctx *ctx = vctx;
+    const struct tsp_config *cfg = ctx->cfg;
     PGconn *conn = handle;
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
@@ -403,7 +468,7 @@ static enum tsp_code pg_rollback(void *ctx, void *handle, struct tsp_error *err)
                              "rollback failed: no answer from the server within %d s",
                              cfg->db_connect_timeout_s);
     } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        code = conn_error(cfg, conn, TSP_DB_UNAVAILABLE, "rollback failed", err);
+        code = conn_error(ctx, conn, TSP_DB_UNAVAILABLE, "rollback failed", err);
     }
     PQclear(res);
     return code;
@@ -435,11 +500,160 @@ static void pg_identity(void *ctx, void *handle, char *buf, size_t size)
              standby != NULL ? standby : "");
 }
 
-void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *out)
+static void log_password(const char *path, bool warn, const char *what)
 {
+    struct tsp_log_field fields[2] = {{.key = "variable", .str = "DB_PASS"},
+                                      {.key = "file", .str = path}};
+    struct tsp_log_ctx lctx = {
+        .event = "db.password_file", .conn_id = -1, .fields = fields, .nfields = 2};
+
+    if (warn) {
+        TSP_LOG_WARN(&lctx, "DB_PASS_FILE %s: %s", path, what);
+    } else {
+        TSP_LOG_INFO(&lctx, "DB_PASS_FILE %s: %s", path, what);
+    }
+}
+
+/* A changed DB_PASS_FILE becomes `pending` (unless it holds the password in use). */
+static void take_new_file(struct pg_ctx *ctx)
+{
+    const char *path = tsp_file_watch_path(ctx->watch);
+    struct tsp_error rerr;
+    char what[TSP_ERROR_DETAIL_MAX + 64];
+    char *fresh = NULL;
+    bool same = false;
+
+    tsp_error_init(&rerr);
+    if (tsp_config_read_secret("DB_PASS", path, &fresh, &rerr) != TSP_OK) {
+        snprintf(what, sizeof(what), "%s; keeping the previous password", rerr.detail);
+        log_password(path, true, what);
+        return;
+    }
+    pthread_mutex_lock(&ctx->lock);
+    same = ctx->password != NULL && strcmp(ctx->password, fresh) == 0;
+    free(ctx->pending);
+    ctx->pending = same ? NULL : fresh;
+    pthread_mutex_unlock(&ctx->lock);
+    if (same) {
+        free(fresh);
+        return;
+    }
+    ctx->next_try_ms = 0;
+    log_password(path, false, "changed; trying the new password");
+}
+
+/* The connector's rotate: follow DB_PASS_FILE. A new password is tried with one connection;
+ * accepted, it replaces the old one for new connections (*changed); refused by the server, the
+ * old one stays in use and the refusal is returned (TSP_DB_ERROR) until the server accepts it
+ * or the file changes again. A server that cannot be reached is not a refusal: the new
+ * password is tried again later. */
+static enum tsp_code pg_rotate(void *vctx, bool *changed, struct tsp_error *err)
+{
+    struct pg_ctx *ctx = vctx;
+    struct tsp_error cerr;
+    PGconn *conn = NULL;
+    char *pending = NULL;
+    int64_t now = tsp_clock_mono_ms();
+    enum tsp_code code = TSP_OK;
+
+    *changed = false;
+    if (ctx->watch == NULL) {
+        return TSP_OK;
+    }
+    if (tsp_file_watch_changed(ctx->watch)) {
+        take_new_file(ctx);
+    }
+    pthread_mutex_lock(&ctx->lock);
+    pending = ctx->pending != NULL ? strdup(ctx->pending) : NULL;
+    pthread_mutex_unlock(&ctx->lock);
+    if (pending == NULL) {
+        tsp_error_init(&ctx->refused);
+        goto done;
+    }
+    if (now < ctx->next_try_ms) {
+        code = ctx->refused.code;
+        goto done;
+    }
+    ctx->next_try_ms = now + PASS_RETRY_MS;
+    tsp_error_init(&cerr);
+    code = open_session(ctx, pending, &conn, &cerr);
+    if (code == TSP_OK) {
+        pthread_mutex_lock(&ctx->lock);
+        free(ctx->password);
+        ctx->password = ctx->pending;
+        ctx->pending = NULL;
+        pthread_mutex_unlock(&ctx->lock);
+        tsp_error_init(&ctx->refused);
+        *changed = true;
+        log_password(tsp_file_watch_path(ctx->watch), false,
+                     "the server accepted the new password; new connections use it");
+        goto done;
+    }
+    if (code == TSP_DB_UNAVAILABLE) {
+        /* the server did not answer: nothing is known about the password yet */
+        code = ctx->refused.code;
+        goto done;
+    }
+    if (ctx->refused.code == TSP_OK) {
+        log_password(tsp_file_watch_path(ctx->watch), true,
+                     "the server refused the new password; connections keep using the "
+                     "previous one");
+    }
+    tsp_error_init(&ctx->refused);
+    (void)tsp_error_set(&ctx->refused, code, "DB_PASS_FILE",
+                        "DB_PASS_FILE \"%s\": the new password was refused (%s); connections "
+                        "opened with the previous password keep serving",
+                        tsp_file_watch_path(ctx->watch), cerr.detail);
+    tsp_error_set_sqlstate(&ctx->refused, cerr.sqlstate);
+done:
+    if (code != TSP_OK) {
+        (void)tsp_error_set(err, code, ctx->refused.field, "%s", ctx->refused.detail);
+        tsp_error_set_sqlstate(err, ctx->refused.sqlstate);
+    }
+    PQfinish(conn);
+    free(pending);
+    return code;
+}
+
+static void pg_release(void *vctx)
+{
+    struct pg_ctx *ctx = vctx;
+
+    tsp_file_watch_free(ctx->watch);
+    free(ctx->password);
+    free(ctx->pending);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+enum tsp_code tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *out,
+                                    struct tsp_error *err)
+{
+    struct pg_ctx *ctx = calloc(1, sizeof(*ctx));
+    const char *path = tsp_config_file_of(cfg, "DB_PASS");
+    enum tsp_code code = TSP_OK;
+
+    if (ctx == NULL) {
+        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+    }
+    ctx->cfg = cfg;
+    pthread_mutex_init(&ctx->lock, NULL);
+    if (cfg->db_pass != NULL) {
+        ctx->password = strdup(cfg->db_pass);
+        if (ctx->password == NULL) {
+            code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+            goto done;
+        }
+    }
+    if (path != NULL) {
+        ctx->watch = tsp_file_watch_new(path, PASS_WATCH_MS);
+        if (ctx->watch == NULL) {
+            code = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+            goto done;
+        }
+    }
     memset(out, 0, sizeof(*out));
-    /* the connector only reads cfg; the vtable's ctx is not const */
-    out->ctx = (void *)(uintptr_t)cfg;
+    out->ctx = ctx;
     out->connect = pg_connect;
     out->ping = pg_ping;
     out->status = pg_status;
@@ -447,4 +661,14 @@ void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *o
     out->backend_pid = pg_backend_pid;
     out->close = pg_close;
     out->identity = pg_identity;
+    out->rotate = pg_rotate;
+    out->release = pg_release;
+    ctx = NULL;
+done:
+    if (ctx != NULL) {
+        free(ctx->password);
+        pthread_mutex_destroy(&ctx->lock);
+        free(ctx);
+    }
+    return code;
 }

@@ -102,6 +102,9 @@ done:
         }
         free(pool);
     }
+    if (code != TSP_OK && connector->release != NULL) {
+        connector->release(connector->ctx);
+    }
     return code;
 }
 
@@ -130,6 +133,9 @@ void tsp_pool_free(struct tsp_pool *pool)
     pthread_condattr_destroy(&pool->cond_attr);
     pthread_mutex_destroy(&pool->task_lock);
     pthread_mutex_destroy(&pool->lock);
+    if (pool->connector.release != NULL) {
+        pool->connector.release(pool->connector.ctx);
+    }
     free(pool);
 }
 

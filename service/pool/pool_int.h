@@ -115,6 +115,9 @@ struct tsp_pool {
     uint64_t slow_other;
 
     struct tsp_pool_health health;
+    /* new credentials the server refused (connector rotate); the health check reports this
+     * as misconfigured while it lasts. code TSP_OK = none */
+    struct tsp_error cred_refused;
     int64_t last_borrow_ok_ms; /* stamp of the last successful borrow */
     int64_t started_ms;        /* stamp */
     int64_t started_wall_ms;

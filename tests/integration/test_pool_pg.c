@@ -88,7 +88,7 @@ static struct tsp_pool *new_pool(const struct tsp_config *cfg, const struct tsp_
     struct tsp_error err;
 
     tsp_error_init(&err);
-    tsp_pool_pg_connector(cfg, &c);
+    assert_int_equal(tsp_pool_pg_connector(cfg, &c, &err), TSP_OK);
     assert_int_equal(tsp_pool_new(o, &c, &pool, &err), TSP_OK);
     return pool;
 }

@@ -281,8 +281,8 @@ static void fixture_open(struct fixture *fx)
     opts.preping_idle_ms = 60000;
     opts.health_interval_ms = -1;
     opts.maintenance_interval_ms = 250;
-    tsp_pool_pg_connector(&fx->cfg, &fx->connector);
     tsp_error_init(&err);
+    assert_int_equal(tsp_pool_pg_connector(&fx->cfg, &fx->connector, &err), TSP_OK);
     assert_int_equal(tsp_pool_new(&opts, &fx->connector, &fx->pool, &err), TSP_OK);
     assert_int_equal(tsp_ts_new(fx->pool, &fx->ts, &err), TSP_OK);
 }

@@ -1,6 +1,7 @@
 /* test_tls.c - TLS on both sides, with a CA and certificates the test makes with `openssl`:
  * the HTTPS listener (curl --cacert succeeds, plain HTTP to the TLS port fails cleanly, the
- * minimum version holds, bad key files stop start-up with a clear message) and the database
+ * minimum version holds, bad key files stop start-up with a clear message, a renewed
+ * certificate is served without a restart while open connections keep going) and the database
  * connection (DB_SSLMODE=verify-full with DB_SSLROOTCERT against the test server with ssl on).
  * SPDX-License-Identifier: MIT
  */
@@ -24,6 +25,7 @@
 
 static char dir[64];
 static bool db_ssl_on;
+static struct tsp_test_service *reload_svc; /* stopped by teardown when a check failed */
 
 static char *path_of(const char *name)
 {
@@ -72,6 +74,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    if (reload_svc != NULL) {
+        tsp_test_service_stop(reload_svc);
+        reload_svc = NULL;
+    }
     if (db_ssl_on) {
         free(tsp_test_pg_query("ALTER SYSTEM RESET ssl"));
         free(tsp_test_pg_query("ALTER SYSTEM RESET ssl_cert_file"));
@@ -79,7 +85,7 @@ static int teardown(void **state)
         free(tsp_test_pg_query("SELECT pg_reload_conf()"));
         db_ssl_on = false;
     }
-    (void)in_dir("rm -f *.crt *.key *.csr *.srl ext");
+    (void)in_dir("rm -f *.crt *.key *.csr *.srl *.tmp ext");
     rmdir(dir);
     return rel_teardown(state);
 }
@@ -174,6 +180,122 @@ static void test_tls_listener_serves_https(void **state)
     tsp_test_service_signal(svc, SIGTERM);
     assert_int_equal(tsp_test_service_wait(svc, 20000), 0);
     tsp_test_service_stop(svc);
+}
+
+/* The subject of the certificate a new connection to url is served, into out. */
+static CURLcode served_subject(const char *url, char *out, size_t size)
+{
+    CURL *h = curl_easy_init();
+    struct curl_certinfo *info = NULL;
+    CURLcode cc;
+
+    out[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CAINFO, path_of("ca.crt"));
+    curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    cc = curl_easy_perform(h);
+    if (cc == CURLE_OK && curl_easy_getinfo(h, CURLINFO_CERTINFO, &info) == CURLE_OK &&
+        info != NULL && info->num_of_certs > 0) {
+        for (struct curl_slist *l = info->certinfo[0]; l != NULL; l = l->next) {
+            if (strncmp(l->data, "Subject:", 8) == 0) {
+                snprintf(out, size, "%s", l->data + 8);
+            }
+        }
+    }
+    curl_easy_cleanup(h);
+    return cc;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+/* Replace path with the file `from` the way a Secret or cert-manager volume does: a copy
+ * beside it, renamed over it. */
+static void swap_in(const char *from, const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.tmp' && mv -f '%s.tmp' '%s'", from, path, path, path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_tls_certificate_reload(void **state)
+{
+    static char cert[200], key[200];
+    const char *env[] = {cert, key, NULL};
+    struct tsp_test_service *svc = NULL;
+    char url[256], subject[512] = "";
+    CURL *keep = NULL;
+    long status = 0, connects = -1, waited = 0;
+    char *out = NULL;
+    (void)state;
+
+    /* a renewed certificate for the same name from the same CA, and a mismatched pair */
+    assert_int_equal(in_dir("openssl req -newkey rsa:2048 -nodes -keyout renewed.key -out "
+                            "renewed.csr -subj '/O=renewed/CN=127.0.0.1' >/dev/null 2>&1 && "
+                            "openssl x509 -req -in renewed.csr -CA ca.crt -CAkey ca.key "
+                            "-CAcreateserial -out renewed.crt -days 2 -extfile ext "
+                            ">/dev/null 2>&1 && cp srv.crt live.crt && cp srv.key live.key && "
+                            "chmod 0644 *.crt && chmod 0600 *.key"),
+                     0);
+    snprintf(cert, sizeof(cert), "TSPOOL_TLS_CERT_FILE=%s", path_of("live.crt"));
+    snprintf(key, sizeof(key), "TSPOOL_TLS_KEY_FILE=%s", path_of("live.key"));
+    svc = tsp_test_service_spawn(env);
+    reload_svc = svc;
+    assert_int_equal(wait_https(svc, "/livez"), 200);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/livez", tsp_test_service_port(svc));
+    assert_int_equal(served_subject(url, subject, sizeof(subject)), CURLE_OK);
+    assert_null(strstr(subject, "renewed"));
+
+    /* a keep-alive connection opened before the renewal */
+    keep = curl_easy_init();
+    curl_easy_setopt(keep, CURLOPT_URL, url);
+    curl_easy_setopt(keep, CURLOPT_CAINFO, path_of("ca.crt"));
+    curl_easy_setopt(keep, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(keep, CURLOPT_WRITEFUNCTION, discard);
+    assert_int_equal(curl_easy_perform(keep), CURLE_OK);
+
+    /* cert-manager renews: key and certificate replaced */
+    swap_in(path_of("renewed.key"), path_of("live.key"));
+    swap_in(path_of("renewed.crt"), path_of("live.crt"));
+    for (waited = 0; waited < 10000; waited += 100) {
+        if (served_subject(url, subject, sizeof(subject)) == CURLE_OK &&
+            strstr(subject, "renewed") != NULL) {
+            break;
+        }
+        tsp_test_sleep_ms(100);
+    }
+    assert_non_null(strstr(subject, "renewed"));
+    printf("renewed certificate served after %ld ms\n", waited);
+    /* the connection from before is not dropped: same connection, no new handshake */
+    assert_int_equal(curl_easy_perform(keep), CURLE_OK);
+    curl_easy_getinfo(keep, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(keep, CURLINFO_NUM_CONNECTS, &connects);
+    assert_int_equal(status, 200);
+    assert_int_equal(connects, 0);
+    curl_easy_cleanup(keep);
+
+    /* a certificate whose key is not there: the renewed pair stays in service */
+    swap_in(path_of("other.crt"), path_of("live.crt"));
+    tsp_test_sleep_ms(1500);
+    assert_int_equal(served_subject(url, subject, sizeof(subject)), CURLE_OK);
+    assert_non_null(strstr(subject, "renewed"));
+    assert_int_equal(tsp_test_service_wait(svc, 0), -1);
+
+    tsp_test_service_signal(svc, SIGTERM);
+    assert_int_equal(tsp_test_service_wait(svc, 20000), 0);
+    out = tsp_test_service_stdout(svc);
+    assert_non_null(strstr(out, "\"event\":\"tls.reload\""));
+    assert_non_null(strstr(out, "TLS certificate reloaded"));
+    assert_non_null(strstr(out, "keeping the previous certificate"));
+    free(out);
+    tsp_test_service_stop(svc);
+    reload_svc = NULL;
 }
 
 static void test_tls_min_version_13(void **state)
@@ -386,6 +508,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tls_failed_handshakes_keep_fairness),
         cmocka_unit_test(test_tls_bad_key_files_stop_start_up),
         cmocka_unit_test(test_tls_database_verify_full),
+        cmocka_unit_test(test_tls_certificate_reload),
     };
     return cmocka_run_group_tests_name("tls", tests, setup, teardown);
 }

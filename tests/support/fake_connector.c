@@ -32,6 +32,10 @@ struct tsp_fake {
     char fail_sqlstate[6];
     char fail_detail[TSP_ERROR_DETAIL_MAX];
     bool rollback_fails;
+    bool rotate_changed;       /* reported by the next rotate */
+    enum tsp_code rotate_code; /* returned by every rotate while not TSP_OK */
+    char rotate_detail[TSP_ERROR_DETAIL_MAX];
+    int rotations;
     int next_pid;
     int open, busy, max_busy;
     int connects, attempts, closes, pings, rollbacks;
@@ -223,6 +227,42 @@ void tsp_fake_set_identity(struct tsp_fake *fake, const char *identity)
     pthread_mutex_unlock(&fake->lock);
 }
 
+static enum tsp_code fake_rotate(void *ctx, bool *changed, struct tsp_error *err)
+{
+    struct tsp_fake *fake = ctx;
+    enum tsp_code code = TSP_OK;
+
+    pthread_mutex_lock(&fake->lock);
+    fake->rotations++;
+    *changed = fake->rotate_changed;
+    fake->rotate_changed = false;
+    if (fake->rotate_code != TSP_OK) {
+        code = tsp_error_set(err, fake->rotate_code, "DB_PASS_FILE", "%s", fake->rotate_detail);
+    }
+    pthread_mutex_unlock(&fake->lock);
+    return code;
+}
+
+void tsp_fake_set_rotation(struct tsp_fake *fake, bool changed, enum tsp_code code,
+                           const char *detail)
+{
+    pthread_mutex_lock(&fake->lock);
+    fake->rotate_changed = changed;
+    fake->rotate_code = code;
+    snprintf(fake->rotate_detail, sizeof(fake->rotate_detail), "%s", detail != NULL ? detail : "");
+    pthread_mutex_unlock(&fake->lock);
+}
+
+int tsp_fake_rotations(struct tsp_fake *fake)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&fake->lock);
+    n = fake->rotations;
+    pthread_mutex_unlock(&fake->lock);
+    return n;
+}
+
 void tsp_fake_connector(struct tsp_fake *fake, struct tsp_connector *out)
 {
     memset(out, 0, sizeof(*out));
@@ -234,6 +274,7 @@ void tsp_fake_connector(struct tsp_fake *fake, struct tsp_connector *out)
     out->backend_pid = fake_backend_pid;
     out->close = fake_close;
     out->identity = fake_identity;
+    out->rotate = fake_rotate;
 }
 
 void tsp_fake_set_connect_delay_ms(struct tsp_fake *fake, long ms)

@@ -35,6 +35,13 @@ void tsp_fake_set_rollback_fails(struct tsp_fake *fake, bool fails);
  * fails. */
 void tsp_fake_kill_all(struct tsp_fake *fake);
 
+/* Script the credentials rotation (the connector's rotate): the next call reports *changed
+ * when `changed` (once), and every call fails with `code` / detail while code != TSP_OK
+ * (new credentials refused). By default rotate reports nothing. */
+void tsp_fake_set_rotation(struct tsp_fake *fake, bool changed, enum tsp_code code,
+                           const char *detail);
+int tsp_fake_rotations(struct tsp_fake *fake);
+
 /* Session state the pool will see for this handle (from tsp_lease_handle). */
 void tsp_fake_handle_set_status(void *handle, enum tsp_conn_status status);
 /* Backend pid of a handle (1001, 1002, ... in connect order). */
