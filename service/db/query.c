@@ -446,8 +446,9 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err)
 {
-    return exec_by(lease, sql, nparams, params, tsp_lease_statement_deadline_ms(lease),
-                   "DB_STATEMENT_DEADLINE_MS", out, err);
+    long deadline_ms = lease != NULL ? tsp_lease_statement_deadline_ms(lease) : 0;
+
+    return exec_by(lease, sql, nparams, params, deadline_ms, "DB_STATEMENT_DEADLINE_MS", out, err);
 }
 
 enum tsp_code tsp_db_exec_deadline(struct tsp_lease *lease, const char *sql, int nparams,
