@@ -43,6 +43,10 @@ struct tsp_api {
     const atomic_bool *draining;          /* shutting down: refuse new requests (server.c) */
     struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
     struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
+    atomic_int *db_inflight;              /* requests of needs_db routes being served */
+    const atomic_long *failed_handshakes; /* connections closed before set-up (server.c) */
+    int db_max_inflight;                  /* more than this answer 503 at once; 0 = no bound */
+    bool probe_only;                      /* the probe listener: probes and /metrics only */
     struct tsp_pgb_fleet *pgbouncer;      /* PgBouncer fleet; NULL or disabled when off */
     struct tsp_activity *activity;        /* the server activity sampler (serve.c) */
 };
@@ -84,6 +88,7 @@ struct tsp_route {
     tsp_handler_fn handler;
     enum tsp_role role;
     const char *operation_id; /* equals the operationId in openapi.yaml */
+    bool needs_db; /* waits on the database: counted against TSPOOL_HTTP_DB_MAX_INFLIGHT */
 };
 
 enum tsp_route_match {

@@ -98,6 +98,11 @@ int tsp_h_metrics(struct tsp_req *req)
     src.slow = slow;
     src.nslow = tsp_pool_slow_by_label(req->api->pool, slow, SLOW_LABELS_MAX);
     src.version = TSPOOL_VERSION;
+    if (req->api->db_inflight != NULL && req->api->failed_handshakes != NULL) {
+        src.http = true;
+        src.http_db_inflight = atomic_load(req->api->db_inflight);
+        src.http_failed_handshakes = atomic_load(req->api->failed_handshakes);
+    }
     src.append = append_timescale;
     src.append_ctx = req->api->ts;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);

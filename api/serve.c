@@ -227,6 +227,7 @@ int tsp_cli_serve(int argc, char **argv)
     health_opts.heartbeat_max_ms =
         60000L + 3L * cfg.db_connect_timeout_s * 1000L + 3L * cfg.health_interval_ms;
     health_opts.ready_max_waiting = cfg.ready_max_waiting;
+    health_opts.max_check_age_ms = cfg.ready_max_check_age_ms;
     rc = tsp_health_new(pool, &health_opts, &health, &err);
     if (rc != TSP_OK) {
         goto fail;

@@ -91,10 +91,11 @@ static enum tsp_code null_connect(void *ctx, void **conn_out, struct tsp_error *
     return TSP_OK;
 }
 
-static enum tsp_code null_ping(void *ctx, void *conn, struct tsp_error *err)
+static enum tsp_code null_ping(void *ctx, void *conn, long timeout_ms, struct tsp_error *err)
 {
     (void)ctx;
     (void)conn;
+    (void)timeout_ms;
     (void)err;
     return TSP_OK;
 }

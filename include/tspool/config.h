@@ -44,7 +44,8 @@ struct tsp_config {
     char *db_user;
     char *db_pass; /* secret; NULL when unset */
     int db_connect_timeout_s;
-    int db_statement_timeout_ms; /* 0 = no limit */
+    int db_statement_timeout_ms;  /* -1 = unset: the server's setting is left alone */
+    int db_statement_deadline_ms; /* client-side deadline of every statement */
     char *db_sslmode;
     char
         *db_sslrootcert; /* libpq sslrootcert (CA file for verify-ca/verify-full); NULL = default */
@@ -102,6 +103,13 @@ struct tsp_config {
     int stats_log_interval_s;   /* periodic pool stats log line; 0 = off */
     int ready_max_waiting;      /* readiness fails while more borrowers wait; 0 = off */
     bool ready_pgbouncer;       /* readiness fails unless a PgBouncer instance is up */
+    int ready_max_check_age_ms; /* readiness fails when the last good check is older; 0 = 3
+                                   health intervals */
+    int http_db_max_inflight;   /* database-bound requests at once; 0 = 3/4 of http_threads */
+    char *probe_listen;         /* TSPOOL_PROBE_LISTEN "host:port", or NULL when off */
+    char *probe_listen_host;    /* without brackets; NULL when off */
+    int probe_listen_port;
+    int lock_timeout_ms;        /* lock_timeout of TimescaleDB changes; 0 = wait */
     int timescaledb_refresh_ms; /* TimescaleDB snapshot period for /metrics; 0 = off */
     int activity_interval_ms;   /* pg_stat_activity sample period; 0 = off */
     int statements_interval_ms; /* pg_stat_statements snapshot period; 0 = off */

@@ -67,6 +67,9 @@ const char *tsp_config_format_value(const struct tsp_config *cfg, size_t i, bool
     }
     switch (var->type) {
     case TSP_CONFIG_INT:
+        if (field_int(cfg, var->offset) < var->min) {
+            break; /* unset (an optional integer below its range): "" */
+        }
         snprintf(buf, bufsize, "%d", field_int(cfg, var->offset));
         break;
     case TSP_CONFIG_BOOL:
@@ -122,7 +125,8 @@ static const char *table_value(const struct tsp_config *cfg, size_t i, char *buf
     const struct tsp_config_var *var = &tsp_config_vars[i];
     bool is_text = var->type == TSP_CONFIG_STRING || var->type == TSP_CONFIG_ENUM;
 
-    if (is_text && field_str(cfg, var->offset) == NULL) {
+    if ((is_text && field_str(cfg, var->offset) == NULL) ||
+        (var->type == TSP_CONFIG_INT && field_int(cfg, var->offset) < var->min)) {
         snprintf(buf, bufsize, "(unset)");
         return buf;
     }
@@ -239,6 +243,9 @@ static json_t *json_value(const struct tsp_config *cfg, size_t i)
 
     switch (var->type) {
     case TSP_CONFIG_INT:
+        if (field_int(cfg, var->offset) < var->min) {
+            return json_null(); /* unset optional integer */
+        }
         return json_integer(field_int(cfg, var->offset));
     case TSP_CONFIG_BOOL:
         return json_boolean(field_bool(cfg, var->offset));

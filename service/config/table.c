@@ -63,8 +63,12 @@ const struct tsp_config_var tsp_config_vars[] = {
     ROW_SECRET("DB_PASS", db_pass, "database password (secret; or DB_PASS_FILE)", NULL, true),
     ROW_INT("DB_CONNECT_TIMEOUT", "5", db_connect_timeout_s, 1, 3600,
             "seconds to wait for a new database connection (libpq connect_timeout)"),
-    ROW_INT("DB_STATEMENT_TIMEOUT_MS", "0", db_statement_timeout_ms, 0, 86400000,
-            "statement_timeout in milliseconds set on every session; 0 = no limit"),
+    ROW_INT("DB_STATEMENT_TIMEOUT_MS", NULL, db_statement_timeout_ms, 0, 86400000,
+            "statement_timeout in milliseconds set on every session; unset = the server's own "
+            "setting (role, database) is left alone; 0 = no limit"),
+    ROW_INT("DB_STATEMENT_DEADLINE_MS", "60000", db_statement_deadline_ms, 100, 86400000,
+            "client-side deadline of every statement: past it the statement is cancelled, its "
+            "connection closed and the request answered 504"),
     ROW_ENUM("DB_SSLMODE", "prefer", db_sslmode,
              "disable|allow|prefer|require|verify-ca|verify-full", "libpq sslmode"),
     ROW_STR("DB_SSLROOTCERT", NULL, db_sslrootcert,
@@ -152,6 +156,20 @@ const struct tsp_config_var tsp_config_vars[] = {
             "seconds between pool statistics log lines; 0 = off"),
     ROW_INT("TSPOOL_READY_MAX_WAITING", "0", ready_max_waiting, 0, 100000,
             "readiness fails while more borrowers than this wait; 0 = off"),
+    ROW_INT("TSPOOL_READY_MAX_CHECK_AGE_MS", "0", ready_max_check_age_ms, 0, 86400000,
+            "readiness fails when the last successful database check is older than this; 0 = "
+            "three TSPOOL_HEALTH_INTERVAL_MS"),
+    ROW_INT("TSPOOL_HTTP_DB_MAX_INFLIGHT", "0", http_db_max_inflight, 0, 1024,
+            "requests that need the database served at once; more answer 503 with Retry-After at "
+            "once, so probes and /metrics always find a worker; 0 = three quarters of "
+            "TSPOOL_HTTP_THREADS"),
+    ROW_STR("TSPOOL_PROBE_LISTEN", NULL, probe_listen,
+            "second listener host:port with 4 worker threads of its own that serves only the "
+            "probes and /metrics (never behind database requests or slow clients); unset = off",
+            check_listen),
+    ROW_INT("TSPOOL_LOCK_TIMEOUT_MS", "3000", lock_timeout_ms, 0, 86400000,
+            "lock_timeout of every TimescaleDB change: past it the change answers 409 "
+            "LOCK_NOT_AVAILABLE naming the blocking session; 0 = wait"),
     ROW_INT("TSPOOL_TIMESCALEDB_REFRESH_MS", "30000", timescaledb_refresh_ms, 0, 86400000,
             "milliseconds between TimescaleDB snapshots for /metrics (jobs, chunks, compression, "
             "aggregate lag); 0 = off"),

@@ -19,6 +19,12 @@
 #include "tspool/db.h"
 #include "tspool/log.h"
 
+/* TCP settings of every database connection (libpq keepalives_*, tcp_user_timeout) */
+#define KEEPALIVES_IDLE_S     "10"
+#define KEEPALIVES_INTERVAL_S "5"
+#define KEEPALIVES_COUNT      "2"
+#define TCP_USER_TIMEOUT_MS   20000
+
 /* How often a new DB_PASS_FILE is looked at, and a refused new password tried again. */
 #define PASS_WATCH_MS 1000
 #define PASS_RETRY_MS 2000
@@ -52,6 +58,8 @@ void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_
     opts->health_interval_ms = cfg->health_interval_ms;
     opts->maintenance_interval_ms = 250;
     opts->stats_log_interval_ms = (long)cfg->stats_log_interval_s * 1000;
+    opts->statement_deadline_ms = cfg->db_statement_deadline_ms;
+    opts->ping_timeout_ms = (long)cfg->db_connect_timeout_s * 1000;
 }
 
 /* tsp_db_scrub_password with every password the connector knows (configured, current,
@@ -102,6 +110,57 @@ static enum tsp_code conn_error(struct pg_ctx *ctx, PGconn *conn, enum tsp_code 
     return code;
 }
 
+/* Read what the server sent until a result is complete; false when nothing complete came
+ * before deadline_ms or the connection failed. */
+static bool ping_wait(PGconn *conn, int64_t deadline_ms)
+{
+    while (PQisBusy(conn)) {
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+        int64_t left = deadline_ms - tsp_clock_mono_ms();
+        int ready = 0;
+        if (left <= 0 || pfd.fd < 0) {
+            return false;
+        }
+        ready = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        if (ready < 0 && errno != EINTR) {
+            return false;
+        }
+        if (ready > 0 && !PQconsumeInput(conn)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Collect the last result of a statement sent with PQsend*, waiting up to deadline_ms. NULL
+ * when the server did not complete it in time or the connection failed; the caller then
+ * treats the session as bad (it is left busy and closed by its owner). */
+static PGresult *result_by(PGconn *conn, int64_t deadline_ms)
+{
+    PGresult *last = NULL;
+    PGresult *res = NULL;
+
+    for (;;) {
+        if (!ping_wait(conn, deadline_ms)) {
+            PQclear(last);
+            return NULL;
+        }
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            return last;
+        }
+        PQclear(last);
+        last = res;
+    }
+}
+
+/* Deadline of session set-up statements and rollbacks: the connect timeout. */
+static int64_t setup_deadline(const struct tsp_config *cfg)
+{
+    int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
+    return tsp_clock_mono_ms() + (int64_t)timeout_s * 1000;
+}
+
 static enum tsp_code set_config(struct pg_ctx *ctx, PGconn *conn, const char *name,
                                 const char *value, struct tsp_error *err)
 {
@@ -109,9 +168,17 @@ static enum tsp_code set_config(struct pg_ctx *ctx, PGconn *conn, const char *na
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
     char text[TSP_ERROR_DETAIL_MAX];
+    const struct tsp_config *cfg = ctx->cfg;
 
-    res = PQexecParams(conn, "SELECT set_config($1, $2, false)", 2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (PQsendQueryParams(conn, "SELECT set_config($1, $2, false)", 2, NULL, params, NULL, NULL,
+                          0)) {
+        res = result_by(conn, setup_deadline(cfg));
+    }
+    if (res == NULL && PQstatus(conn) == CONNECTION_OK) {
+        code = tsp_error_set(err, TSP_DB_UNAVAILABLE, "DB_SESSION_SETTINGS",
+                             "session setting %s=%s: no answer from the server within %d s", name,
+                             value, cfg->db_connect_timeout_s);
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(text, sizeof(text), "%s", PQresultErrorMessage(res));
         tsp_db_one_line(text);
@@ -152,7 +219,8 @@ static char *trim(char *s)
     return s;
 }
 
-/* statement_timeout, then each "name=value" of DB_SESSION_SETTINGS, as bound parameters. */
+/* statement_timeout (when set), then each "name=value" of DB_SESSION_SETTINGS, as bound
+ * parameters, each bounded by the connect timeout. */
 static enum tsp_code init_session(struct pg_ctx *ctx, PGconn *conn, struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx->cfg;
@@ -165,8 +233,11 @@ static enum tsp_code init_session(struct pg_ctx *ctx, PGconn *conn, struct tsp_e
     char *value = NULL;
     enum tsp_code code = TSP_OK;
 
-    snprintf(timeout, sizeof(timeout), "%d", cfg->db_statement_timeout_ms);
-    code = set_config(ctx, conn, "statement_timeout", timeout, err);
+    /* unset leaves the role's or database's statement_timeout (the DBA's) in force */
+    if (cfg->db_statement_timeout_ms >= 0) {
+        snprintf(timeout, sizeof(timeout), "%d", cfg->db_statement_timeout_ms);
+        code = set_config(ctx, conn, "statement_timeout", timeout, err);
+    }
     if (code != TSP_OK || cfg->db_session_settings == NULL) {
         goto done;
     }
@@ -236,9 +307,10 @@ static enum tsp_code open_session(struct pg_ctx *ctx, const char *password, PGco
                                   struct tsp_error *err)
 {
     const struct tsp_config *cfg = ctx->cfg;
-    const char *keys[12];
-    const char *values[12];
+    const char *keys[20];
+    const char *values[20];
     char timeout[16];
+    char user_timeout[16];
     PGconn *conn = NULL;
     enum tsp_code code = TSP_OK;
     size_t n = 0;
@@ -255,6 +327,15 @@ static enum tsp_code open_session(struct pg_ctx *ctx, const char *password, PGco
     n = add_param(keys, values, n, "sslrootcert", cfg->db_sslrootcert);
     n = add_param(keys, values, n, "application_name", cfg->db_application_name);
     n = add_param(keys, values, n, "target_session_attrs", cfg->db_target_session_attrs);
+    /* a peer that vanishes (failover with an IP move, a black-holed network) is noticed in
+     * about 20 s idle (keepalives) and within TCP_USER_TIMEOUT_MS while data is unacknowledged,
+     * instead of the kernel's 15 minutes or more */
+    snprintf(user_timeout, sizeof(user_timeout), "%d", TCP_USER_TIMEOUT_MS);
+    n = add_param(keys, values, n, "keepalives", "1");
+    n = add_param(keys, values, n, "keepalives_idle", KEEPALIVES_IDLE_S);
+    n = add_param(keys, values, n, "keepalives_interval", KEEPALIVES_INTERVAL_S);
+    n = add_param(keys, values, n, "keepalives_count", KEEPALIVES_COUNT);
+    n = add_param(keys, values, n, "tcp_user_timeout", user_timeout);
     keys[n] = NULL;
     values[n] = NULL;
 
@@ -305,43 +386,24 @@ done:
     return code;
 }
 
-/* Read what the server sent until a result is complete; false when nothing complete came
- * before deadline_ms or the connection failed. */
-static bool ping_wait(PGconn *conn, int64_t deadline_ms)
-{
-    while (PQisBusy(conn)) {
-        struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        int64_t left = deadline_ms - tsp_clock_mono_ms();
-        int ready = 0;
-        if (left <= 0 || pfd.fd < 0) {
-            return false;
-        }
-        ready = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-        if (ready < 0 && errno != EINTR) {
-            return false;
-        }
-        if (ready > 0 && !PQconsumeInput(conn)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static enum tsp_code pg_ping(void *vctx, void *handle, struct tsp_error *err)
+static enum tsp_code pg_ping(void *vctx, void *handle, long timeout_ms, struct tsp_error *err)
 {
     struct pg_ctx *ctx = vctx;
     const struct tsp_config *cfg = ctx->cfg;
     PGconn *conn = handle;
     PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
-    int timeout_s = cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5;
-    int64_t deadline = tsp_clock_mono_ms() + (int64_t)timeout_s * 1000;
+    int64_t deadline = 0;
     bool answered = true;
 
     /* the empty query is the cheapest full round trip the server answers. It is sent without
      * blocking on the answer: a silent server (a black-holed network, a stopped process)
      * then costs the caller at most the connect timeout, and the connection, left busy, is
      * closed by its owner as bad */
+    if (timeout_ms <= 0) {
+        timeout_ms = (long)(cfg->db_connect_timeout_s > 0 ? cfg->db_connect_timeout_s : 5) * 1000;
+    }
+    deadline = tsp_clock_mono_ms() + timeout_ms;
     if (!PQsendQuery(conn, "")) {
         return conn_error(ctx, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
     }
@@ -361,7 +423,7 @@ static enum tsp_code pg_ping(void *vctx, void *handle, struct tsp_error *err)
     }
     if (!answered && PQstatus(conn) == CONNECTION_OK) {
         return tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
-                             "ping failed: no answer from the server within %d s", timeout_s);
+                             "ping failed: no answer from the server within %ld ms", timeout_ms);
     }
     if (!answered || code != TSP_OK || PQstatus(conn) != CONNECTION_OK) {
         code = conn_error(ctx, conn, TSP_DB_UNAVAILABLE, "ping failed", err);
@@ -389,13 +451,23 @@ static enum tsp_conn_status pg_status(void *ctx, void *handle)
     }
 }
 
-static enum tsp_code pg_rollback(void *ctx, void *handle, struct tsp_error *err)
+static enum tsp_code pg_rollback(void *vctx, void *handle, struct tsp_error *err)
 {
+    struct pg_ctx *ctx = vctx;
+    const struct tsp_config *cfg = ctx->cfg;
     PGconn *conn = handle;
-    PGresult *res = PQexec(conn, "ROLLBACK");
+    PGresult *res = NULL;
     enum tsp_code code = TSP_OK;
 
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    /* bounded like the session set-up: a frozen server must not hold the returning thread */
+    if (PQsendQuery(conn, "ROLLBACK")) {
+        res = result_by(conn, setup_deadline(cfg));
+    }
+    if (res == NULL && PQstatus(conn) == CONNECTION_OK) {
+        code = tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
+                             "rollback failed: no answer from the server within %d s",
+                             cfg->db_connect_timeout_s);
+    } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         code = conn_error(ctx, conn, TSP_DB_UNAVAILABLE, "rollback failed", err);
     }
     PQclear(res);
@@ -412,6 +484,20 @@ static void pg_close(void *ctx, void *handle)
 {
     (void)ctx;
     PQfinish(handle);
+}
+
+/* host:port of the server the session reached, and whether it is a hot standby (reported by
+ * PostgreSQL 14+ as in_hot_standby): a different one after a reconnect means failover. */
+static void pg_identity(void *ctx, void *handle, char *buf, size_t size)
+{
+    PGconn *conn = handle;
+    const char *host = PQhost(conn);
+    const char *port = PQport(conn);
+    const char *standby = PQparameterStatus(conn, "in_hot_standby");
+    (void)ctx;
+
+    snprintf(buf, size, "%s:%s standby=%s", host != NULL ? host : "", port != NULL ? port : "",
+             standby != NULL ? standby : "");
 }
 
 static void log_password(const char *path, bool warn, const char *what)
@@ -574,6 +660,7 @@ enum tsp_code tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_con
     out->rollback = pg_rollback;
     out->backend_pid = pg_backend_pid;
     out->close = pg_close;
+    out->identity = pg_identity;
     out->rotate = pg_rotate;
     out->release = pg_release;
     ctx = NULL;

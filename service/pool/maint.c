@@ -112,6 +112,7 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
     h->ok = ok;
     h->checked_at_ms = tsp_clock_real_ms();
     if (ok) {
+        h->ok_at_ms = tsp_clock_mono_ms();
         h->ever_ok = true;
         h->misconfigured = false;
         h->latency_ms = latency_ms;
@@ -134,6 +135,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
     struct tsp_pool_conn *batch = NULL;
     void *handle = NULL;
     int pid = 0;
+    char identity[sizeof(pool->identity)];
     int64_t t0 = 0;
     int open = 0;
     enum tsp_code code = TSP_OK;
@@ -147,6 +149,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
     *latency_ms = (double)(tsp_clock_mono_ns() - t0) / 1e6;
     if (code == TSP_OK) {
         pid = pool->connector.backend_pid(pool->connector.ctx, handle);
+        tsp_pool_read_identity(pool, handle, identity, sizeof(identity));
     }
     pthread_mutex_lock(&pool->lock);
     if (code != TSP_OK) {
@@ -154,6 +157,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
         return code;
     }
     tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_clock_coarse_ms());
+    tsp_pool_note_identity(pool, conn, identity);
     open = pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
            pool->lists[TSP_POOL_CONN_CONNECTING].count;
     if (pool->opts.mode == TSP_POOL_MODE_DIRECT) {
@@ -227,9 +231,13 @@ static void health_check(struct tsp_pool *pool, struct maint_state *ms, int64_t 
         snprintf(conn->holder, sizeof(conn->holder), "pool.health");
         pthread_mutex_unlock(&pool->lock);
         t0 = tsp_clock_mono_ns();
-        code = pool->connector.ping(pool->connector.ctx, conn->handle, &err);
+        code = pool->connector.ping(pool->connector.ctx, conn->handle, pool->opts.ping_timeout_ms,
+                                    &err);
         latency_ms = (double)(tsp_clock_mono_ns() - t0) / 1e6;
         pthread_mutex_lock(&pool->lock);
+        if (code == TSP_OK) {
+            conn->suspect = false;
+        }
         tsp_pool_release(pool, conn, code == TSP_OK ? TSP_CONN_IDLE : TSP_CONN_BAD,
                          tsp_clock_coarse_ms(), &batch);
         if (batch != NULL) {

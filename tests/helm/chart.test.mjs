@@ -98,6 +98,23 @@ describe("deployment", () => {
         assert.equal(c.readinessProbe.failureThreshold, 2);
     });
 
+    test("server.probePort: a probe listener of its own, the kubelet probes use it", () => {
+        const rp = mustRender({ values: [{ server: { probePort: 8081 } }] });
+        const cp = container(findDoc(rp.docs, "Deployment"));
+        assert.equal(cmData(rp.docs).TSPOOL_PROBE_LISTEN, "0.0.0.0:8081");
+        assert.deepEqual(cp.ports, [
+            { name: "http", containerPort: 8080, protocol: "TCP" },
+            { name: "probes", containerPort: 8081, protocol: "TCP" },
+        ]);
+        assert.deepEqual(cp.livenessProbe.httpGet, { path: "/livez", port: "probes" });
+        assert.deepEqual(cp.readinessProbe.httpGet, { path: "/readyz", port: "probes" });
+        assert.equal(cmData(r.docs).TSPOOL_PROBE_LISTEN, undefined); // off by default
+        assert.equal(cmData(r.docs).DB_STATEMENT_TIMEOUT_MS, undefined); // the server's own setting
+        const rl = mustRender({ values: [{ database: { lockTimeoutMs: 5000, statementTimeoutMs: 0 } }] });
+        assert.equal(cmData(rl.docs).TSPOOL_LOCK_TIMEOUT_MS, "5000");
+        assert.equal(cmData(rl.docs).DB_STATEMENT_TIMEOUT_MS, "0");
+    });
+
     test("the container runs the image's ENTRYPOINT (tspool serve): no command or args", () => {
         assert.equal(c.command, undefined);
         assert.equal(c.args, undefined);

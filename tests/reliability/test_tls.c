@@ -7,12 +7,17 @@
  */
 #include "tsp_test.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "http_client.h"
@@ -308,6 +313,101 @@ static void test_tls_min_version_13(void **state)
     tsp_test_service_stop(svc);
 }
 
+static size_t count_close(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+    bool *closing = userp;
+    size_t n = size * nmemb;
+
+    if (n >= 17 && strncasecmp(ptr, "Connection: close", 17) == 0) {
+        *closing = true;
+    }
+    return n;
+}
+
+/* Plain bytes to the TLS port: the handshake fails and CivetWeb closes the connection. */
+static void failed_handshake(int port)
+{
+    static const char plain[] = "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct sockaddr_in addr;
+    struct timeval tv = {.tv_sec = 5, .tv_usec = 0};
+    char buf[256];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+        write(fd, plain, sizeof(plain) - 1) > 0) {
+        while (read(fd, buf, sizeof(buf)) > 0) {
+        }
+    }
+    close(fd);
+}
+
+/* Issue 9: failed TLS handshakes (load-balancer TCP checks, plain HTTP) must not lower the
+ * count of connections held by workers, which the keep-alive fairness rule reads: with both
+ * workers held, a keep-alive connection is still closed after 32 requests. */
+static void test_tls_failed_handshakes_keep_fairness(void **state)
+{
+    static char cert[200], key[200];
+    const char *env[] = {cert, key, "TSPOOL_HTTP_THREADS=2", "TSPOOL_HTTP_KEEP_ALIVE_MS=30000",
+                         NULL};
+    struct tsp_test_service *svc = NULL;
+    char url[256];
+    CURL *holder = NULL;
+    CURL *busy = NULL;
+    bool closing = false;
+    long status = 0;
+    int closed_at = 0;
+    (void)state;
+
+    snprintf(cert, sizeof(cert), "TSPOOL_TLS_CERT_FILE=%s", path_of("srv.crt"));
+    snprintf(key, sizeof(key), "TSPOOL_TLS_KEY_FILE=%s", path_of("srv.key"));
+    svc = tsp_test_service_spawn(env);
+    assert_int_equal(wait_https(svc, "/livez"), 200);
+    for (int i = 0; i < 20; i++) {
+        failed_handshake(tsp_test_service_port(svc));
+    }
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/livez", tsp_test_service_port(svc));
+    /* one keep-alive connection stays open and holds the second worker */
+    holder = curl_easy_init();
+    busy = curl_easy_init();
+    assert_non_null(holder);
+    assert_non_null(busy);
+    curl_easy_setopt(holder, CURLOPT_URL, url);
+    curl_easy_setopt(holder, CURLOPT_CAINFO, path_of("ca.crt"));
+    curl_easy_setopt(holder, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(holder, CURLOPT_NOSIGNAL, 1L);
+    assert_int_equal(curl_easy_perform(holder), CURLE_OK);
+    curl_easy_setopt(busy, CURLOPT_URL, url);
+    curl_easy_setopt(busy, CURLOPT_CAINFO, path_of("ca.crt"));
+    curl_easy_setopt(busy, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(busy, CURLOPT_HEADERFUNCTION, count_close);
+    curl_easy_setopt(busy, CURLOPT_HEADERDATA, &closing);
+    curl_easy_setopt(busy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(busy, CURLOPT_TIMEOUT_MS, 10000L);
+    for (int i = 1; i <= 40 && closed_at == 0; i++) {
+        closing = false;
+        assert_int_equal(curl_easy_perform(busy), CURLE_OK);
+        curl_easy_getinfo(busy, CURLINFO_RESPONSE_CODE, &status);
+        assert_int_equal(status, 200);
+        if (closing) {
+            closed_at = i;
+        }
+    }
+    printf("after 20 failed handshakes, the busy keep-alive connection was closed after %d "
+           "requests\n",
+           closed_at);
+    /* before: the count went negative and the rule never fired */
+    assert_int_equal(closed_at, 32);
+    curl_easy_cleanup(busy);
+    curl_easy_cleanup(holder);
+    tsp_test_service_stop(svc);
+}
+
 static void expect_start_failure(const char *cert, const char *key, const char *message)
 {
     char cert_env[200], key_env[200];
@@ -405,6 +505,7 @@ int tsp_test_run(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_listener_serves_https),
         cmocka_unit_test(test_tls_min_version_13),
+        cmocka_unit_test(test_tls_failed_handshakes_keep_fairness),
         cmocka_unit_test(test_tls_bad_key_files_stop_start_up),
         cmocka_unit_test(test_tls_database_verify_full),
         cmocka_unit_test(test_tls_certificate_reload),

@@ -19,6 +19,10 @@ void tsp_fake_free(struct tsp_fake *fake);
 /* Fill a connector vtable that drives this fake. */
 void tsp_fake_connector(struct tsp_fake *fake, struct tsp_connector *out);
 
+/* Every ping takes ms; a ping whose timeout is shorter fails when its timeout runs out. */
+void tsp_fake_set_ping_delay_ms(struct tsp_fake *fake, long ms);
+/* Connections opened from now on report this server identity (failover when it changes). */
+void tsp_fake_set_identity(struct tsp_fake *fake, const char *identity);
 /* Every connect sleeps this long first. */
 void tsp_fake_set_connect_delay_ms(struct tsp_fake *fake, long ms);
 /* The next n connects fail with code / sqlstate (may be NULL) / detail; n < 0 = until the next

@@ -135,7 +135,7 @@ static void test_tsp_config_load_defaults(void **state)
     assert_string_equal(c->db_user, "postgres");
     assert_null(c->db_pass);
     assert_int_equal(c->db_connect_timeout_s, 5);
-    assert_int_equal(c->db_statement_timeout_ms, 0);
+    assert_int_equal(c->db_statement_timeout_ms, -1);
     assert_string_equal(c->db_sslmode, "prefer");
     assert_string_equal(c->db_application_name, "tspool");
     assert_string_equal(c->db_target_session_attrs, "read-write");
@@ -190,7 +190,7 @@ static void test_tsp_config_format_value_defaults_match_table(void **state)
     char buf[256];
 
     load_ok(f);
-    assert_int_equal(tsp_config_var_count(), 57);
+    assert_int_equal(tsp_config_var_count(), 62);
     for (size_t i = 0; i < tsp_config_var_count(); i++) {
         const struct tsp_config_var *var = tsp_config_var_at(i);
         const char *expected = var->default_value != NULL ? var->default_value : "";

@@ -1317,11 +1317,15 @@ export interface components {
             /** @description The request path */
             instance?: string;
             /** @enum {string} */
-            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "CHANGE_IN_PROGRESS" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
+            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "CHANGE_IN_PROGRESS" | "LOCK_NOT_AVAILABLE" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
             /** @description The input at fault */
             field?: string;
             sqlstate?: string;
             request_id?: string;
+            /** @description LOCK_NOT_AVAILABLE only, the server process id of the session holding the lock */
+            blocking_pid?: number;
+            /** @description LOCK_NOT_AVAILABLE only, that session's application_name */
+            blocking_application?: string;
         };
         PoolStatus: {
             /** @enum {string} */
@@ -2001,7 +2005,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Pool exhausted, paused, shutting down, or database unreachable */
+        /**
+         * @description Pool exhausted, paused, shutting down, or database unreachable; also answered at once
+         *     when `TSPOOL_HTTP_DB_MAX_INFLIGHT` requests already wait for the database
+         */
         Unavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2012,7 +2019,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The statement timed out */
+        /**
+         * @description The statement did not finish within its deadline (`DB_STATEMENT_DEADLINE_MS`; the
+         *     statement was cancelled and its connection closed) or the server's `statement_timeout`
+         *     cancelled it
+         */
         Timeout: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2048,12 +2059,14 @@ export interface components {
          * @description A capability is missing (e.g. `extension timescaledb is not installed in database
          *     "app"`, or a TSL feature under the Apache-only license), or the object already exists,
          *     or (`CHANGE_IN_PROGRESS`, with `Retry-After`) another change to the same hypertable or
-         *     aggregate is running, on this or another tspool connected to the same database
+         *     aggregate is running, on this or another tspool connected to the same database, or (code
+         *     `LOCK_NOT_AVAILABLE`) a change could not take its lock within `TSPOOL_LOCK_TIMEOUT_MS`:
+         *     `blocking_pid` and `blocking_application` name the session holding it
          */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description Seconds after which a retry may succeed (CHANGE_IN_PROGRESS only) */
+                /** @description CHANGE_IN_PROGRESS and LOCK_NOT_AVAILABLE only, seconds after which a retry may succeed */
                 "Retry-After"?: number;
                 [name: string]: unknown;
             };
@@ -3006,6 +3019,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     listJobs: {
@@ -3033,6 +3047,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     listJobErrors: {
@@ -3053,6 +3068,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     getJob: {
@@ -3086,6 +3102,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     alterJob: {
@@ -3155,6 +3172,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     runJob: {
@@ -3211,6 +3229,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     createHypertable: {
@@ -3282,6 +3301,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     alterHypertable: {
@@ -3372,6 +3392,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     setCompression: {
@@ -3525,6 +3546,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putCompressionPolicy: {
@@ -3633,6 +3655,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putRetentionPolicy: {
@@ -3741,6 +3764,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putReorderPolicy: {
@@ -3887,6 +3911,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     createAggregate: {
@@ -3942,6 +3967,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putAggregatePolicy: {
@@ -4104,6 +4130,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     dropAggregate: {
@@ -4165,6 +4192,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["ActivityOff"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     getServerStatements: {
@@ -4195,6 +4223,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["ActivityOff"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     cancelSession: {
