@@ -87,11 +87,18 @@ describe("deployment", () => {
     const dep = findDoc(r.docs, "Deployment");
     const c = container(dep);
 
-    test("probes hit /startupz, /livez and /readyz on the named http port", () => {
-        assert.deepEqual(c.startupProbe.httpGet, { path: "/startupz", port: "http" });
-        assert.deepEqual(c.livenessProbe.httpGet, { path: "/livez", port: "http" });
-        assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "http" });
-        assert.deepEqual(c.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+    test("probes hit /startupz, /livez and /readyz on the probe listener's named port", () => {
+        // by default the probes have a listener of their own (never behind database requests)
+        assert.deepEqual(c.startupProbe.httpGet, { path: "/startupz", port: "probes" });
+        assert.deepEqual(c.livenessProbe.httpGet, { path: "/livez", port: "probes" });
+        assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "probes" });
+        assert.deepEqual(c.ports, [
+            { name: "http", containerPort: 8080, protocol: "TCP" },
+            { name: "probes", containerPort: 8081, protocol: "TCP" },
+        ]);
+        const off = container(findDoc(mustRender({ values: [{ server: { probePort: null } }] }).docs, "Deployment"));
+        assert.deepEqual(off.livenessProbe.httpGet, { path: "/livez", port: "http" });
+        assert.deepEqual(off.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
         // startup allows 5 minutes to reach the database; liveness restarts only after 30 s of failures
         assert.equal(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold, 300);
         assert.equal(c.livenessProbe.periodSeconds * c.livenessProbe.failureThreshold, 30);
@@ -108,7 +115,7 @@ describe("deployment", () => {
         ]);
         assert.deepEqual(cp.livenessProbe.httpGet, { path: "/livez", port: "probes" });
         assert.deepEqual(cp.readinessProbe.httpGet, { path: "/readyz", port: "probes" });
-        assert.equal(cmData(r.docs).TSPOOL_PROBE_LISTEN, undefined); // off by default
+        assert.equal(cmData(r.docs).TSPOOL_PROBE_LISTEN, "0.0.0.0:8081"); // on by default
         assert.equal(cmData(r.docs).DB_STATEMENT_TIMEOUT_MS, undefined); // the server's own setting
         const rl = mustRender({ values: [{ database: { lockTimeoutMs: 5000, statementTimeoutMs: 0 } }] });
         assert.equal(cmData(rl.docs).TSPOOL_LOCK_TIMEOUT_MS, "5000");
@@ -401,7 +408,7 @@ describe("optional resources", () => {
     });
 
     test("private probes become exec probes of the tspool CLI", () => {
-        const r = mustRender({ values: [{ server: { publicProbes: false, port: 9090 } }] });
+        const r = mustRender({ values: [{ server: { publicProbes: false, port: 9090, probePort: null } }] });
         const c = container(findDoc(r.docs, "Deployment"));
         assert.deepEqual(c.livenessProbe.exec.command, ["tspool", "probe", "live", "--url", "http://127.0.0.1:9090", "--timeout", "3"]);
         assert.deepEqual(c.startupProbe.exec.command.slice(0, 3), ["tspool", "probe", "startup"]);
