@@ -166,6 +166,8 @@ int tsp_cli_serve(int argc, char **argv)
     struct tsp_health_options health_opts;
     struct tsp_http_deps deps;
     struct tsp_pool *pool = NULL;
+    struct tsp_cluster_options cluster_opts;
+    struct tsp_cluster *cluster = NULL;
     struct tsp_health *health = NULL;
     struct tsp_metrics *metrics = NULL;
     struct tsp_http_server *server = NULL;
@@ -213,6 +215,11 @@ int tsp_cli_serve(int argc, char **argv)
     if (rc != TSP_OK) {
         goto fail;
     }
+    tsp_cluster_options_from_config(&cfg, &cluster_opts);
+    rc = tsp_cluster_new(&cfg, &cluster_opts, pool, &cluster, &err);
+    if (rc != TSP_OK) {
+        goto fail;
+    }
     memset(&health_opts, 0, sizeof(health_opts));
     /* liveness must survive a database outage: the maintenance thread may sit in a connect
      * attempt for the whole connect timeout, so allow for a few of those */
@@ -230,6 +237,7 @@ int tsp_cli_serve(int argc, char **argv)
     }
     deps.cfg = &cfg;
     deps.pool = pool;
+    deps.cluster = cluster;
     deps.health = health;
     deps.metrics = metrics;
     rc = tsp_http_start(&deps, &server, &err);
@@ -267,7 +275,9 @@ int tsp_cli_serve(int argc, char **argv)
         _exit(1);
     }
     {
-        int out = tsp_pool_shutdown(pool, http_stopped ? 1000 : 2000);
+        int out = 0;
+        tsp_cluster_shutdown(cluster, http_stopped ? 1000 : 2000);
+        out = tsp_pool_shutdown(pool, http_stopped ? 1000 : 2000);
         struct tsp_log_field fields[1] = {{.key = "leases_out", .num = out}};
         struct tsp_log_ctx ctx = {
             .event = "serve.stopped", .conn_id = -1, .fields = fields, .nfields = 1};
@@ -285,6 +295,7 @@ fail:
     fprintf(stderr, "tspool: %s\n", err.detail);
 done:
     tsp_http_stop(server);
+    tsp_cluster_free(cluster);
     tsp_pool_free(pool);
     tsp_health_free(health);
     tsp_metrics_free(metrics);

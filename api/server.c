@@ -132,6 +132,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     atomic_init(&server->draining, false);
     server->api.cfg = cfg;
     server->api.pool = deps->pool;
+    server->api.cluster = deps->cluster;
     server->api.health = deps->health;
     server->api.metrics = deps->metrics;
     server->api.http_threads = cfg->http_threads;
@@ -146,6 +147,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     if (rc != TSP_OK) {
         goto done;
     }
+    tsp_ts_set_cluster(server->api.ts, deps->cluster);
 
     rc = tsp_tls_check(cfg, err);
     if (rc == TSP_OK && tls) {

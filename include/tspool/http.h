@@ -10,6 +10,7 @@
 #include "tspool/health.h"
 #include "tspool/metrics.h"
 #include "tspool/pool.h"
+#include "tspool/replicas.h"
 
 struct tsp_http_server; /* opaque */
 
@@ -17,6 +18,7 @@ struct tsp_http_server; /* opaque */
 struct tsp_http_deps {
     const struct tsp_config *cfg; /* listen address, threads, timeouts, tokens */
     struct tsp_pool *pool;
+    struct tsp_cluster *cluster; /* the read pool over DB_READ_HOSTS (replicas.h) */
     struct tsp_health *health;
     struct tsp_metrics *metrics; /* created with tsp_http_route_labels() */
 };

@@ -199,6 +199,11 @@ enum tsp_code tsp_ts_new(struct tsp_pool *pool, struct tsp_ts **out, struct tsp_
     return TSP_OK;
 }
 
+void tsp_ts_set_cluster(struct tsp_ts *ts, struct tsp_cluster *cluster)
+{
+    ts->cluster = cluster;
+}
+
 void tsp_ts_free(struct tsp_ts *ts)
 {
     if (ts == NULL) {

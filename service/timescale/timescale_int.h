@@ -13,7 +13,8 @@
 #include "tspool/timescale.h"
 
 struct tsp_ts {
-    struct tsp_pool *pool; /* borrowed */
+    struct tsp_pool *pool;       /* borrowed */
+    struct tsp_cluster *cluster; /* borrowed; NULL = reads on pool too */
     pthread_mutex_t lock;  /* guards the cache below */
     bool cached;           /* caps holds a probe result */
     struct tsp_ts_caps caps;
