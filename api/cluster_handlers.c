@@ -83,7 +83,8 @@ static enum tsp_code lag_bounds(const char *query, long long *bytes, long *ms,
     }
     errno = 0;
     value = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || value < 0 || value > 86400000LL) {
+    if (text[0] < '0' || text[0] > '9' || end == text || *end != '\0' || errno != 0 ||
+        value > 86400000LL) {
         return tsp_error_set(err, TSP_INVALID, "lag_ms",
                              "lag_ms must be an integer from 0 to 86400000, not '%s'", text);
     }
