@@ -52,6 +52,8 @@ test: deps format-check
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	@# a streaming replica of it (pg_basebackup -R) on another loopback port: the read pool's tests
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh start; \
 	else echo "node/npm missing: TimescaleDB integration tests will be skipped"; fi
@@ -123,6 +125,7 @@ contract-test: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
 	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ctest --output-on-failure -L contract
 
 format:
@@ -133,6 +136,7 @@ format-check:
 
 stop:
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true
 

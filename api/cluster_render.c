@@ -51,7 +51,8 @@ json_t *tsp_render_cluster_member(const struct tsp_cluster_member *m, bool repli
         json_object_set_new(o, "in_rotation", json_boolean(m->in_rotation));
     }
     json_object_set_new(o, "reason", text_or_null(m->reason));
-    json_object_set_new(o, "checked_at_ms", m->checked ? json_integer(m->checked_at_ms) : json_null());
+    json_object_set_new(o, "checked_at_ms",
+                        m->checked ? json_integer(m->checked_at_ms) : json_null());
     return o;
 }
 
@@ -95,9 +96,8 @@ json_t *tsp_render_cluster(const struct tsp_cluster_view *v)
     json_object_set_new(doc, "replicas", replicas);
     json_object_set_new(doc, "replication", standbys);
     json_object_set_new(doc, "in_rotation", json_integer(v->in_rotation));
-    json_object_set_new(
-        doc, "fallback",
-        json_string(v->fallback == TSP_CLUSTER_FALLBACK_FAIL ? "fail" : "primary"));
+    json_object_set_new(doc, "fallback",
+                        json_string(v->fallback == TSP_CLUSTER_FALLBACK_FAIL ? "fail" : "primary"));
     json_object_set_new(doc, "max_lag_bytes", json_integer(v->max_lag_bytes));
     json_object_set_new(doc, "max_lag_ms", json_integer(v->max_lag_ms));
     json_object_set_new(doc, "check_interval_ms", json_integer(v->interval_ms));
@@ -124,10 +124,10 @@ json_t *tsp_render_read_pool(const struct tsp_pool_stats *total, const struct ts
     }
     for (size_t i = 0; i < v->nreplicas; i++) {
         json_array_append_new(
-            list, json_pack("{s:s,s:b,s:i,s:i,s:i,s:I}", "host", v->replicas[i].name,
-                            "in_rotation", v->replicas[i].in_rotation, "open", per_replica[i].open,
-                            "idle", per_replica[i].idle, "in_use", per_replica[i].in_use,
-                            "borrows", (json_int_t)per_replica[i].borrows));
+            list, json_pack("{s:s,s:b,s:i,s:i,s:i,s:I}", "host", v->replicas[i].name, "in_rotation",
+                            v->replicas[i].in_rotation, "open", per_replica[i].open, "idle",
+                            per_replica[i].idle, "in_use", per_replica[i].in_use, "borrows",
+                            (json_int_t)per_replica[i].borrows));
     }
     json_object_set_new(doc, "replicas", list);
     return doc;

@@ -15,8 +15,8 @@
 #define SLOW_LABELS_MAX 65
 
 /* The replica families' inputs from the cluster's cached view (replicas has room for all). */
-static void replica_sources(const struct tsp_cluster_view *view, struct tsp_metrics_replica *replicas,
-                            struct tsp_metrics_sources *src)
+static void replica_sources(const struct tsp_cluster_view *view,
+                            struct tsp_metrics_replica *replicas, struct tsp_metrics_sources *src)
 {
     for (size_t i = 0; i < view->nreplicas; i++) {
         const struct tsp_cluster_member *m = &view->replicas[i];

@@ -29,7 +29,8 @@ json_t *tsp_render_cluster_member(const struct tsp_cluster_member *member, bool 
 json_t *tsp_render_cluster(const struct tsp_cluster_view *view);
 /* The read pool of /pool/status: the summed status plus one entry per replica pool
  * (per_replica has view->nreplicas entries). */
-json_t *tsp_render_read_pool(const struct tsp_pool_stats *total, const struct tsp_cluster_view *view,
+json_t *tsp_render_read_pool(const struct tsp_pool_stats *total,
+                             const struct tsp_cluster_view *view,
                              const struct tsp_pool_stats *per_replica);
 
 #endif /* TSPOOL_API_RENDER_H */

@@ -18,6 +18,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 primary="${TSPOOL_DEVDB_DIR:-$repo/.tspool/pg}"
 dir="${TSPOOL_REPLICA_DIR:-$primary-replica}"
 name="${TSPOOL_REPLICA_NAME:-tspool_replica}"
+mkdir -p "$(dirname "$dir")"
+# absolute paths: the server runs elsewhere, and the parent walk below must end at /
+primary="$(cd "$(dirname "$primary")" && pwd)/$(basename "$primary")"
+dir="$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")"
 data="$dir/data"
 pgbin="${TSPOOL_PGBIN:-/usr/lib/postgresql/15/bin}"
 
@@ -83,7 +87,10 @@ is_current() {
 }
 
 build() {
+    local keep_port=""
     stop
+    # a rebuilt replica keeps its port when it can (clients list it)
+    [ -f "$dir/port" ] && keep_port="$(cat "$dir/port")"
     rm -rf "$dir"
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then
@@ -98,7 +105,11 @@ build() {
         -D "$data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 ||
         die "pg_basebackup failed, see $dir/basebackup.log"
     cp "$primary/password" "$dir/password"
-    choose_port >"$dir/port"
+    if [ -n "$keep_port" ] && port_is_free "$keep_port"; then
+        echo "$keep_port" >"$dir/port"
+    else
+        choose_port >"$dir/port"
+    fi
     {
         echo "# replica.sh: this server is a streaming replica"
         echo "port = $(cat "$dir/port")"

@@ -53,14 +53,14 @@ struct tsp_config {
     char *db_session_settings;     /* "name=value,name=value" applied on every new connection */
 
     /* read pool over streaming replicas (service/replicas/) */
-    char *db_read_hosts;               /* NULL = no replicas: reads use the primary */
-    char *db_read_port;                /* NULL = the first DB_PORT */
-    int db_read_max_conns;             /* as configured; 0 = half the pool size */
-    char *db_read_max_lag_bytes_text;  /* DB_READ_MAX_LAG_BYTES as given ("16MB") */
-    long long db_read_max_lag_bytes;   /* parsed; 0 = no byte bound */
-    int db_read_max_lag_ms;            /* 0 = no time bound */
-    char *db_read_fallback;            /* "primary" or "fail" */
-    int read_pool_size;                /* used: DB_READ_MAX_CONNS, or half the pool (>= 1) */
+    char *db_read_hosts;              /* NULL = no replicas: reads use the primary */
+    char *db_read_port;               /* NULL = the first DB_PORT */
+    int db_read_max_conns;            /* as configured; 0 = half the pool size */
+    char *db_read_max_lag_bytes_text; /* DB_READ_MAX_LAG_BYTES as given ("16MB") */
+    long long db_read_max_lag_bytes;  /* parsed; 0 = no byte bound */
+    int db_read_max_lag_ms;           /* 0 = no time bound */
+    char *db_read_fallback;           /* "primary" or "fail" */
+    int read_pool_size;               /* used: DB_READ_MAX_CONNS, or half the pool (>= 1) */
 
     /* pool as configured (the raw variables) */
     int db_max_conns;

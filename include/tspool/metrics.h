@@ -64,9 +64,10 @@ struct tsp_metrics_sources {
 
 /* Write the Prometheus text exposition: tspool_up, tspool_build_info, tspool_pool_* (one
  * series per pool, label pool="primary"|"read"), tspool_replica_* (per replica, label server),
- * tspool_read_borrows_total, tspool_cluster_failovers_total, tspool_db_*, tspool_http_*. HELP and TYPE precede every family. On TSP_OK *out is a
- * malloc'd NUL-terminated text (free it) of *len bytes. Errors: TSP_NO_MEMORY. Thread-safe
- * (reads atomics); metrics may be NULL (HTTP families skipped). */
+ * tspool_read_borrows_total, tspool_cluster_failovers_total, tspool_db_*, tspool_http_*. HELP and
+ * TYPE precede every family. On TSP_OK *out is a malloc'd NUL-terminated text (free it) of *len
+ * bytes. Errors: TSP_NO_MEMORY. Thread-safe (reads atomics); metrics may be NULL (HTTP families
+ * skipped). */
 enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
                                  const struct tsp_metrics_sources *src, char **out, size_t *len,
                                  struct tsp_error *err) TSP_MUSTCHECK;

@@ -104,8 +104,7 @@ struct tsp_cluster_options {
 };
 
 /* DB_READ_FALLBACK, DB_READ_MAX_LAG_BYTES, DB_READ_MAX_LAG_MS, TSPOOL_HEALTH_INTERVAL_MS. Pure. */
-void tsp_cluster_options_from_config(const struct tsp_config *cfg,
-                                     struct tsp_cluster_options *out);
+void tsp_cluster_options_from_config(const struct tsp_config *cfg, struct tsp_cluster_options *out);
 
 /* Create the read side of cfg over `primary` (borrowed; must outlive the cluster): one pool per
  * DB_READ_HOSTS entry (same credentials and settings as DB_*, its own size read_pool_size, any

@@ -390,8 +390,8 @@ static enum tsp_code derive(struct tsp_config *cfg, const struct raw *raws, stru
         set_origin(&cfg->pool_size_origin, raws[i_size].origin.source, "DB_MAX_CONNS");
         set_origin(&cfg->pool_max_overflow_origin, raws[i_over].origin.source, "DB_MAX_OVERFLOW");
     }
-    cfg->read_pool_size = cfg->db_read_max_conns > 0 ? cfg->db_read_max_conns
-                                                     : (cfg->pool_size + 1) / 2;
+    cfg->read_pool_size =
+        cfg->db_read_max_conns > 0 ? cfg->db_read_max_conns : (cfg->pool_size + 1) / 2;
     if (cfg->celery_worker_running) {
         cfg->pool_mode = TSP_POOL_MODE_DIRECT;
         set_origin(&cfg->pool_mode_origin, TSP_CONFIG_SRC_PROFILE, "CELERY_WORKER_RUNNING=true");

@@ -108,8 +108,7 @@ static size_t read_standbys(struct tsp_lease *lease, struct tsp_cluster_standby 
         copy_text(s->state, sizeof(s->state), tsp_db_result_value(res, row, 2));
         copy_text(s->sync_state, sizeof(s->sync_state), tsp_db_result_value(res, row, 3));
         s->has_sent_lsn = tsp_cluster_lsn_parse(tsp_db_result_value(res, row, 4), &s->sent_lsn);
-        s->has_replay_lsn =
-            tsp_cluster_lsn_parse(tsp_db_result_value(res, row, 5), &s->replay_lsn);
+        s->has_replay_lsn = tsp_cluster_lsn_parse(tsp_db_result_value(res, row, 5), &s->replay_lsn);
         lag = tsp_db_result_value(res, row, 6);
         s->has_replay_lag = lag != NULL;
         s->replay_lag_s = lag != NULL ? strtod(lag, NULL) : 0.0;
@@ -168,9 +167,8 @@ done:
 
 /* The row of the primary's pg_stat_replication that is this replica: the one with its
  * application_name, when exactly one has it. */
-static const struct tsp_cluster_standby *standby_of(const struct tsp_cluster_member *m,
-                                                    const struct tsp_cluster_standby *standbys,
-                                                    size_t n)
+static const struct tsp_cluster_standby *
+standby_of(const struct tsp_cluster_member *m, const struct tsp_cluster_standby *standbys, size_t n)
 {
     const struct tsp_cluster_standby *found = NULL;
 
@@ -227,9 +225,8 @@ static void check_replica(struct tsp_cluster *c, struct tsp_replica *r,
                            : 0;
         m->has_lag = true;
     } else if (m->has_receive_lsn && m->has_replay_lsn) {
-        m->lag_bytes = m->receive_lsn > m->replay_lsn
-                           ? (long long)(m->receive_lsn - m->replay_lsn)
-                           : 0;
+        m->lag_bytes =
+            m->receive_lsn > m->replay_lsn ? (long long)(m->receive_lsn - m->replay_lsn) : 0;
         m->has_lag = true;
     }
     row = standby_of(m, standbys, nstandbys);
@@ -282,13 +279,14 @@ void tsp_cluster_check_all(struct tsp_cluster *c)
     for (size_t i = 0; i < c->nreplicas; i++) {
         members[i] = c->replicas[i].member;
     }
+    /* compared with the last primary seen healthy: a failover usually passes through checks
+     * that found no primary at all */
+    memcpy(before, c->last_primary, sizeof(before));
+    before_tl = c->last_timeline;
     pthread_mutex_unlock(&c->lock);
-    changed = primary.reachable && primary.role == TSP_CLUSTER_ROLE_PRIMARY;
-    memcpy(before, primary.name, sizeof(before));
-    before_tl = primary.timeline;
 
     check_primary(c, &primary, standbys, &nstandbys);
-    changed = changed && primary.reachable && primary.role == TSP_CLUSTER_ROLE_PRIMARY &&
+    changed = before[0] != '\0' && primary.reachable && primary.role == TSP_CLUSTER_ROLE_PRIMARY &&
               (strcmp(before, primary.name) != 0 || before_tl != primary.timeline);
     if (changed) {
         TSP_LOG_WARN(&ctx, "the primary is now %s on timeline %lld (was %s on timeline %lld)",
@@ -308,6 +306,10 @@ void tsp_cluster_check_all(struct tsp_cluster *c)
     c->nstandbys = nstandbys;
     memcpy(c->standbys, standbys, nstandbys * sizeof(standbys[0]));
     c->failovers += changed ? 1u : 0u;
+    if (primary.reachable && primary.role == TSP_CLUSTER_ROLE_PRIMARY) {
+        memcpy(c->last_primary, primary.name, sizeof(c->last_primary));
+        c->last_timeline = primary.timeline;
+    }
     c->checked_at_ms = tsp_clock_real_ms();
     pthread_mutex_unlock(&c->lock);
     free(members);

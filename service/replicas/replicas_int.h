@@ -47,6 +47,8 @@ struct tsp_cluster {
     size_t nstandbys;
     struct tsp_cluster_standby standbys[TSP_CLUSTER_MAX_STANDBYS];
     int64_t checked_at_ms;
+    char last_primary[TSP_CLUSTER_NAME_MAX]; /* the last primary seen healthy ("" = none yet) */
+    long long last_timeline;                 /* and its timeline */
     uint64_t failovers;
     uint64_t reads_replica, reads_fallback, reads_refused;
 };

@@ -15,8 +15,8 @@
 struct tsp_ts {
     struct tsp_pool *pool;       /* borrowed */
     struct tsp_cluster *cluster; /* borrowed; NULL = reads on pool too */
-    pthread_mutex_t lock;  /* guards the cache below */
-    bool cached;           /* caps holds a probe result */
+    pthread_mutex_t lock;        /* guards the cache below */
+    bool cached;                 /* caps holds a probe result */
     struct tsp_ts_caps caps;
     long long newest_conn_id; /* highest connection id the cache has seen: a newer one means
                                  the pool reconnected, maybe to another server */

@@ -125,11 +125,13 @@ static void test_tsp_metrics_render_pool_section(void **state)
     assert_non_null(strstr(text, "tspool_pool_connections{pool=\"primary\",state=\"idle\"} 3\n"));
     assert_non_null(strstr(text, "tspool_pool_connections{pool=\"primary\",state=\"in_use\"} 2\n"));
     assert_non_null(strstr(text, "tspool_pool_borrows_total{pool=\"primary\"} 42\n"));
-    assert_non_null(strstr(text, "tspool_pool_closes_total{pool=\"primary\",reason=\"broken\"} 4\n"));
+    assert_non_null(
+        strstr(text, "tspool_pool_closes_total{pool=\"primary\",reason=\"broken\"} 4\n"));
     assert_non_null(strstr(text, "tspool_pool_timeout_seconds{pool=\"primary\"} 1.5\n"));
-    assert_non_null(strstr(
-        text, "tspool_pool_slow_operations_by_label_total{pool=\"primary\",label=\"we\\\"ird\\\\label\"} 7\n"));
-    assert_non_null(strstr(text, "tspool_pool_acquire_wait_seconds_bucket{pool=\"primary\",le=\"+Inf\"} 8\n"));
+    assert_non_null(strstr(text, "tspool_pool_slow_operations_by_label_total{pool=\"primary\","
+                                 "label=\"we\\\"ird\\\\label\"} 7\n"));
+    assert_non_null(
+        strstr(text, "tspool_pool_acquire_wait_seconds_bucket{pool=\"primary\",le=\"+Inf\"} 8\n"));
     assert_non_null(strstr(text, "tspool_pool_acquire_wait_seconds_count{pool=\"primary\"} 8\n"));
     assert_non_null(strstr(text, "tspool_db_up 1\n"));
     assert_non_null(strstr(text, "tspool_db_check_latency_seconds 0.0025\n"));

@@ -991,6 +991,8 @@ export interface components {
             server_version_num: number;
             /** @description NOT pg_is_in_recovery() */
             primary: boolean;
+            /** @description `host:port` the main pool reached (the member of a DB_HOST list that is the primary) */
+            server?: string;
             timescaledb_version?: string | null;
         };
         Config: {
