@@ -15,6 +15,7 @@
 #   make client  regenerate clients/typescript/src/schema.ts from openapi.yaml
 #   make contract-test  only the OpenAPI lint, contract, client and example tests (also part of make test)
 #   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
+#   make bench-pgbouncer  /metrics over two PgBouncer instances vs prometheus-pgbouncer-exporter
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -30,9 +31,10 @@ CMAKE_ARGS ?=
 DEVDB_DIR  := $(CURDIR)/.tspool/pg
 TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
+PGB_DIR    := $(CURDIR)/.tspool/test-pgbouncer
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool format \
+.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool bench-pgbouncer format \
 	format-check stop deps clean helm-test helm-docs docs client contract-test
 
 all: build
@@ -54,6 +56,7 @@ test: deps format-check
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
 	@# a streaming replica of it (pg_basebackup -R) on another loopback port: the read pool's tests
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_PGBOUNCER_DIR=$(PGB_DIR) scripts/pgbouncer.sh start
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh start; \
 	else echo "node/npm missing: TimescaleDB integration tests will be skipped"; fi
@@ -61,7 +64,7 @@ test: deps format-check
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory tsan
 	@# the whole suite last, so that its ctest summary closes the output
-	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 
 # the Makefile's test build is already ASan+UBSan; this names it for CI
@@ -126,7 +129,7 @@ contract-test: deps
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
-	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) ctest --output-on-failure -L contract
+	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) ctest --output-on-failure -L contract
 
 format:
 	clang-format -i $(SOURCES)
@@ -135,6 +138,7 @@ format-check:
 	clang-format --dry-run -Werror $(SOURCES)
 
 stop:
+	@TSPOOL_PGBOUNCER_DIR=$(PGB_DIR) scripts/pgbouncer.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
@@ -148,3 +152,7 @@ clean:
 # `make bench-pool` (the pool micro-benchmark) and puts its output in the results.
 bench:
 	@scripts/bench.sh
+
+# part of `make bench`; alone: about a minute plus the Release build (bench/results/pgbouncer.md)
+bench-pgbouncer:
+	@scripts/bench-pgbouncer.sh

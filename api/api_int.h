@@ -15,6 +15,7 @@
 #include "tspool/error.h"
 #include "tspool/health.h"
 #include "tspool/metrics.h"
+#include "tspool/pgbouncer.h"
 #include "tspool/pool.h"
 #include "tspool/replicas.h"
 #include "tspool/timescale.h"
@@ -43,6 +44,7 @@ struct tsp_api {
     struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
     struct tsp_cluster *cluster;          /* the read pool and the cluster's topology */
     struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
+    struct tsp_pgb_fleet *pgbouncer;      /* PgBouncer fleet; NULL or disabled when off */
 };
 
 #define TSP_ROUTE_MAX_PARAMS 4
@@ -274,6 +276,22 @@ int tsp_h_openapi(struct tsp_req *req);
 int tsp_h_docs(struct tsp_req *req);
 int tsp_h_ui_index(struct tsp_req *req);
 int tsp_h_ui_asset(struct tsp_req *req);
+
+/* PgBouncer: pgbouncer_handlers.c */
+int tsp_h_pgbouncer(struct tsp_req *req);
+int tsp_h_pgbouncer_pools(struct tsp_req *req);
+int tsp_h_pgbouncer_stats(struct tsp_req *req);
+int tsp_h_pgbouncer_databases(struct tsp_req *req);
+int tsp_h_pgbouncer_servers(struct tsp_req *req);
+int tsp_h_pgbouncer_clients(struct tsp_req *req);
+int tsp_h_pgbouncer_config(struct tsp_req *req);
+int tsp_h_pgbouncer_pause(struct tsp_req *req);
+int tsp_h_pgbouncer_resume(struct tsp_req *req);
+int tsp_h_pgbouncer_reconnect(struct tsp_req *req);
+int tsp_h_pgbouncer_reload(struct tsp_req *req);
+int tsp_h_pgbouncer_disable(struct tsp_req *req);
+int tsp_h_pgbouncer_enable(struct tsp_req *req);
+int tsp_h_pgbouncer_kill(struct tsp_req *req);
 
 /* TimescaleDB: every route of it, through the operations table (ts_handlers.c,
  * ts_operations.c); the row is found by the route's operationId. */

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/clock.h"
+#include "tspool/strbuf.h"
+
 #ifndef TSPOOL_VERSION
 #define TSPOOL_VERSION "0.0.0"
 #endif
@@ -35,6 +38,37 @@ static void replica_sources(const struct tsp_cluster_view *view,
     src->reads_fallback = view->reads_fallback;
     src->reads_refused = view->reads_refused;
     src->failovers = view->failovers;
+}
+
+/* The exposition with the PgBouncer series the refresher rendered with its snapshot and the
+ * refresh ages appended; takes text (malloc'd) and gives back the combined text. */
+static enum tsp_code append_pgbouncer(struct tsp_req *req, char **text, size_t *len,
+                                      struct tsp_error *err)
+{
+    const struct tsp_pgb_snapshot *snap = NULL;
+    struct tsp_strbuf sb = {0};
+    enum tsp_code rc = TSP_OK;
+
+    if (!tsp_pgb_fleet_enabled(req->api->pgbouncer)) {
+        return TSP_OK;
+    }
+    snap = tsp_pgb_snapshot_get(req->api->pgbouncer);
+    tsp_strbuf_append(&sb, *text, *len);
+    if (snap->metrics != NULL) {
+        tsp_strbuf_append(&sb, snap->metrics, snap->metrics_len);
+    }
+    rc = tsp_pgb_metrics_age(snap, tsp_clock_mono_ms(), &sb, err);
+    tsp_pgb_snapshot_release(snap);
+    if (rc == TSP_OK) {
+        char *all = tsp_strbuf_take(&sb, len);
+        if (all == NULL) {
+            return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+        }
+        free(*text);
+        *text = all;
+    }
+    tsp_strbuf_fini(&sb);
+    return rc;
 }
 
 int tsp_h_metrics(struct tsp_req *req)
@@ -72,7 +106,11 @@ int tsp_h_metrics(struct tsp_req *req)
     }
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
     free(view);
+    if (rc == TSP_OK) {
+        rc = append_pgbouncer(req, &text, &len, &err);
+    }
     if (rc != TSP_OK) {
+        free(text);
         return tsp_problem_send(req, &err, NULL);
     }
     status = tsp_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);

@@ -170,6 +170,8 @@ int tsp_cli_serve(int argc, char **argv)
     struct tsp_cluster *cluster = NULL;
     struct tsp_health *health = NULL;
     struct tsp_metrics *metrics = NULL;
+    struct tsp_pgb_fleet *pgbouncer = NULL;
+    struct tsp_pgb_options pgb_opts;
     struct tsp_http_server *server = NULL;
     const char *const *labels = NULL;
     size_t nlabels = 0;
@@ -230,6 +232,12 @@ int tsp_cli_serve(int argc, char **argv)
     if (rc != TSP_OK) {
         goto fail;
     }
+    tsp_pgb_options_from_config(&cfg, &pgb_opts);
+    rc = tsp_pgb_fleet_new(&pgb_opts, &pgbouncer, &err);
+    if (rc != TSP_OK) {
+        goto fail;
+    }
+    tsp_health_set_pgbouncer(health, pgbouncer, cfg.ready_pgbouncer);
     labels = tsp_http_route_labels(&nlabels);
     rc = tsp_metrics_new(labels, nlabels, &metrics, &err);
     if (rc != TSP_OK) {
@@ -240,6 +248,7 @@ int tsp_cli_serve(int argc, char **argv)
     deps.cluster = cluster;
     deps.health = health;
     deps.metrics = metrics;
+    deps.pgbouncer = pgbouncer;
     rc = tsp_http_start(&deps, &server, &err);
     if (rc != TSP_OK) {
         goto fail;
@@ -298,6 +307,7 @@ done:
     tsp_cluster_free(cluster);
     tsp_pool_free(pool);
     tsp_health_free(health);
+    tsp_pgb_fleet_free(pgbouncer);
     tsp_metrics_free(metrics);
     tsp_config_fini(&cfg);
     return exit_code;

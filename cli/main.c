@@ -17,7 +17,8 @@ static const struct subcommand subcommands[] = {
     {"config", tsp_cli_config, "print the effective configuration (--json for JSON)"},
     {"version", tsp_cli_version, "print the version"},
     {"serve", tsp_cli_serve, "run the HTTP service"},
-    {"status", tsp_cli_status, "show the pool status of a running service"},
+    {"status", tsp_cli_status,
+     "show the pool status (or the PgBouncer fleet) of a running service"},
     {"probe", tsp_cli_probe, "probe a running service: live, ready or startup (exit 0/1)"},
     {"check", tsp_cli_check, "connect to the database directly and report what it is"},
 };

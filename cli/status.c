@@ -1,5 +1,5 @@
-/* cli/status.c - `tspool status [--detailed] [--json] [--url URL]`: the running service's
- * GET /pool/status as a readable table (what `manage.py db_pool_status` printed) or raw JSON.
+/* cli/status.c - `tspool status [--detailed] [--pgbouncer] [--json] [--url URL]`: the running
+ * service's GET /pool/status (or GET /pgbouncer) as a readable table, or raw JSON.
  * SPDX-License-Identifier: MIT
  */
 #include <jansson.h>
@@ -8,13 +8,17 @@
 #include <string.h>
 
 #include "http_client_int.h"
+#include "status_int.h"
 #include "tspool/cli.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tspool status [--detailed] [--json] [--url URL] [--timeout S]\n\n"
+    fprintf(out, "usage: tspool status [--detailed] [--pgbouncer] [--json] [--url URL] "
+                 "[--timeout S]\n\n"
                  "Show the pool status of a running tspool service.\n"
                  "  --detailed   add each connection and the database server's view\n"
+                 "  --pgbouncer  the PgBouncer fleet instead: instances up or down, pause\n"
+                 "               state, and per-database clients, servers and waits\n"
                  "  --json       print the raw JSON document\n"
                  "  --url URL    service URL (default: TSPOOL_URL, else from TSPOOL_LISTEN,\n"
                  "               else http://127.0.0.1:8080)\n"
@@ -126,7 +130,8 @@ int tsp_cli_status(int argc, char **argv)
     struct tsp_error err;
     struct tsp_http_reply reply = {0, NULL, 0};
     const char *url_arg = NULL;
-    bool detailed = false, as_json = false;
+    bool detailed = false, as_json = false, pgbouncer = false;
+    const char *path = NULL;
     long timeout_s = 10;
     char url[1024];
     json_t *doc = NULL;
@@ -140,6 +145,8 @@ int tsp_cli_status(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--detailed") == 0) {
             detailed = true;
+        } else if (strcmp(argv[i], "--pgbouncer") == 0) {
+            pgbouncer = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             as_json = true;
         } else if (tsp_http_client_option(argc, argv, &i, &url_arg, &timeout_s)) {
@@ -150,10 +157,15 @@ int tsp_cli_status(int argc, char **argv)
             return 2;
         }
     }
+    if (pgbouncer && detailed) {
+        fprintf(stderr, "tspool status: --detailed and --pgbouncer cannot be combined\n");
+        usage(stderr);
+        return 2;
+    }
     tsp_error_init(&err);
     tsp_http_default_url(url_arg, url, sizeof(url));
-    rc = tsp_http_get(url, detailed ? "/pool/status?detailed=true" : "/pool/status",
-                      tsp_http_read_token(), timeout_s * 1000, &reply, &err);
+    path = pgbouncer ? "/pgbouncer" : detailed ? "/pool/status?detailed=true" : "/pool/status";
+    rc = tsp_http_get(url, path, tsp_http_read_token(), timeout_s * 1000, &reply, &err);
     if (rc != TSP_OK) {
         fprintf(stderr, "tspool status: cannot reach the service: %s\n", err.detail);
         goto done;
@@ -171,6 +183,8 @@ int tsp_cli_status(int argc, char **argv)
     }
     if (as_json) {
         printf("%s\n", reply.body);
+    } else if (pgbouncer) {
+        tsp_cli_print_pgbouncer(stdout, url, doc);
     } else {
         print_table(url, doc);
     }

@@ -394,3 +394,9 @@ EOF
 mkdir -p "$out_dir"
 python3 "$repo/bench/report.py" --work "$work" --out "$out_dir"
 say "done in $(($(date +%s) - bench_t0)) s: $out_dir/latest.md"
+
+# the PgBouncer control plane: /metrics over two instances vs prometheus-pgbouncer-exporter
+# (its own script and results file, bench/results/pgbouncer.md)
+say "PgBouncer: /metrics against prometheus-pgbouncer-exporter"
+BENCH_SKIP_INSTALL=1 BENCH_DURATION="$duration" BENCH_OUT="$out_dir" BENCH_TSPOOL_BIN="$tspool_bin" \
+    "$repo/scripts/bench-pgbouncer.sh" || note skip "PgBouncer comparison failed (see above)"

@@ -17,6 +17,10 @@ packages=(
     golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev binutils
     # the dashboard browser test (tests/browser): playwright-core drives this chromium
     chromium
+    # PgBouncer tests (scripts/pgbouncer.sh, tests/integration/test_pgbouncer.c): two instances,
+    # pgbench load, promtool for the metrics, nss_wrapper for a name with changing addresses;
+    # make bench compares /metrics with prometheus-pgbouncer-exporter
+    pgbouncer postgresql-contrib prometheus prometheus-pgbouncer-exporter libnss-wrapper
 )
 # node and npm run the chart tests and the PGlite TimescaleDB test server (scripts/tsdb.sh).
 # Checked by command: a nodejs from another repository is fine and may bundle npm, and

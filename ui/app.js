@@ -691,6 +691,52 @@
         }
     }
 
+    /* ---- PgBouncer ---------------------------------------------------------------------- */
+
+    function pgbNote(text, showBody) {
+        $('pgb-note').textContent = text;
+        $('pgb-body').hidden = !showBody;
+    }
+
+    async function refreshPgbouncer() {
+        let doc;
+        try {
+            doc = await getJson('/pgbouncer');
+        } catch (e) {
+            if (e instanceof HttpError && e.status === 404) {
+                pgbNote('This tspool build has no PgBouncer endpoints.', false);
+                return;
+            }
+            throw e;
+        }
+        if (!doc || !doc.enabled) {
+            pgbNote('No PgBouncer configured (PGBOUNCER_HOSTS is empty).', false);
+            return;
+        }
+        const down = (doc.instances || []).filter((i) => !i.up).length;
+        pgbNote(`${num(doc.instances_up)} of ${num(doc.instances_total)} instances up` +
+                `${down > 0 ? ` (${down} not up)` : ''}; refreshed ${when(doc.refreshed_at)}.`, true);
+        fillTable('pgb-instances', (doc.instances || []).map((i) => [
+            i.address,
+            el('span', {class: i.up ? 'ok' : 'bad'}, i.state),
+            i.version || '–',
+            (i.paused_databases || []).join(', ') || '–',
+            (i.disabled_databases || []).join(', ') || '–',
+            i.refresh_age_s === null || i.refresh_age_s === undefined ? 'never'
+                : `${Number(i.refresh_age_s).toFixed(1)} s ago`,
+            i.error || '',
+        ]), 'No instances yet.');
+        fillTable('pgb-databases', (doc.databases || []).map((d) => [
+            d.database,
+            num(d.cl_active),
+            el('span', {class: d.cl_waiting > 0 ? 'bad' : ''}, num(d.cl_waiting)),
+            duration(d.max_wait_s),
+            `${num(d.sv_active)} / ${num(d.sv_idle)} / ${num(d.sv_used)}`,
+            Number(d.queries_per_second || 0).toFixed(1),
+            d.paused && d.disabled ? 'paused, disabled' : d.paused ? 'paused' : d.disabled ? 'disabled' : 'active',
+        ]), 'No databases.');
+    }
+
     /* ---- the loop ----------------------------------------------------------------------- */
 
     /* TimescaleDB reads run beside the main loop: a slow catalog query must not hold up the
@@ -747,6 +793,7 @@
             section(refreshProbes, (e) => {
                 $('summary').textContent = `Probe request failed: ${e.message}`;
             }),
+            section(refreshPgbouncer, (e) => pgbNote(`PgBouncer read failed: ${e.message}`, false), true),
         ];
         if (state.tsDue || Date.now() - state.tsLast >= TIMESCALE_MS) {
             refreshTimescaleAside();

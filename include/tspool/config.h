@@ -111,6 +111,15 @@ struct tsp_config {
     int health_interval_ms;   /* how often the maintenance thread checks the database */
     int stats_log_interval_s; /* periodic pool stats log line; 0 = off */
     int ready_max_waiting;    /* readiness fails while more borrowers wait; 0 = off */
+    bool ready_pgbouncer;     /* readiness fails unless a PgBouncer instance is up */
+
+    /* PgBouncer fleet (service/pgbouncer) */
+    char *pgbouncer_hosts;            /* "host:port,..." of the admin consoles; "" = off */
+    char *pgbouncer_user;             /* admin console user */
+    char *pgbouncer_pass;             /* secret; NULL when unset */
+    int pgbouncer_connect_timeout_s;  /* connecting to one console */
+    int pgbouncer_command_timeout_ms; /* one console statement */
+    int pgbouncer_refresh_ms;         /* how often the cache of SHOW results is refreshed */
 
     /* one per table row, indexed like tsp_config_var_at(); never TSP_CONFIG_SRC_PROFILE */
     struct tsp_config_origin *origins;

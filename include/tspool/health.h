@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "tspool/error.h"
+#include "tspool/pgbouncer.h"
 #include "tspool/pool.h"
 
 enum tsp_health_probe {
@@ -47,10 +48,14 @@ struct tsp_health_inputs {
     bool pool_paused;
     bool pool_shutting_down;
     int pool_waiting;
-    bool shutting_down;    /* SIGTERM received */
-    int64_t now_mono_ms;   /* tsp_clock_mono_ms() */
-    long heartbeat_max_ms; /* the maintenance thread is stuck when its heartbeat is older */
-    int ready_max_waiting; /* readiness fails while more borrowers wait; 0 = off */
+    bool shutting_down;      /* SIGTERM received */
+    int64_t now_mono_ms;     /* tsp_clock_mono_ms() */
+    long heartbeat_max_ms;   /* the maintenance thread is stuck when its heartbeat is older */
+    int ready_max_waiting;   /* readiness fails while more borrowers wait; 0 = off */
+    bool pgbouncer_required; /* TSPOOL_READY_PGBOUNCER: the pgbouncer check is evaluated */
+    bool pgbouncer_enabled;  /* PGBOUNCER_HOSTS is set */
+    size_t pgbouncer_up;     /* instances up in the last refresh */
+    size_t pgbouncer_total;  /* instances known (0 before the first refresh) */
 };
 
 /* Evaluate `probe` over inputs. `only` restricts to one check (per-check paths, NULL = all);
@@ -81,6 +86,12 @@ enum tsp_code tsp_health_new(struct tsp_pool *pool, const struct tsp_health_opti
                              struct tsp_health **out, struct tsp_error *err) TSP_MUSTCHECK;
 /* NULL is a no-op. */
 void tsp_health_free(struct tsp_health *health);
+
+/* Watch fleet (borrowed; must outlive health; may be NULL) for the readiness check
+ * `pgbouncer` (at least one instance up), evaluated only when required is true. Call before
+ * the probes are served. */
+void tsp_health_set_pgbouncer(struct tsp_health *health, struct tsp_pgb_fleet *fleet,
+                              bool required);
 
 /* Mark the process as shutting down: readiness fails from now on. Thread-safe. */
 void tsp_health_set_shutting_down(struct tsp_health *health);

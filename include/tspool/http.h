@@ -9,6 +9,7 @@
 #include "tspool/error.h"
 #include "tspool/health.h"
 #include "tspool/metrics.h"
+#include "tspool/pgbouncer.h"
 #include "tspool/pool.h"
 #include "tspool/replicas.h"
 
@@ -20,7 +21,8 @@ struct tsp_http_deps {
     struct tsp_pool *pool;
     struct tsp_cluster *cluster; /* the read pool over DB_READ_HOSTS (replicas.h) */
     struct tsp_health *health;
-    struct tsp_metrics *metrics; /* created with tsp_http_route_labels() */
+    struct tsp_metrics *metrics;     /* created with tsp_http_route_labels() */
+    struct tsp_pgb_fleet *pgbouncer; /* PgBouncer fleet (may be NULL: the endpoints say off) */
 };
 
 /* Route labels for tsp_metrics_new(): the path patterns of the route table, in table order.

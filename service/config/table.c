@@ -4,6 +4,8 @@
  */
 #include "config_int.h"
 
+#include "tspool/pgbouncer.h"
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -47,6 +49,8 @@ static enum tsp_code check_bytes(const struct tsp_config_var *var, const char *v
                                  struct tsp_error *err);
 static enum tsp_code check_token(const struct tsp_config_var *var, const char *value,
                                  struct tsp_error *err);
+static enum tsp_code check_pgb_hosts(const struct tsp_config_var *var, const char *value,
+                                     struct tsp_error *err);
 
 /* Order matters only for output and for which error is reported first. */
 const struct tsp_config_var tsp_config_vars[] = {
@@ -168,6 +172,23 @@ const struct tsp_config_var tsp_config_vars[] = {
             "seconds between pool statistics log lines; 0 = off"),
     ROW_INT("TSPOOL_READY_MAX_WAITING", "0", ready_max_waiting, 0, 100000,
             "readiness fails while more borrowers than this wait; 0 = off"),
+    ROW_BOOL("TSPOOL_READY_PGBOUNCER", "false", ready_pgbouncer,
+             "readiness also needs at least one PgBouncer instance up (check pgbouncer)"),
+    ROW_STR("PGBOUNCER_HOSTS", "", pgbouncer_hosts,
+            "comma-separated host:port of PgBouncer admin consoles; every address of a name is "
+            "one instance, re-resolved on each refresh; empty = off",
+            check_pgb_hosts),
+    ROW_STR("PGBOUNCER_USER", "pgbouncer", pgbouncer_user,
+            "PgBouncer admin console user (in admin_users, or stats_users for reads only)",
+            check_nonempty),
+    ROW_SECRET("PGBOUNCER_PASS", pgbouncer_pass,
+               "PgBouncer admin console password (secret; or PGBOUNCER_PASS_FILE)", NULL),
+    ROW_INT("PGBOUNCER_CONNECT_TIMEOUT", "5", pgbouncer_connect_timeout_s, 1, 3600,
+            "seconds to wait for a PgBouncer console connection (and its name's resolution)"),
+    ROW_INT("PGBOUNCER_COMMAND_TIMEOUT_MS", "5000", pgbouncer_command_timeout_ms, 100, 3600000,
+            "deadline in milliseconds of one PgBouncer console statement"),
+    ROW_INT("PGBOUNCER_REFRESH_MS", "2000", pgbouncer_refresh_ms, 100, 3600000,
+            "milliseconds between refreshes of the cached PgBouncer SHOW results"),
 };
 
 const size_t tsp_config_nvars = sizeof(tsp_config_vars) / sizeof(tsp_config_vars[0]);
@@ -578,6 +599,28 @@ static enum tsp_code check_bytes(const struct tsp_config_var *var, const char *v
         return tsp_config_invalid(err, var, value,
                                   "expected a byte count, optionally with a unit B, kB, MB, GB "
                                   "or TB (1024-based), e.g. 16MB");
+    }
+    return TSP_OK;
+}
+
+/* PGBOUNCER_HOSTS: the parser lives with the fleet (tsp_pgb_hosts_parse), which says which
+ * element is wrong. */
+static enum tsp_code check_pgb_hosts(const struct tsp_config_var *var, const char *value,
+                                     struct tsp_error *err)
+{
+    struct tsp_pgb_host *hosts = NULL;
+    size_t count = 0;
+    struct tsp_error perr;
+    enum tsp_code rc = TSP_OK;
+
+    tsp_error_init(&perr);
+    rc = tsp_pgb_hosts_parse(value, &hosts, &count, &perr);
+    free(hosts);
+    if (rc == TSP_NO_MEMORY) {
+        return tsp_error_set(err, rc, var->name, "out of memory");
+    }
+    if (rc != TSP_OK) {
+        return tsp_config_invalid(err, var, value, "%s", perr.detail);
     }
     return TSP_OK;
 }

@@ -15,6 +15,8 @@ struct tsp_health {
     struct tsp_pool *pool; /* borrowed */
     struct tsp_health_options opts;
     atomic_bool shutting_down;
+    struct tsp_pgb_fleet *pgbouncer; /* borrowed; NULL = none */
+    bool pgbouncer_required;
 };
 
 static const char *const probe_names[TSP_PROBE_COUNT] = {"livez", "readyz", "startupz", "healthz"};
@@ -108,6 +110,23 @@ static bool check_warm(const struct tsp_health_inputs *in, char *reason, size_t 
     return false;
 }
 
+static bool check_pgbouncer(const struct tsp_health_inputs *in, char *reason, size_t size)
+{
+    if (!in->pgbouncer_enabled) {
+        snprintf(reason, size, "no PgBouncer configured (PGBOUNCER_HOSTS is empty)");
+        return false;
+    }
+    if (in->pgbouncer_total == 0) {
+        snprintf(reason, size, "PgBouncer not checked yet");
+        return false;
+    }
+    if (in->pgbouncer_up == 0) {
+        snprintf(reason, size, "no PgBouncer instance up (0 of %zu)", in->pgbouncer_total);
+        return false;
+    }
+    return true;
+}
+
 struct check_row {
     const char *name;
     check_fn fn;
@@ -115,14 +134,15 @@ struct check_row {
 
 static const struct check_row live_checks[] = {{"ping", check_ping},
                                                {"maintenance", check_maintenance}};
-static const struct check_row ready_checks[] = {
-    {"ping", check_ping}, {"db", check_db}, {"pool", check_pool}, {"shutdown", check_shutdown}};
+static const struct check_row ready_checks[] = {{"ping", check_ping},
+                                                {"db", check_db},
+                                                {"pool", check_pool},
+                                                {"shutdown", check_shutdown},
+                                                {"pgbouncer", check_pgbouncer}};
 static const struct check_row startup_checks[] = {{"db", check_db_ever}, {"warm", check_warm}};
-static const struct check_row health_checks[] = {{"ping", check_ping},
-                                                 {"maintenance", check_maintenance},
-                                                 {"db", check_db},
-                                                 {"pool", check_pool},
-                                                 {"shutdown", check_shutdown}};
+static const struct check_row health_checks[] = {
+    {"ping", check_ping}, {"maintenance", check_maintenance}, {"db", check_db},
+    {"pool", check_pool}, {"shutdown", check_shutdown},       {"pgbouncer", check_pgbouncer}};
 
 static const struct check_row *probe_checks(enum tsp_health_probe probe, size_t *count)
 {
@@ -168,6 +188,9 @@ enum tsp_code tsp_health_evaluate(const struct tsp_health_inputs *in, enum tsp_h
         struct tsp_health_check *c = NULL;
         if (only != NULL && strcmp(only, rows[i].name) != 0) {
             continue;
+        }
+        if (rows[i].fn == check_pgbouncer && !in->pgbouncer_required) {
+            continue; /* optional: TSPOOL_READY_PGBOUNCER */
         }
         found = true;
         c = &report.checks[report.count++];
@@ -246,6 +269,12 @@ void tsp_health_free(struct tsp_health *health)
     free(health);
 }
 
+void tsp_health_set_pgbouncer(struct tsp_health *health, struct tsp_pgb_fleet *fleet, bool required)
+{
+    health->pgbouncer = fleet;
+    health->pgbouncer_required = required;
+}
+
 void tsp_health_set_shutting_down(struct tsp_health *health)
 {
     atomic_store(&health->shutting_down, true);
@@ -267,6 +296,11 @@ enum tsp_code tsp_health_check(struct tsp_health *health, enum tsp_health_probe 
     in.heartbeat_max_ms = health->opts.heartbeat_max_ms;
     in.ready_max_waiting = health->opts.ready_max_waiting;
     in.now_mono_ms = tsp_clock_mono_ms();
+    in.pgbouncer_required = health->pgbouncer_required;
+    in.pgbouncer_enabled = tsp_pgb_fleet_enabled(health->pgbouncer);
+    if (in.pgbouncer_required && in.pgbouncer_enabled) {
+        tsp_pgb_up_count(health->pgbouncer, &in.pgbouncer_up, &in.pgbouncer_total);
+    }
     if (health->pool != NULL) {
         struct tsp_pool_stats stats;
         tsp_pool_health(health->pool, &in.db);

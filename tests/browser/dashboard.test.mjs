@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
 import {
@@ -396,6 +396,37 @@ async function main() {
             const unexpected = tabSeen.errors.filter((e) => !/status of 401/.test(e));
             assertEqual(unexpected.join("\n"), "", "console errors other than the 401s");
         } finally {
+            await tab.close();
+        }
+    });
+
+    await steps.run("the PgBouncer section shows both test instances and their pools, then one down", async () => {
+        // the two PgBouncer instances of scripts/pgbouncer.sh in front of the PostgreSQL test server
+        const pgbDir = process.env.TSPOOL_TEST_PGBDIR || path.join(SOURCE_DIR, ".tspool/test-pgbouncer");
+        const pgbEnvOf = { ...process.env, TSPOOL_PGBOUNCER_DIR: pgbDir,
+            TSPOOL_DEVDB_DIR: process.env.TSPOOL_TEST_PGDIR || path.join(SOURCE_DIR, ".tspool/test-pg") };
+        const pgb = (...args) => spawnSync(path.join(SOURCE_DIR, "scripts/pgbouncer.sh"), args, { env: pgbEnvOf, encoding: "utf8" });
+        assertEqual(pgb("start").status, 0, "scripts/pgbouncer.sh start");
+        const pgbEnv = Object.fromEntries(pgb("env").stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+        const pgbService = new Service("pgbouncer", await freePort(), dbEnv, { ...pgbEnv, PGBOUNCER_REFRESH_MS: "300" });
+        cleanups.push(() => pgbService.stop());
+        await pgbService.start();
+        const tab = await context.newPage();
+        try {
+            const tabSeen = watch(tab);
+            await tab.goto(`${pgbService.url}/`);
+            await waitText(tab, "#pgb-note", (t) => t.startsWith("2 of 2 instances up"), "the PgBouncer note");
+            assertEqual(await tab.locator("#pgb-instances tbody tr").count(), 2, "two instance rows");
+            await waitFor("the appdb pool row", async () =>
+                (await tab.locator("#pgb-databases tbody tr", { hasText: "appdb" }).count()) === 1, 10000);
+            await tab.locator("#pgbouncer").screenshot({ path: path.join(ARTIFACTS, "dashboard-pgbouncer.png") });
+            assertEqual(pgb("stop-one", "2").status, 0, "stop instance 2");
+            await waitText(tab, "#pgb-note", (t) => t.startsWith("1 of 2 instances up"), "one instance down", 30000);
+            const down = tab.locator("#pgb-instances tbody tr", { hasText: "down" });
+            assertEqual(await down.count(), 1, "the stopped instance says down");
+            assertEqual(tabSeen.errors.join("\n"), "", "console errors");
+        } finally {
+            pgb("start");
             await tab.close();
         }
     });

@@ -6,9 +6,9 @@
 // content type, header or body, on invalid input that is accepted, and on an operation that
 // was never exercised; prints the coverage of operations and documented status codes.
 // SPDX-License-Identifier: MIT
-// env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR
+// env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR, TSPOOL_TEST_PGBDIR
 import fs from "node:fs";
-import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgEnv, psqlFile, rawRequest, replicaEnv, request, Schemas, Service, SPEC_PATH, tsdbEnv } from "./lib.mjs";
+import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlFile, rawRequest, replicaEnv, request, Schemas, Service, SPEC_PATH, tsdbEnv } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY;
 const ADMIN = "contract-admin-token";
@@ -485,7 +485,8 @@ async function main() {
         process.exit(1);
     }
     const started = Date.now();
-    const pg = pgEnv();
+    // the PgBouncer operations read and command the two instances of scripts/pgbouncer.sh
+    const pg = { ...pgEnv(), ...pgbouncerEnv(), PGBOUNCER_REFRESH_MS: "300", PGBOUNCER_CONNECT_TIMEOUT: "2" };
     const replica = replicaEnv();
     const pgOps = ops.filter((o) => !isTsdb(o));
     const tsOps = ops.filter(isTsdb);
@@ -517,6 +518,10 @@ async function main() {
         await methodNotAllowed(svc);
         await unparsable(svc);
         await specifics(svc);
+        // leave the shared PgBouncer test instances as they were: paused and killed databases resumed
+        for (const database of ["appdb", "spare"]) {
+            await call(svc, byId.get("resumePgbouncer"), `restore ${database}`, { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ database }), expect: "2xx" });
+        }
     }, ["/startupz", "/readyz/replica"]);
 
     // 2. probes and metrics behind the read token

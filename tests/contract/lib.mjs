@@ -201,6 +201,24 @@ export function replicaEnv() {
     return { DB_READ_HOSTS: "127.0.0.1", DB_READ_PORT: res.stdout.trim() };
 }
 
+/* PGBOUNCER_* for the two PgBouncer test instances of scripts/pgbouncer.sh (started if needed)
+ * in front of the PostgreSQL test server. */
+export function pgbouncerEnv() {
+    const pgdir = process.env.TSPOOL_TEST_PGDIR || path.join(ROOT, ".tspool/test-pg");
+    const dir = process.env.TSPOOL_TEST_PGBDIR || path.join(ROOT, ".tspool/test-pgbouncer");
+    const script = path.join(ROOT, "scripts/pgbouncer.sh");
+    const env = { ...process.env, TSPOOL_DEVDB_DIR: pgdir, TSPOOL_PGBOUNCER_DIR: dir };
+    let res = spawnSync(script, ["start"], { env, encoding: "utf8" });
+    if (res.status !== 0) {
+        throw new Error(`pgbouncer.sh start failed: ${res.stderr}`);
+    }
+    res = spawnSync(script, ["env"], { env, encoding: "utf8" });
+    if (res.status !== 0) {
+        throw new Error(`pgbouncer.sh env failed: ${res.stderr}`);
+    }
+    return parseEnvLines(res.stdout);
+}
+
 /* DB_* for the TimescaleDB test server: TSPOOL_TEST_TSDB_DSN is not parsed here; the PGlite
  * server of scripts/tsdb.sh (TSPOOL_TEST_TSDBDIR) is started when needed. Returns null with the
  * reason when it cannot be had. */

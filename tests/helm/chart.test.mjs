@@ -417,6 +417,9 @@ describe("connection budget guard", () => {
         ["percent surge rounds up: 3 + ceil(3 x 10%) = 4 pods x 30 = 120", { replicaCount: 3, updateStrategy: { rollingUpdate: { maxSurge: "10%" } }, database: { maxConnectionsBudget: 119 } }, false, "4 pods x 30 connections (pool size + overflow) = 120 > database.maxConnectionsBudget 119"],
         ["Recreate has no surge: 3 x 30 = 90", { replicaCount: 3, updateStrategy: { type: "Recreate" } }, true],
         ["development profile uses the *Dev sizes: 7 x 15 = 105 > 100", { replicaCount: 6, server: { env: "development" } }, false, "7 pods x 15 connections (pool size + overflow) = 105 > database.maxConnectionsBudget 100"],
+        ["PgBouncer counted: 90 + 5 x 2 = 100 passes", { pgbouncer: { defaultPoolSize: 5, instances: 2 } }, true],
+        ["PgBouncer counted: 90 + 20 x 3 = 150 > 100", { pgbouncer: { hosts: "pgbouncer.db.svc:6432", defaultPoolSize: 20, instances: 3 } }, false, "3 pods x 30 connections (pool size + overflow) = 90, plus PgBouncer's default_pool_size 20 x 3 instances = 60, is 150 > database.maxConnectionsBudget 100"],
+        ["PgBouncer without instances is not counted", { pgbouncer: { defaultPoolSize: 50 } }, true],
     ];
     for (const [name, values, ok, message] of cases) {
         test(name, () => {

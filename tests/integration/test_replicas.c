@@ -128,9 +128,8 @@ static void test_replicas_reads_land_on_the_replica(void **state)
     assert_true(json_integer_value(json_object_get(m, "timeline")) >= 1);
     assert_true(json_is_string(json_object_get(m, "replayed_lsn")));
     assert_true(json_is_string(json_object_get(m, "sent_lsn")));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(r->json, "primary"),
-                                                           "role")),
-                        "primary");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r->json, "primary"), "role")), "primary");
     assert_true(json_array_size(json_object_get(r->json, "replication")) >= 1);
     tsp_test_reply_free(r);
 
@@ -138,9 +137,9 @@ static void test_replicas_reads_land_on_the_replica(void **state)
     r = tsp_test_get(url_of(svc, "/pool/status"), NULL);
     assert_int_equal(r->status, 200);
     assert_true(json_is_object(json_object_get(r->json, "read_pool")));
-    assert_true(json_integer_value(json_object_get(
-                    json_object_get(json_object_get(r->json, "read_pool"), "counters"),
-                    "borrows")) >= 5);
+    assert_true(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(r->json, "read_pool"), "counters"), "borrows")) >= 5);
     tsp_test_reply_free(r);
     r = tsp_test_get(url_of(svc, "/metrics"), NULL);
     assert_int_equal(r->status, 200);
@@ -170,11 +169,15 @@ static void test_replicas_lagging_replica_leaves_rotation_and_returns(void **sta
     char replica[64];
     char primary[64];
     char server[128];
-    const char *env[] = {"DB_READ_HOSTS=127.0.0.1", env_port, "DB_READ_MAX_LAG_BYTES=1MB",
-                         "DB_READ_MAX_LAG_MS=0", "TSPOOL_HEALTH_INTERVAL_MS=300", NULL};
-    const char *env_fail[] = {"DB_READ_HOSTS=127.0.0.1",      env_port,
-                              "DB_READ_MAX_LAG_BYTES=1MB",    "DB_READ_MAX_LAG_MS=0",
-                              "TSPOOL_HEALTH_INTERVAL_MS=300", "DB_READ_FALLBACK=fail",
+    const char *env[] = {"DB_READ_HOSTS=127.0.0.1",       env_port,
+                         "DB_READ_MAX_LAG_BYTES=1MB",     "DB_READ_MAX_LAG_MS=0",
+                         "TSPOOL_HEALTH_INTERVAL_MS=300", NULL};
+    const char *env_fail[] = {"DB_READ_HOSTS=127.0.0.1",
+                              env_port,
+                              "DB_READ_MAX_LAG_BYTES=1MB",
+                              "DB_READ_MAX_LAG_MS=0",
+                              "TSPOOL_HEALTH_INTERVAL_MS=300",
+                              "DB_READ_FALLBACK=fail",
                               NULL};
     struct tsp_test_service *svc = NULL;
     struct tsp_test_service *strict = NULL;
@@ -381,8 +384,8 @@ static void test_replicas_failover_is_followed(void **state)
                    json_integer_value(json_object_get(r->json, "failovers")) >= 1 &&
                    json_is_false(json_object_get(replica_member(r, 1), "in_rotation"));
         if (followed) {
-            assert_string_equal(
-                json_string_value(json_object_get(replica_member(r, 1), "state")), "promoted");
+            assert_string_equal(json_string_value(json_object_get(replica_member(r, 1), "state")),
+                                "promoted");
         } else if (tsp_clock_mono_ms() - start >= 4900) {
             fprintf(stderr, "last /cluster: %s\n", r->body);
         }

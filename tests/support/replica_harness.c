@@ -37,7 +37,8 @@ int tsp_test_replica_ctl_in(const char *primary_dir, const char *replica_dir, co
 {
     char cmd[4096];
 
-    snprintf(cmd, sizeof(cmd), "TSPOOL_DEVDB_DIR='%s' TSPOOL_REPLICA_DIR='%s' '%s/scripts/replica.sh' %s",
+    snprintf(cmd, sizeof(cmd),
+             "TSPOOL_DEVDB_DIR='%s' TSPOOL_REPLICA_DIR='%s' '%s/scripts/replica.sh' %s",
              primary_dir, replica_dir, tsp_test_source_dir(), action);
     return run(cmd);
 }

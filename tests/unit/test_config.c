@@ -192,7 +192,7 @@ static void test_tsp_config_format_value_defaults_match_table(void **state)
     char buf[256];
 
     load_ok(f);
-    assert_int_equal(tsp_config_var_count(), 52);
+    assert_int_equal(tsp_config_var_count(), 59);
     for (size_t i = 0; i < tsp_config_var_count(); i++) {
         const struct tsp_config_var *var = tsp_config_var_at(i);
         const char *expected = var->default_value != NULL ? var->default_value : "";

@@ -197,9 +197,46 @@ static void test_tsp_health_new_without_pool(void **state)
     tsp_health_free(NULL);
 }
 
+/* TSPOOL_READY_PGBOUNCER: the pgbouncer check is listed only when required, and passes while
+ * one instance is up. */
+static void test_tsp_health_evaluate_pgbouncer_optional(void **state)
+{
+    struct tsp_health_inputs in = healthy();
+    struct tsp_health_report r;
+    struct tsp_error err;
+    char text[1024];
+    (void)state;
+
+    r = eval(&in, TSP_PROBE_READY, NULL, NULL, 0);
+    tsp_health_format(&r, true, text, sizeof(text));
+    assert_null(strstr(text, "pgbouncer"));
+    tsp_error_init(&err);
+    assert_int_equal(tsp_health_evaluate(&in, TSP_PROBE_READY, "pgbouncer", NULL, 0, &r, &err),
+                     TSP_NOT_FOUND);
+
+    in.pgbouncer_required = true;
+    in.pgbouncer_enabled = true;
+    in.pgbouncer_total = 2;
+    in.pgbouncer_up = 1;
+    r = eval(&in, TSP_PROBE_READY, NULL, NULL, 0);
+    assert_true(r.ok);
+    in.pgbouncer_up = 0;
+    r = eval(&in, TSP_PROBE_READY, NULL, NULL, 0);
+    assert_false(r.ok);
+    tsp_health_format(&r, true, text, sizeof(text));
+    assert_non_null(strstr(text, "[-]pgbouncer failed: no PgBouncer instance up (0 of 2)"));
+    r = eval(&in, TSP_PROBE_LIVE, NULL, NULL, 0);
+    assert_true(r.ok); /* liveness never depends on PgBouncer */
+    in.pgbouncer_enabled = false;
+    r = eval(&in, TSP_PROBE_READY, "pgbouncer", NULL, 0);
+    assert_false(r.ok);
+    assert_non_null(strstr(r.checks[0].reason, "PGBOUNCER_HOSTS is empty"));
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tsp_health_evaluate_pgbouncer_optional),
         cmocka_unit_test(test_tsp_health_evaluate_all_ok),
         cmocka_unit_test(test_tsp_health_evaluate_db_down_fails_ready_not_live),
         cmocka_unit_test(test_tsp_health_evaluate_misconfigured_reason),

@@ -471,6 +471,316 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/pgbouncer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The PgBouncer fleet and per-database totals
+         * @description Each instance (an address of a PGBOUNCER_HOSTS entry) with its state, version, paused and
+         *     disabled databases and last refresh, and per-database totals over the instances that are
+         *     up. Read from the cache refreshed every PGBOUNCER_REFRESH_MS. `enabled` is false and the
+         *     lists are empty when PGBOUNCER_HOSTS is empty.
+         */
+        get: operations["getPgbouncer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SHOW POOLS of every instance
+         * @description `SHOW POOLS` of every instance as the last refresh read it (never the console per
+         *     request), one row per PgBouncer row labelled with its `instance`, PgBouncer's column names.
+         */
+        get: operations["listPgbouncerPools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SHOW STATS of every instance
+         * @description `SHOW STATS` of every instance as the last refresh read it (never the console per
+         *     request), one row per PgBouncer row labelled with its `instance`, PgBouncer's column names.
+         */
+        get: operations["listPgbouncerStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/databases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SHOW DATABASES of every instance
+         * @description `SHOW DATABASES` of every instance as the last refresh read it (never the console per
+         *     request), one row per PgBouncer row labelled with its `instance`, PgBouncer's column names.
+         */
+        get: operations["listPgbouncerDatabases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SHOW SERVERS of every instance (addresses, so the admin token)
+         * @description `SHOW SERVERS` of every instance as the last refresh read it (never the console per
+         *     request), one row per PgBouncer row labelled with its `instance`, PgBouncer's column names.
+         */
+        get: operations["listPgbouncerServers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SHOW CLIENTS of every instance (addresses and users, so the admin token)
+         * @description `SHOW CLIENTS` of every instance as the last refresh read it (never the console per
+         *     request), one row per PgBouncer row labelled with its `instance`, PgBouncer's column names.
+         */
+        get: operations["listPgbouncerClients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SHOW CONFIG of every instance
+         * @description `SHOW CONFIG` of every instance as the last refresh read it (never the console per
+         *     request), one row per PgBouncer row labelled with its `instance`, PgBouncer's column names.
+         */
+        get: operations["getPgbouncerConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * PAUSE, waiting for server connections to be released, up to wait_ms
+         * @description Sent to every matching instance in parallel, each on a connection of its own with the
+         *     connect timeout and a statement deadline; one failed instance does not stop the others.
+         *     200 when every instance succeeded, 207 (Multi-Status) when one failed or could not be
+         *     reached (the body lists each outcome).
+         */
+        post: operations["pausePgbouncer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RESUME a paused or killed database, or the whole instance
+         * @description Sent to every matching instance in parallel, each on a connection of its own with the
+         *     connect timeout and a statement deadline; one failed instance does not stop the others.
+         *     200 when every instance succeeded, 207 (Multi-Status) when one failed or could not be
+         *     reached (the body lists each outcome).
+         */
+        post: operations["resumePgbouncer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/reconnect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RECONNECT, closing server connections once released
+         * @description Sent to every matching instance in parallel, each on a connection of its own with the
+         *     connect timeout and a statement deadline; one failed instance does not stop the others.
+         *     200 when every instance succeeded, 207 (Multi-Status) when one failed or could not be
+         *     reached (the body lists each outcome).
+         */
+        post: operations["reconnectPgbouncer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/reload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RELOAD the configuration file
+         * @description Sent to every matching instance in parallel, each on a connection of its own with the
+         *     connect timeout and a statement deadline; one failed instance does not stop the others.
+         *     200 when every instance succeeded, 207 (Multi-Status) when one failed or could not be
+         *     reached (the body lists each outcome).
+         */
+        post: operations["reloadPgbouncer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * DISABLE new client connections to a database
+         * @description Sent to every matching instance in parallel, each on a connection of its own with the
+         *     connect timeout and a statement deadline; one failed instance does not stop the others.
+         *     200 when every instance succeeded, 207 (Multi-Status) when one failed or could not be
+         *     reached (the body lists each outcome).
+         */
+        post: operations["disablePgbouncer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ENABLE a disabled database
+         * @description Sent to every matching instance in parallel, each on a connection of its own with the
+         *     connect timeout and a statement deadline; one failed instance does not stop the others.
+         *     200 when every instance succeeded, 207 (Multi-Status) when one failed or could not be
+         *     reached (the body lists each outcome).
+         */
+        post: operations["enablePgbouncer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pgbouncer/kill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * KILL every client and server connection of a database (it stays paused until resume)
+         * @description Sent to every matching instance in parallel, each on a connection of its own with the
+         *     connect timeout and a statement deadline; one failed instance does not stop the others.
+         *     200 when every instance succeeded, 207 (Multi-Status) when one failed or could not be
+         *     reached (the body lists each outcome).
+         */
+        post: operations["killPgbouncer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/timescaledb": {
         parameters: {
             query?: never;
@@ -775,6 +1085,93 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        PgbouncerInstance: {
+            /** @description numeric address and port: the instance label */
+            address: string;
+            /** @description the PGBOUNCER_HOSTS entry it was resolved from */
+            name: string;
+            /** @enum {string} */
+            state: "pending" | "up" | "down" | "misconfigured";
+            up: boolean;
+            version: string | null;
+            paused_databases: string[];
+            disabled_databases: string[];
+            /**
+             * Format: date-time
+             * @description last successful refresh
+             */
+            last_refresh: string | null;
+            refresh_age_s: number | null;
+            /** @description how long the last refresh of it took */
+            duration_ms: number;
+            /** @description why it is down or misconfigured (the password never appears) */
+            error: string | null;
+        };
+        PgbouncerTotals: {
+            database: string;
+            /** @description instances up that have the database */
+            instances: number;
+            cl_active: number;
+            cl_waiting: number;
+            sv_active: number;
+            sv_idle: number;
+            sv_used: number;
+            /** @description the longest a client has waited */
+            max_wait_s: number;
+            /** @description weighted by each instance's query rate */
+            avg_query_time_s: number;
+            avg_xact_time_s: number;
+            queries_per_second: number;
+            xacts_per_second: number;
+            /** @description paused on at least one instance */
+            paused: boolean;
+            disabled: boolean;
+        };
+        PgbouncerFleet: {
+            /** @description PGBOUNCER_HOSTS is set */
+            enabled: boolean;
+            /** Format: date-time */
+            refreshed_at: string | null;
+            instances_total: number;
+            instances_up: number;
+            instances: components["schemas"]["PgbouncerInstance"][];
+            databases: components["schemas"]["PgbouncerTotals"][];
+        };
+        PgbouncerListing: {
+            /** @enum {string} */
+            show: "pools" | "stats" | "databases" | "servers" | "clients" | "config" | "lists";
+            rows: ({
+                instance: string;
+            } & {
+                [key: string]: string | number | null;
+            })[];
+            instances: {
+                address: string;
+                /** @enum {string} */
+                state: "pending" | "up" | "down" | "misconfigured";
+                error: string | null;
+            }[];
+        };
+        PgbouncerCommandResult: {
+            /** @enum {string} */
+            command: "pause" | "resume" | "reconnect" | "reload" | "disable" | "enable" | "kill";
+            database: string | null;
+            instance: string | null;
+            all_succeeded: boolean;
+            /** @description pause only: every instance released its server connections within wait_ms */
+            all_paused?: boolean;
+            results: {
+                instance: string;
+                /**
+                 * @description pausing: PAUSE in effect, servers still in use at wait_ms
+                 * @enum {string}
+                 */
+                outcome: "ok" | "pausing" | "failed" | "unreachable";
+                /** @description PgBouncer's answer or error */
+                detail: string;
+                duration_ms: number;
+            }[];
+        };
         /** @description RFC 9457 problem details, with tspool extensions */
         Problem: {
             /**
@@ -1198,6 +1595,46 @@ export interface components {
         };
     };
     responses: {
+        /** @description The rows of every instance */
+        PgbouncerListing: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PgbouncerListing"];
+            };
+        };
+        /** @description Every instance succeeded */
+        PgbouncerCommand: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PgbouncerCommandResult"];
+            };
+        };
+        /** @description PAUSE is in effect, but wait_ms passed before every server connection was released */
+        PgbouncerCommandPausing: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PgbouncerCommandResult"];
+            };
+        };
+        /** @description At least one instance failed or could not be reached; the others' outcomes are listed too */
+        PgbouncerCommandFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PgbouncerCommandResult"];
+            };
+        };
         /** @description The file (text/html, text/css or text/javascript, UTF-8) */
         DashboardFile: {
             headers: {
@@ -1381,6 +1818,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
+        PgbouncerInstance: string;
+        /** @description Only rows of this database */
+        PgbouncerDatabase: string;
         /** @description An ETag from an earlier answer; a match is answered with 304 */
         IfNoneMatch: string;
         /** @description List every check (`[+]name ok`, `[-]name failed: reason`) and a last line `<probe> check passed|failed` (`true`/`false`; a bare `verbose` is true) */
@@ -1414,6 +1855,99 @@ export interface components {
         JobId: number;
     };
     requestBodies: {
+        /** @description Optional; no body pauses every database on every instance */
+        PgbouncerPause: {
+            content: {
+                /**
+                 * @example {
+                 *       "database": "appdb",
+                 *       "wait_ms": 2000
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the database (PgBouncer name); none = every database */
+                    database?: string;
+                    /** @description an address or a PGBOUNCER_HOSTS entry; none = every instance */
+                    instance?: string;
+                    /** @description answer after this long even when server connections are still in use (default 10000) */
+                    wait_ms?: number;
+                };
+            };
+        };
+        /** @description Optional; no body resumes every instance */
+        PgbouncerResume: {
+            content: {
+                /**
+                 * @example {
+                 *       "database": "appdb"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the database (PgBouncer name); none = every database */
+                    database?: string;
+                    /** @description an address or a PGBOUNCER_HOSTS entry; none = every instance */
+                    instance?: string;
+                };
+            };
+        };
+        /** @description Optional; no body means every database on every instance */
+        PgbouncerCommand: {
+            content: {
+                /**
+                 * @example {
+                 *       "database": "appdb"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the database (PgBouncer name); none = every database */
+                    database?: string;
+                    /** @description an address or a PGBOUNCER_HOSTS entry; none = every instance */
+                    instance?: string;
+                };
+            };
+        };
+        /** @description Optional; reload applies to whole instances */
+        PgbouncerReload: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description an address or a PGBOUNCER_HOSTS entry; none = every instance */
+                    instance?: string;
+                };
+            };
+        };
+        /** @description The database */
+        PgbouncerDatabaseCommand: {
+            content: {
+                /**
+                 * @example {
+                 *       "database": "spare"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the database (PgBouncer name); none = every database */
+                    database: string;
+                    /** @description an address or a PGBOUNCER_HOSTS entry; none = every instance */
+                    instance?: string;
+                };
+            };
+        };
+        /** @description The database */
+        PgbouncerKill: {
+            content: {
+                /**
+                 * @example {
+                 *       "database": "spare"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the database (PgBouncer name); none = every database */
+                    database: string;
+                    /** @description an address or a PGBOUNCER_HOSTS entry; none = every instance */
+                    instance?: string;
+                };
+            };
+        };
         /** @description Chunks selected with show_chunks(); each bound is an interval (`7 days`), a timestamp or an integer */
         ChunkSelection: {
             content: {
@@ -1958,6 +2492,289 @@ export interface operations {
             304: components["responses"]["NotModified"];
             400: components["responses"]["Unparsable"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    getPgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fleet */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PgbouncerFleet"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    listPgbouncerPools: {
+        parameters: {
+            query?: {
+                /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
+                instance?: components["parameters"]["PgbouncerInstance"];
+                /** @description Only rows of this database */
+                database?: components["parameters"]["PgbouncerDatabase"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PgbouncerListing"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listPgbouncerStats: {
+        parameters: {
+            query?: {
+                /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
+                instance?: components["parameters"]["PgbouncerInstance"];
+                /** @description Only rows of this database */
+                database?: components["parameters"]["PgbouncerDatabase"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PgbouncerListing"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listPgbouncerDatabases: {
+        parameters: {
+            query?: {
+                /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
+                instance?: components["parameters"]["PgbouncerInstance"];
+                /** @description Only rows of this database */
+                database?: components["parameters"]["PgbouncerDatabase"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PgbouncerListing"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listPgbouncerServers: {
+        parameters: {
+            query?: {
+                /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
+                instance?: components["parameters"]["PgbouncerInstance"];
+                /** @description Only rows of this database */
+                database?: components["parameters"]["PgbouncerDatabase"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PgbouncerListing"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listPgbouncerClients: {
+        parameters: {
+            query?: {
+                /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
+                instance?: components["parameters"]["PgbouncerInstance"];
+                /** @description Only rows of this database */
+                database?: components["parameters"]["PgbouncerDatabase"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PgbouncerListing"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getPgbouncerConfig: {
+        parameters: {
+            query?: {
+                /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
+                instance?: components["parameters"]["PgbouncerInstance"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PgbouncerListing"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    pausePgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["PgbouncerPause"];
+        responses: {
+            200: components["responses"]["PgbouncerCommand"];
+            202: components["responses"]["PgbouncerCommandPausing"];
+            207: components["responses"]["PgbouncerCommandFailed"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    resumePgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["PgbouncerResume"];
+        responses: {
+            200: components["responses"]["PgbouncerCommand"];
+            207: components["responses"]["PgbouncerCommandFailed"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    reconnectPgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["PgbouncerCommand"];
+        responses: {
+            200: components["responses"]["PgbouncerCommand"];
+            207: components["responses"]["PgbouncerCommandFailed"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    reloadPgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["PgbouncerReload"];
+        responses: {
+            200: components["responses"]["PgbouncerCommand"];
+            207: components["responses"]["PgbouncerCommandFailed"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    disablePgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["PgbouncerDatabaseCommand"];
+        responses: {
+            200: components["responses"]["PgbouncerCommand"];
+            207: components["responses"]["PgbouncerCommandFailed"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    enablePgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["PgbouncerDatabaseCommand"];
+        responses: {
+            200: components["responses"]["PgbouncerCommand"];
+            207: components["responses"]["PgbouncerCommandFailed"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    killPgbouncer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["PgbouncerKill"];
+        responses: {
+            200: components["responses"]["PgbouncerCommand"];
+            207: components["responses"]["PgbouncerCommandFailed"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     getTimescaledb: {

@@ -54,11 +54,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 non-empty key name; with the chart's Secret only the keys that have a value. */}}
 {{- define "tspool.secretItems" -}}
 {{- $s := .Values.secrets }}
-{{- $rows := list (list "DB_PASS_FILE" $s.keys.dbPassword $s.dbPassword) (list "TSPOOL_ADMIN_TOKEN_FILE" $s.keys.adminToken $s.adminToken) (list "TSPOOL_READ_TOKEN_FILE" $s.keys.readToken $s.readToken) }}
+{{- $rows := list (list "DB_PASS_FILE" $s.keys.dbPassword $s.dbPassword) (list "TSPOOL_ADMIN_TOKEN_FILE" $s.keys.adminToken $s.adminToken) (list "TSPOOL_READ_TOKEN_FILE" $s.keys.readToken $s.readToken) (list "PGBOUNCER_PASS_FILE" $s.keys.pgbouncerPassword $s.pgbouncerPassword) }}
 {{- $items := list }}
 {{- range $rows }}
 {{- $key := index . 1 }}
-{{- if and $key (or $s.existingSecret (index . 2)) }}
+{{- /* the PgBouncer password is mounted only when there is a PgBouncer to use it */ -}}
+{{- $used := or (ne (index . 0) "PGBOUNCER_PASS_FILE") $.Values.pgbouncer.hosts }}
+{{- if and $key $used (or $s.existingSecret (index . 2)) }}
 {{- $items = append $items (dict "env" (index . 0) "key" $key) }}
 {{- end }}
 {{- end }}
@@ -101,8 +103,17 @@ surge, because old and new pods hold connections side by side during a rollout. 
 {{- $per := int (include "tspool.connsPerPod" .) }}
 {{- $total := mul $pods $per }}
 {{- $budget := int .Values.database.maxConnectionsBudget }}
-{{- if gt $total $budget }}
+{{- $pgb := .Values.pgbouncer }}
+{{- $pgbConns := 0 }}
+{{- if and $pgb (not (kindIs "invalid" $pgb.defaultPoolSize)) (not (kindIs "invalid" $pgb.instances)) }}
+{{- $pgbConns = mul (int $pgb.defaultPoolSize) (int $pgb.instances) }}
+{{- end }}
+{{- if gt (add $total $pgbConns) $budget }}
+{{- if gt $pgbConns 0 }}
+{{- fail (printf "connection budget exceeded: %d pods x %d connections (pool size + overflow) = %d, plus PgBouncer's default_pool_size %d x %d instances = %d, is %d > database.maxConnectionsBudget %d; lower the pool sizes, the replicas or the surge, or raise the budget" $pods $per $total (int $pgb.defaultPoolSize) (int $pgb.instances) $pgbConns (add $total $pgbConns) $budget) }}
+{{- else }}
 {{- fail (printf "connection budget exceeded: %d pods x %d connections (pool size + overflow) = %d > database.maxConnectionsBudget %d; lower the pool size, the replicas or the surge, or raise the budget" $pods $per $total $budget) }}
+{{- end }}
 {{- end }}
 {{- $sd := .Values.shutdown }}
 {{- $tgps := int (include "tspool.terminationGracePeriodSeconds" .) }}
@@ -163,6 +174,11 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "TSPOOL_HEALTH_INTERVAL_MS" (index $s "healthIntervalMs") "TSPOOL_STATS_LOG_INTERVAL" (index $s "statsLogIntervalSeconds")
   "TSPOOL_READY_MAX_WAITING" (index $s "readyMaxWaiting")
   "TSPOOL_SHUTDOWN_DELAY" $delay "TSPOOL_SHUTDOWN_GRACE" .Values.shutdown.graceSeconds
+  "PGBOUNCER_HOSTS" .Values.pgbouncer.hosts "PGBOUNCER_USER" .Values.pgbouncer.user
+  "PGBOUNCER_REFRESH_MS" (index .Values.pgbouncer "refreshMs")
+  "PGBOUNCER_CONNECT_TIMEOUT" (index .Values.pgbouncer "connectTimeout")
+  "PGBOUNCER_COMMAND_TIMEOUT_MS" (index .Values.pgbouncer "commandTimeoutMs")
+  "TSPOOL_READY_PGBOUNCER" .Values.pgbouncer.readinessCheck
 }}
 {{- range $k, $v := .Values.extraEnv }}
 {{- $_ := set $env $k $v }}
