@@ -53,7 +53,7 @@ struct tsp_config {
     char *db_session_settings;     /* "name=value,name=value" applied on every new connection */
 
     /* read pool over streaming replicas (service/replicas/) */
-    char *db_read_hosts;              /* NULL = no replicas: reads use the primary */
+    char *db_read_hosts;              /* "" = no replicas: reads use the primary */
     char *db_read_port;               /* NULL = the first DB_PORT */
     int db_read_max_conns;            /* as configured; 0 = half the pool size */
     char *db_read_max_lag_bytes_text; /* DB_READ_MAX_LAG_BYTES as given ("16MB") */

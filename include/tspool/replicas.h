@@ -109,7 +109,7 @@ void tsp_cluster_options_from_config(const struct tsp_config *cfg, struct tsp_cl
 /* Create the read side of cfg over `primary` (borrowed; must outlive the cluster): one pool per
  * DB_READ_HOSTS entry (same credentials and settings as DB_*, its own size read_pool_size, any
  * server role accepted: rotation decides), and the monitor thread that checks the primary and
- * each replica every interval. Without DB_READ_HOSTS there are no replicas and every read uses
+ * each replica every interval. With DB_READ_HOSTS empty there are no replicas and every read uses
  * the primary. cfg must outlive the cluster. Errors: TSP_INVALID (more than 16 replicas),
  * TSP_NO_MEMORY, TSP_INTERNAL (thread). On TSP_OK free *out with tsp_cluster_free(). Does not
  * connect synchronously. Not thread-safe. */

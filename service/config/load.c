@@ -358,7 +358,9 @@ static enum tsp_code derive(struct tsp_config *cfg, const struct raw *raws, stru
     bool dev = strcmp(cfg->env, "development") == 0;
     size_t hosts = tsp_config_list_count(cfg->db_host);
     size_t ports = tsp_config_list_count(cfg->db_port);
-    size_t read_hosts = cfg->db_read_hosts != NULL ? tsp_config_list_count(cfg->db_read_hosts) : 0;
+    size_t read_hosts = cfg->db_read_hosts != NULL && cfg->db_read_hosts[0] != '\0'
+                            ? tsp_config_list_count(cfg->db_read_hosts)
+                            : 0;
     long i_min = var_index("DB_MIN_CONNS");
     long i_size = var_index(dev ? "DB_MAX_CONNS_DEV" : "DB_MAX_CONNS");
     long i_over = var_index("DB_MAX_OVERFLOW");

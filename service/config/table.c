@@ -47,6 +47,8 @@ static enum tsp_code check_listen(const struct tsp_config_var *var, const char *
                                   struct tsp_error *err);
 static enum tsp_code check_bytes(const struct tsp_config_var *var, const char *value,
                                  struct tsp_error *err);
+static enum tsp_code check_read_hosts(const struct tsp_config_var *var, const char *value,
+                                      struct tsp_error *err);
 static enum tsp_code check_token(const struct tsp_config_var *var, const char *value,
                                  struct tsp_error *err);
 static enum tsp_code check_pgb_hosts(const struct tsp_config_var *var, const char *value,
@@ -84,10 +86,10 @@ const struct tsp_config_var tsp_config_vars[] = {
             "comma-separated name=value settings applied to every new session "
             "(e.g. work_mem=64MB,search_path=app)",
             check_session_settings),
-    ROW_STR("DB_READ_HOSTS", NULL, db_read_hosts,
+    ROW_STR("DB_READ_HOSTS", "", db_read_hosts,
             "replicas for the read pool: a comma-separated list of host names, addresses or "
-            "socket directories; unset = every read goes to the primary",
-            check_hosts),
+            "socket directories; empty = every read goes to the primary",
+            check_read_hosts),
     ROW_STR("DB_READ_PORT", NULL, db_read_port,
             "replica port 1-65535, or a comma-separated list with one port per DB_READ_HOSTS "
             "entry; unset = the first DB_PORT",
@@ -588,6 +590,13 @@ static enum tsp_code check_token(const struct tsp_config_var *var, const char *v
         }
     }
     return TSP_OK;
+}
+
+/* DB_READ_HOSTS: empty is off, else a host list as DB_HOST. */
+static enum tsp_code check_read_hosts(const struct tsp_config_var *var, const char *value,
+                                      struct tsp_error *err)
+{
+    return value[0] == '\0' ? TSP_OK : check_hosts(var, value, err);
 }
 
 static enum tsp_code check_bytes(const struct tsp_config_var *var, const char *value,

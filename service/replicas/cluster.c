@@ -86,7 +86,9 @@ enum tsp_code tsp_cluster_new(const struct tsp_config *cfg, const struct tsp_clu
                               struct tsp_error *err)
 {
     struct tsp_cluster *c = NULL;
-    size_t n = cfg->db_read_hosts != NULL ? list_count(cfg->db_read_hosts) : 0;
+    size_t n = cfg->db_read_hosts != NULL && cfg->db_read_hosts[0] != '\0'
+                   ? list_count(cfg->db_read_hosts)
+                   : 0;
     enum tsp_code rc = TSP_OK;
 
     if (n > TSP_CLUSTER_MAX_REPLICAS) {

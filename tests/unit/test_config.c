@@ -176,7 +176,7 @@ static void test_tsp_config_load_defaults(void **state)
     assert_int_equal(c->health_interval_ms, 2000);
     assert_int_equal(c->stats_log_interval_s, 60);
     assert_int_equal(c->ready_max_waiting, 0);
-    assert_null(c->db_read_hosts);
+    assert_string_equal(c->db_read_hosts, "");
     assert_null(c->db_read_port);
     assert_int_equal(c->read_pool_size, 10); /* half of DB_MAX_CONNS=20 */
     assert_true(c->db_read_max_lag_bytes == 16LL * 1024 * 1024);
