@@ -81,6 +81,25 @@ static enum tsp_code replica_init(struct tsp_cluster *c, size_t i, struct tsp_er
     return tsp_pool_new(&popts, &connector, &r->pool, err);
 }
 
+/* The monitor's pool of one connection to the server DB_HOST leads to (as the main pool). */
+static enum tsp_code check_pool_init(struct tsp_cluster *c, struct tsp_error *err)
+{
+    struct tsp_pool_options popts;
+    struct tsp_connector connector;
+
+    tsp_pool_options_from_config(c->cfg, &popts);
+    popts.mode = TSP_POOL_MODE_POOLED;
+    popts.size = 1;
+    popts.max_overflow = 0;
+    popts.min_idle = 0;
+    popts.timeout_ms = c->opts.check_timeout_ms;
+    popts.health_interval_ms = -1;
+    popts.stats_log_interval_ms = 0;
+    popts.leak_ms = 0;
+    tsp_pool_pg_connector(c->cfg, &connector);
+    return tsp_pool_new(&popts, &connector, &c->check_pool, err);
+}
+
 enum tsp_code tsp_cluster_new(const struct tsp_config *cfg, const struct tsp_cluster_options *opts,
                               struct tsp_pool *primary, struct tsp_cluster **out,
                               struct tsp_error *err)
@@ -118,6 +137,9 @@ enum tsp_code tsp_cluster_new(const struct tsp_config *cfg, const struct tsp_clu
              cfg->db_port);
     snprintf(c->primary_member.reason, sizeof(c->primary_member.reason), "not checked yet");
     snprintf(c->primary_member.state, sizeof(c->primary_member.state), "unknown");
+    if (n > 0) {
+        rc = check_pool_init(c, err);
+    }
     for (size_t i = 0; i < n && rc == TSP_OK; i++) {
         rc = replica_init(c, i, err);
         if (rc == TSP_OK) {
@@ -158,6 +180,9 @@ void tsp_cluster_shutdown(struct tsp_cluster *c, long deadline_ms)
     for (size_t i = 0; i < c->nreplicas; i++) {
         (void)tsp_pool_shutdown(c->replicas[i].pool, deadline_ms);
     }
+    if (c->check_pool != NULL) {
+        (void)tsp_pool_shutdown(c->check_pool, 0);
+    }
 }
 
 void tsp_cluster_free(struct tsp_cluster *c)
@@ -169,6 +194,7 @@ void tsp_cluster_free(struct tsp_cluster *c)
     for (size_t i = 0; i < c->nreplicas; i++) {
         tsp_pool_free(c->replicas[i].pool);
     }
+    tsp_pool_free(c->check_pool);
     free(c->replicas);
     pthread_cond_destroy(&c->wake);
     pthread_condattr_destroy(&c->cond_attr);
@@ -204,6 +230,14 @@ static long pick_replica(struct tsp_cluster *c)
     return best;
 }
 
+/* Count one read by where it went. */
+static void count_read(struct tsp_cluster *c, uint64_t *counter)
+{
+    pthread_mutex_lock(&c->lock);
+    (*counter)++;
+    pthread_mutex_unlock(&c->lock);
+}
+
 enum tsp_code tsp_cluster_borrow_read(struct tsp_cluster *c, const char *label, long timeout_ms,
                                       struct tsp_lease **out, bool *is_replica,
                                       struct tsp_error *err)
@@ -211,53 +245,51 @@ enum tsp_code tsp_cluster_borrow_read(struct tsp_cluster *c, const char *label, 
     struct tsp_error replica_err;
     struct tsp_log_ctx ctx = {.event = "cluster.read_fallback", .conn_id = -1, .label = label};
     long pick = -1;
+    bool replica = false;
     enum tsp_code rc = TSP_OK;
     char why[TSP_ERROR_DETAIL_MAX];
 
-    if (is_replica != NULL) {
-        *is_replica = false;
-    }
     if (c->nreplicas == 0) {
-        return tsp_pool_borrow(c->primary, label, timeout_ms, out, err);
+        rc = tsp_pool_borrow(c->primary, label, timeout_ms, out, err);
+        goto done;
     }
     tsp_error_init(&replica_err);
     pthread_mutex_lock(&c->lock);
     pick = pick_replica(c);
     pthread_mutex_unlock(&c->lock);
-    if (pick >= 0) {
+    if (pick < 0) {
+        snprintf(why, sizeof(why), "no replica in rotation");
+    } else {
         rc = tsp_pool_borrow(c->replicas[pick].pool, label, timeout_ms, out, &replica_err);
         if (rc == TSP_OK) {
-            pthread_mutex_lock(&c->lock);
-            c->reads_replica++;
-            pthread_mutex_unlock(&c->lock);
-            if (is_replica != NULL) {
-                *is_replica = true;
-            }
-            return TSP_OK;
+            replica = true;
+            count_read(c, &c->reads_replica);
+            goto done;
         }
         if (rc == TSP_SHUTTING_DOWN) {
-            return tsp_error_set(err, rc, NULL, "%s", replica_err.detail);
+            (void)tsp_error_set(err, rc, NULL, "%s", replica_err.detail);
+            goto done;
         }
-        snprintf(why, sizeof(why), "replica %.200s: %.280s", c->replicas[pick].member.name,
-                 replica_err.detail);
-    } else {
-        snprintf(why, sizeof(why), "no replica in rotation");
+        /* host and port are immutable; the member (name included) belongs to the monitor */
+        snprintf(why, sizeof(why), "replica %.200s:%s: %.270s", c->replicas[pick].host,
+                 c->replicas[pick].port, replica_err.detail);
     }
-    pthread_mutex_lock(&c->lock);
     if (c->opts.fallback == TSP_CLUSTER_FALLBACK_FAIL) {
-        c->reads_refused++;
-    } else {
-        c->reads_fallback++;
+        count_read(c, &c->reads_refused);
+        rc = tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
+                           "no replica can serve the read (%s) and DB_READ_FALLBACK=fail", why);
+        goto done;
     }
-    pthread_mutex_unlock(&c->lock);
-    if (c->opts.fallback == TSP_CLUSTER_FALLBACK_FAIL) {
-        return tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
-                             "no replica can serve the read (%s) and DB_READ_FALLBACK=fail", why);
-    }
+    count_read(c, &c->reads_fallback);
     if (tsp_log_enabled(TSP_LOG_LEVEL_DEBUG)) {
         TSP_LOG_DEBUG(&ctx, "read falls back to the primary: %s", why);
     }
-    return tsp_pool_borrow(c->primary, label, timeout_ms, out, err);
+    rc = tsp_pool_borrow(c->primary, label, timeout_ms, out, err);
+done:
+    if (rc == TSP_OK && is_replica != NULL) {
+        *is_replica = replica;
+    }
+    return rc;
 }
 
 void tsp_cluster_view(struct tsp_cluster *c, struct tsp_cluster_view *out)

@@ -127,21 +127,36 @@ static void mark_down(struct tsp_cluster_member *m, const struct tsp_error *err)
     snprintf(m->reason, sizeof(m->reason), "unreachable: %.230s", err->detail);
 }
 
-/* Check the server the main pool reaches. A primary that turned out to be in recovery
- * invalidates the main pool (25006, as a refused write would): its next connections look for
- * the read-write server of DB_HOST again. */
+/* Check the server DB_HOST leads to, on the monitor's own connection. A primary that turned
+ * out to be in recovery invalidates that connection (25006, as a refused write would) and
+ * soft-evicts the main pool: their next connections look for the read-write server of DB_HOST
+ * again. */
 static void check_primary(struct tsp_cluster *c, struct tsp_cluster_member *m,
                           struct tsp_cluster_standby *standbys, size_t *nstandbys)
 {
+    struct tsp_pool *pool = c->check_pool != NULL ? c->check_pool : c->primary;
+    struct tsp_pool_stats st;
     struct tsp_lease *lease = NULL;
     struct tsp_error err;
     enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
+    if (c->check_pool == NULL) {
+        /* through the main pool: a paused pool is an operator's choice, not an outage; keep
+         * the last result rather than wait */
+        tsp_pool_stats(pool, &st);
+        if (st.paused) {
+            goto done;
+        }
+    }
+    rc = tsp_pool_borrow(pool, "cluster.check", c->opts.check_timeout_ms, &lease, &err);
+    if (rc == TSP_POOL_EXHAUSTED) {
+        /* every connection is busy: the server answers; keep the last result */
+        goto done;
+    }
     m->checked = true;
     m->checked_at_ms = tsp_clock_real_ms();
     m->has_sent_lsn = false;
-    rc = tsp_pool_borrow(c->primary, "cluster.check", c->opts.check_timeout_ms, &lease, &err);
     if (rc == TSP_OK) {
         rc = check_server(lease, m, &err);
     }
@@ -151,6 +166,7 @@ static void check_primary(struct tsp_cluster *c, struct tsp_cluster_member *m,
     }
     if (m->role == TSP_CLUSTER_ROLE_REPLICA) {
         tsp_lease_report_error(lease, "25006");
+        (void)tsp_pool_recycle_all(c->primary);
         snprintf(m->state, sizeof(m->state), "in_recovery");
         snprintf(m->reason, sizeof(m->reason), "the server of the main pool is in recovery");
         m->in_rotation = false;
@@ -199,7 +215,7 @@ static void check_replica(struct tsp_cluster *c, struct tsp_replica *r,
     rc = tsp_pool_borrow(r->pool, "cluster.check", c->opts.check_timeout_ms, &lease, &err);
     if (rc == TSP_POOL_EXHAUSTED) {
         /* every connection is serving reads: the server answers; keep the last check */
-        return;
+        goto done;
     }
     m->checked = true;
     m->checked_at_ms = tsp_clock_real_ms();
@@ -242,6 +258,8 @@ static void check_replica(struct tsp_cluster *c, struct tsp_replica *r,
 decide:
     tsp_cluster_rotation_decide(m, primary->reachable ? primary->timeline : 0,
                                 c->opts.max_lag_bytes, c->opts.max_lag_ms);
+done:
+    return;
 }
 
 static void log_rotation(const struct tsp_cluster_member *before,
@@ -283,6 +301,9 @@ void tsp_cluster_check_all(struct tsp_cluster *c)
      * that found no primary at all */
     memcpy(before, c->last_primary, sizeof(before));
     before_tl = c->last_timeline;
+    /* a skipped primary check keeps the last replication rows */
+    nstandbys = c->nstandbys;
+    memcpy(standbys, c->standbys, sizeof(standbys));
     pthread_mutex_unlock(&c->lock);
 
     check_primary(c, &primary, standbys, &nstandbys);
@@ -291,6 +312,9 @@ void tsp_cluster_check_all(struct tsp_cluster *c)
     if (changed) {
         TSP_LOG_WARN(&ctx, "the primary is now %s on timeline %lld (was %s on timeline %lld)",
                      primary.name, primary.timeline, before, before_tl);
+        /* main-pool connections still open to the old server go (soft: idle now, borrowed
+         * ones on return) */
+        (void)tsp_pool_recycle_all(c->primary);
     }
     for (size_t i = 0; i < c->nreplicas; i++) {
         struct tsp_cluster_member old = members[i];

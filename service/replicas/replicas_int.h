@@ -36,7 +36,12 @@ struct tsp_cluster {
 
     const struct tsp_config *cfg; /* borrowed */
     struct tsp_cluster_options opts;
-    struct tsp_pool *primary; /* borrowed */
+    struct tsp_pool *primary; /* borrowed: the main pool */
+    /* with replicas, the monitor's own connection to the primary (size 1, DB_HOST with its
+     * session attrs): the primary's WAL position, which every replica's lag needs, is read each
+     * round even while the main pool is paused or exhausted. NULL without replicas: the
+     * primary is then checked through the main pool (no extra connection) */
+    struct tsp_pool *check_pool;
 
     size_t nreplicas;
     struct tsp_replica *replicas;
