@@ -73,6 +73,20 @@ static json_t *replica_member(struct tsp_test_reply *r, size_t i)
     return m;
 }
 
+/* The service of the running test, stopped by the teardown also when an assertion failed. */
+static struct tsp_test_service *current;
+static struct tsp_test_service *current_strict;
+
+static int stop_services(void **state)
+{
+    (void)state;
+    tsp_test_service_stop(current);
+    tsp_test_service_stop(current_strict);
+    current = NULL;
+    current_strict = NULL;
+    return 0;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -82,7 +96,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     char *v = NULL;
-    (void)state;
+    (void)stop_services(state);
     /* whatever happened, the shared replica replays again */
     v = tsp_test_replica_query("SELECT pg_wal_replay_resume()");
     free(v);
@@ -106,6 +120,7 @@ static void test_replicas_reads_land_on_the_replica(void **state)
     snprintf(env_port, sizeof(env_port), "DB_READ_PORT=%d", tsp_test_replica_port());
     snprintf(expected, sizeof(expected), "127.0.0.1:%d", tsp_test_replica_port());
     svc = tsp_test_service_start(env);
+    current = svc;
     assert_true(wait_status(svc, "/readyz/replica", 200, 15000) >= 0);
     assert_true(wait_status(svc, "/readyz/primary", 200, 15000) >= 0);
 
@@ -120,7 +135,18 @@ static void test_replicas_reads_land_on_the_replica(void **state)
     assert_true(atoi(count) >= 1);
     free(count);
 
-    r = cluster(svc);
+    /* the primary's pg_stat_replication row appears once the WAL receiver streams (after a
+     * restart of the test server by an earlier test it reconnects within seconds) */
+    for (int i = 0; i < 100; i++) {
+        r = cluster(svc);
+        if (json_is_string(json_object_get(replica_member(r, 0), "sent_lsn"))) {
+            break;
+        }
+        tsp_test_reply_free(r);
+        r = NULL;
+        tsp_test_sleep_ms(100);
+    }
+    assert_non_null(r);
     m = replica_member(r, 0);
     assert_string_equal(json_string_value(json_object_get(m, "host")), expected);
     assert_string_equal(json_string_value(json_object_get(m, "role")), "replica");
@@ -160,7 +186,6 @@ static void test_replicas_reads_land_on_the_replica(void **state)
     assert_int_equal(r->status, 400);
     assert_string_equal(tsp_test_json_str(r, "field"), "lag_ms");
     tsp_test_reply_free(r);
-    tsp_test_service_stop(svc);
 }
 
 static void test_replicas_lagging_replica_leaves_rotation_and_returns(void **state)
@@ -191,6 +216,7 @@ static void test_replicas_lagging_replica_leaves_rotation_and_returns(void **sta
     snprintf(replica, sizeof(replica), "127.0.0.1:%d", tsp_test_replica_port());
     snprintf(primary, sizeof(primary), "127.0.0.1:%d", tsp_test_pg_port());
     svc = tsp_test_service_start(env);
+    current = svc;
     assert_true(wait_status(svc, "/readyz/replica?lag=1MB", 200, 15000) >= 0);
     read_server(svc, server, sizeof(server));
     assert_string_equal(server, replica);
@@ -235,6 +261,7 @@ static void test_replicas_lagging_replica_leaves_rotation_and_returns(void **sta
 
     /* with DB_READ_FALLBACK=fail the same read is refused */
     strict = tsp_test_service_start(env_fail);
+    current_strict = strict;
     assert_true(wait_status(strict, "/readyz/primary", 200, 15000) >= 0);
     tsp_test_sleep_ms(2 * INTERVAL_MS);
     r = tsp_test_get(url_of(strict, "/timescaledb"), NULL);
@@ -242,6 +269,7 @@ static void test_replicas_lagging_replica_leaves_rotation_and_returns(void **sta
     assert_non_null(strstr(tsp_test_json_str(r, "detail"), "DB_READ_FALLBACK=fail"));
     tsp_test_reply_free(r);
     tsp_test_service_stop(strict);
+    current_strict = NULL;
 
     /* replay resumes: the replica catches up and comes back */
     v = tsp_test_replica_query("SELECT pg_wal_replay_resume()");
@@ -252,7 +280,6 @@ static void test_replicas_lagging_replica_leaves_rotation_and_returns(void **sta
     printf("replica back in the rotation %ld ms after the resume\n", took);
     read_server(svc, server, sizeof(server));
     assert_string_equal(server, replica);
-    tsp_test_service_stop(svc);
 }
 
 /* A pair of our own: the shared test server must survive. */
@@ -419,7 +446,7 @@ static void test_replicas_failover_is_followed(void **state)
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_replicas_reads_land_on_the_replica),
+        cmocka_unit_test_teardown(test_replicas_reads_land_on_the_replica, stop_services),
         cmocka_unit_test_teardown(test_replicas_lagging_replica_leaves_rotation_and_returns,
                                   teardown),
         cmocka_unit_test_teardown(test_replicas_failover_is_followed, failover_teardown),
