@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 #   make run     start a local PostgreSQL 15 and tspool on 127.0.0.1:8080
-#   make test    install missing packages, build with ASan+UBSan, start test databases, run all tests
+#   make test    install missing packages, build with ASan+UBSan, start test databases (PostgreSQL 15,
+#                PGlite TimescaleDB, native TimescaleDB 2.28: scripts/tsdb-native.sh), run all tests
 #   make tsan    the unit tests under ThreadSanitizer
 #   make bench-pool  the pool micro-benchmark in a Release build (-O2, no sanitizer)
 #   make format  apply clang-format;  make stop  stop the development and test databases
@@ -31,6 +32,7 @@ CMAKE_ARGS ?=
 DEVDB_DIR  := $(CURDIR)/.tspool/pg
 TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
+TSDB_NATIVE_DIR := $(CURDIR)/.tspool/test-tsdb-native
 PGB_DIR    := $(CURDIR)/.tspool/test-pgbouncer
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
@@ -60,12 +62,16 @@ test: deps format-check
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh start; \
 	else echo "node/npm missing: TimescaleDB integration tests will be skipped"; fi
+	@# PostgreSQL 15 + TimescaleDB 2.28 built from ../shared/third_party: a failed build or
+	@# start stops here; without the tarball `available` prints the one-line skip reason
+	@if scripts/tsdb-native.sh available; then \
+		TSPOOL_TSDB_NATIVE_DIR=$(TSDB_NATIVE_DIR) scripts/tsdb-native.sh start; fi
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory tsan
 	@# the whole suite last, so that its ctest summary closes the output
 	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+		TSPOOL_TEST_TSDB_NATIVEDIR=$(TSDB_NATIVE_DIR) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 
 # the Makefile's test build is already ASan+UBSan; this names it for CI
 test-sanitize: test
@@ -129,7 +135,8 @@ contract-test: deps
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
-	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) ctest --output-on-failure -L contract
+	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) \
+		TSPOOL_TEST_TSDB_NATIVEDIR=$(TSDB_NATIVE_DIR) ctest --output-on-failure -L contract
 
 format:
 	clang-format -i $(SOURCES)
@@ -143,6 +150,7 @@ stop:
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true
+	@TSPOOL_TSDB_NATIVE_DIR=$(TSDB_NATIVE_DIR) scripts/tsdb-native.sh stop 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD)

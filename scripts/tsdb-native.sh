@@ -9,12 +9,15 @@
 # PostgreSQL 15 server (skipped when timescaledb-2.28.3.so is already installed). `start` builds if
 # needed and starts a cluster (scripts/devdb.sh) with shared_preload_libraries=timescaledb and enough
 # background workers for the scheduler's policies, password authentication on 127.0.0.1 and, when
-# run as root, the OS user postgres. `available` exits 0 when the tarball is there.
+# run as root, the OS user postgres. `available` exits 0 when the tarball is there, else prints
+# one line saying why the native server cannot be had and exits 1.
+# `make test` keeps its cluster in .tspool/test-tsdb-native (TSPOOL_TSDB_NATIVE_DIR); the tests
+# find it through TSPOOL_TEST_TSDB_NATIVEDIR.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${TSPOOL_TSDB_NATIVE_DIR:-$repo/.tspool/tsdb-native}"
-third_party="${TSPOOL_THIRD_PARTY:-$repo/../shared/third_party}"
+third_party="$(realpath -m "${TSPOOL_THIRD_PARTY:-$repo/../shared/third_party}")"
 version=2.28.3
 tarball="$third_party/timescaledb-$version.tar.gz"
 patchfile="$third_party/timescaledb-$version-pg15.20-job-portal.patch"
@@ -67,6 +70,13 @@ build() {
         return 0
     fi
     [ "$(id -u)" = 0 ] || die "needs root to install into $("$pg_config" --pkglibdir)"
+    # one build at a time per machine (several checkouts may start their tests together): the
+    # lock is on the directory the library is installed into; whoever waited finds it there
+    exec 8<"$("$pg_config" --pkglibdir)"
+    flock 8
+    if installed_so; then
+        return 0
+    fi
     check_sha "$tarball" "$tarball_sha"
     check_sha "$patchfile" "$patch_sha"
     local src="$repo/.tspool/build-timescaledb"
@@ -75,7 +85,7 @@ build() {
     tar -xzf "$tarball" -C "$src" --strip-components=1
     (cd "$src" && patch -p1 -s <"$patchfile")
     local log="$repo/.tspool/build-timescaledb.log" t0=$SECONDS
-    echo "tsdb-native: building TimescaleDB $version (about ten minutes on two cores; log $log)"
+    echo "tsdb-native: building TimescaleDB $version (about two minutes on two cores; log $log)"
     (
         cd "$src" &&
             ./bootstrap -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
@@ -109,7 +119,12 @@ start() {
 }
 
 case "${1:-}" in
-available) [ -f "$tarball" ] ;;
+available)
+    if [ ! -f "$tarball" ]; then
+        echo "native TimescaleDB skipped: $tarball not found (the tests run on PGlite only)"
+        exit 1
+    fi
+    ;;
 build) build ;;
 start) start ;;
 stop) [ -d "$dir" ] && devdb stop || true ;;
@@ -117,7 +132,11 @@ restart)
     start
     devdb restart
     ;;
-status | dsn | env | port) devdb "$1" ;;
+status) devdb status ;;
+dsn | env | port)
+    [ -f "$dir/port" ] || die "not started (no cluster in $dir): scripts/tsdb-native.sh start"
+    devdb "$1"
+    ;;
 psql)
     shift
     devdb psql "$@"

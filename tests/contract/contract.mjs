@@ -6,9 +6,12 @@
 // content type, header or body, on invalid input that is accepted, and on an operation that
 // was never exercised; prints the coverage of operations and documented status codes.
 // SPDX-License-Identifier: MIT
-// env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR, TSPOOL_TEST_PGBDIR
+// TSPOOL_TEST_TSDB=native runs only the TimescaleDB operations, against the native server
+// (PostgreSQL 15 + TimescaleDB 2.28 with its job scheduler) or TSPOOL_TEST_TSDB_DSN.
+// env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR, TSPOOL_TEST_PGBDIR,
+// TSPOOL_TEST_TSDB, TSPOOL_TEST_TSDB_NATIVEDIR, TSPOOL_TEST_TSDB_DSN
 import fs from "node:fs";
-import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlFile, rawRequest, replicaEnv, request, Schemas, Service, SPEC_PATH, tsdbEnv } from "./lib.mjs";
+import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlFile, psqlValue, rawRequest, replicaEnv, request, Schemas, Service, SPEC_PATH, sleep, tsdbEnv, tsdbServer } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY;
 const ADMIN = "contract-admin-token";
@@ -485,11 +488,92 @@ async function main() {
         process.exit(1);
     }
     const started = Date.now();
-    // the PgBouncer operations read and command the two instances of scripts/pgbouncer.sh
-    const pg = { ...pgEnv(), ...pgbouncerEnv(), PGBOUNCER_REFRESH_MS: "300", PGBOUNCER_CONNECT_TIMEOUT: "2" };
-    const replica = replicaEnv();
     const pgOps = ops.filter((o) => !isTsdb(o));
     const tsOps = ops.filter(isTsdb);
+    const server = tsdbServer();
+    const nativeRun = server === "native" || server === "dsn";
+    // the operations this run must cover: all on the PGlite run, the TimescaleDB ones natively
+    let covered = nativeRun ? tsOps : ops;
+    if (!nativeRun) {
+        await postgresPhases(pgOps, tsOps);
+    }
+
+    // 5. the TimescaleDB operations against the TimescaleDB test server
+    if (tsOps.length > 0) {
+        const ts = tsdbEnv();
+        if (ts.skip) {
+            console.log(`SKIP: ${ts.skip}`);
+            covered = covered.filter((o) => !isTsdb(o));
+        } else if (!ts.env) {
+            fail("tsdb", `the TimescaleDB test server is needed for ${tsOps.length} operations: ${ts.why}`);
+        } else {
+            console.log(`TimescaleDB test server: ${server}`);
+            // PGlite serves one connection at a time: the fixture is in place before tspool connects
+            psqlFile(ts.env, new URL("./tsdb-fixture.sql", import.meta.url).pathname);
+            const limits = server === "pglite" ? { DB_MAX_CONNS: "1", DB_MAX_OVERFLOW: "0" } : {};
+            if (server !== "pglite") {
+                await fixtureJobsRan(ts.env);
+            }
+            await withService("tsdb", { ...ts.env, ...tokens(), TSPOOL_HTTP_THREADS: "4", ...limits }, async (svc) => {
+                for (const o of ordered(tsOps)) {
+                    await exercise(svc, o);
+                }
+            });
+        }
+    }
+
+    // coverage
+    let never = 0;
+    let docCodes = 0;
+    let seenCodes = 0;
+    console.log("coverage (operation: calls, documented statuses seen):");
+    for (const o of covered) {
+        const codes = Object.keys(o.op.responses || {});
+        const got = codes.filter((c) => seen.get(o.id).has(c));
+        docCodes += codes.length;
+        seenCodes += got.length;
+        const missing = codes.filter((c) => !got.includes(c));
+        console.log(`  ${o.id.padEnd(20)} ${String(called.get(o.id)).padStart(4)} calls  ${got.join(",") || "-"}${missing.length ? `  (not seen: ${missing.join(",")})` : ""}`);
+        if (called.get(o.id) === 0) {
+            never++;
+            fail(o.id, "documented but never exercised");
+        } else if (!got.some((c) => c.startsWith("2"))) {
+            never++;
+            fail(o.id, "documented but never answered with a 2xx");
+        }
+    }
+    console.log(`coverage: ${covered.length - never}/${covered.length} operations exercised, ${seenCodes}/${docCodes} documented status codes seen`);
+    console.log(`contract: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+}
+
+/* A server with a job scheduler runs the fixture's policies as soon as they exist: wait for
+ * those first runs, so that they do not race the operations under test. */
+async function fixtureJobsRan(env) {
+    const pending = `SELECT count(*) FROM timescaledb_information.jobs j
+        LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
+        WHERE j.scheduled AND (j.hypertable_name = 'metrics' OR j.hypertable_name IN
+            (SELECT materialization_hypertable_name FROM timescaledb_information.continuous_aggregates
+             WHERE view_name = 'metrics_hourly'))
+        AND (coalesce(s.total_runs, 0) = 0 OR s.job_status = 'Running')`;
+    const end = Date.now() + 60000;
+    while (psqlValue(env, pending) !== "0") {
+        if (Date.now() > end) {
+            fail("tsdb fixture", "the scheduler did not run the fixture's policies within 60 s");
+            return;
+        }
+        await sleep(200);
+    }
+}
+
+/* Phases 1-4: every other operation against PostgreSQL 15 (and PgBouncer), where the
+ * TimescaleDB ones answer 409. */
+async function postgresPhases(pgOps, tsOps) {
+    // the PgBouncer operations read and command the two instances of scripts/pgbouncer.sh
+    const pg = { ...pgEnv(), ...pgbouncerEnv(), PGBOUNCER_REFRESH_MS: "300", PGBOUNCER_CONNECT_TIMEOUT: "2" };
+    // DB_READ_HOSTS / DB_READ_PORT of the streaming replica of the test server (scripts/replica.sh)
+    const replica = replicaEnv();
 
     // 1. PostgreSQL 15 and its streaming replica (the read pool), both tokens configured,
     //    probes and metrics public; used once the replica is in the read rotation
@@ -548,47 +632,6 @@ async function main() {
         await lock.done;
         await call(svc, byId.get("pingPool"), "after the statement timeout", { expect: 200 });
     });
-
-    // 5. the TimescaleDB operations against the TimescaleDB test server
-    if (tsOps.length > 0) {
-        const ts = tsdbEnv();
-        if (!ts.env) {
-            fail("tsdb", `the TimescaleDB test server is needed for ${tsOps.length} operations: ${ts.why}`);
-        } else {
-            // PGlite serves one connection at a time: the fixture is in place before tspool connects
-            psqlFile(ts.env, new URL("./tsdb-fixture.sql", import.meta.url).pathname);
-            await withService("tsdb", { ...ts.env, ...tokens(), TSPOOL_HTTP_THREADS: "4", DB_MAX_CONNS: "1", DB_MAX_OVERFLOW: "0" }, async (svc) => {
-                for (const o of ordered(tsOps)) {
-                    await exercise(svc, o);
-                }
-            });
-        }
-    }
-
-    // coverage
-    let never = 0;
-    let docCodes = 0;
-    let seenCodes = 0;
-    console.log("coverage (operation: calls, documented statuses seen):");
-    for (const o of ops) {
-        const codes = Object.keys(o.op.responses || {});
-        const got = codes.filter((c) => seen.get(o.id).has(c));
-        docCodes += codes.length;
-        seenCodes += got.length;
-        const missing = codes.filter((c) => !got.includes(c));
-        console.log(`  ${o.id.padEnd(20)} ${String(called.get(o.id)).padStart(4)} calls  ${got.join(",") || "-"}${missing.length ? `  (not seen: ${missing.join(",")})` : ""}`);
-        if (called.get(o.id) === 0) {
-            never++;
-            fail(o.id, "documented but never exercised");
-        } else if (!got.some((c) => c.startsWith("2"))) {
-            never++;
-            fail(o.id, "documented but never answered with a 2xx");
-        }
-    }
-    console.log(`coverage: ${ops.length - never}/${ops.length} operations exercised, ${seenCodes}/${docCodes} documented status codes seen`);
-    console.log(`contract: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`${passed} passed, ${failed} failed`);
-    process.exit(failed ? 1 : 0);
 }
 
 main().catch((e) => {

@@ -219,10 +219,71 @@ export function pgbouncerEnv() {
     return parseEnvLines(res.stdout);
 }
 
-/* DB_* for the TimescaleDB test server: TSPOOL_TEST_TSDB_DSN is not parsed here; the PGlite
- * server of scripts/tsdb.sh (TSPOOL_TEST_TSDBDIR) is started when needed. Returns null with the
- * reason when it cannot be had. */
+/* Which TimescaleDB test server this run uses: "dsn" (TSPOOL_TEST_TSDB_DSN, used by the native
+ * run), "native" (TSPOOL_TEST_TSDB=native: PostgreSQL 15 + TimescaleDB 2.28 of
+ * scripts/tsdb-native.sh) or "pglite" (scripts/tsdb.sh), as the C harness chooses. */
+export function tsdbServer() {
+    const native = process.env.TSPOOL_TEST_TSDB === "native";
+    if (process.env.TSPOOL_TEST_TSDB_DSN) {
+        return native ? "dsn" : "pglite-replaced";
+    }
+    return native ? "native" : "pglite";
+}
+
+/* DB_* of a libpq connection string, key=value form ('quoted' values allowed) or a
+ * postgres:// URI. */
+export function dsnEnv(dsn) {
+    const kv = {};
+    if (/^postgres(ql)?:\/\//.test(dsn)) {
+        const u = new URL(dsn);
+        Object.assign(kv, { host: u.hostname, port: u.port, dbname: decodeURIComponent(u.pathname.slice(1)), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) });
+        for (const [k, v] of u.searchParams) {
+            kv[k] = v;
+        }
+    } else {
+        const re = /(\w+)\s*=\s*('((?:[^'\\]|\\.)*)'|\S+)/g;
+        for (const m of dsn.matchAll(re)) {
+            kv[m[1]] = m[3] !== undefined ? m[3].replace(/\\(.)/g, "$1") : m[2];
+        }
+    }
+    const env = { DB_HOST: kv.host || "localhost", DB_PORT: kv.port || "5432", DB_NAME: kv.dbname || "postgres", DB_USER: kv.user || "postgres" };
+    if (kv.password) {
+        env.DB_PASS = kv.password;
+    }
+    env.DB_SSLMODE = kv.sslmode || "prefer";
+    return env;
+}
+
+/* DB_* for the TimescaleDB test server of tsdbServer(), started when needed. Returns
+ * { env, why, skip }: env null with why (a failure) or skip (one line: the server cannot be had
+ * here, the tests skip). */
 export function tsdbEnv() {
+    const server = tsdbServer();
+    if (server === "dsn") {
+        return { env: dsnEnv(process.env.TSPOOL_TEST_TSDB_DSN), why: "" };
+    }
+    if (server === "pglite-replaced") {
+        return { env: null, skip: "TSPOOL_TEST_TSDB_DSN is set: the TimescaleDB operations run against it in the native entry (TSPOOL_TEST_TSDB=native), not on PGlite" };
+    }
+    if (server === "native") {
+        const script = path.join(ROOT, "scripts/tsdb-native.sh");
+        const dir = process.env.TSPOOL_TEST_TSDB_NATIVEDIR || path.join(ROOT, ".tspool/test-tsdb-native");
+        const env = { ...process.env, TSPOOL_TSDB_NATIVE_DIR: dir };
+        const avail = spawnSync(script, ["available"], { env, encoding: "utf8" });
+        if (avail.status !== 0) {
+            return { env: null, skip: (avail.stdout + avail.stderr).trim() || "native TimescaleDB skipped: not available" };
+        }
+        // a first start builds TimescaleDB: minutes, not seconds
+        const res = spawnSync(script, ["start"], { env, encoding: "utf8", timeout: 1800000 });
+        if (res.status !== 0) {
+            return { env: null, why: `scripts/tsdb-native.sh start failed: ${res.stdout}${res.stderr}` };
+        }
+        const out = spawnSync(script, ["env"], { env, encoding: "utf8" });
+        if (out.status !== 0) {
+            return { env: null, why: `scripts/tsdb-native.sh env failed: ${out.stderr}` };
+        }
+        return { env: parseEnvLines(out.stdout), why: "" };
+    }
     const script = path.join(ROOT, "scripts/tsdb.sh");
     if (!fs.existsSync(script)) {
         return { env: null, why: "scripts/tsdb.sh is missing" };
@@ -238,6 +299,16 @@ export function tsdbEnv() {
         env: { DB_HOST: "127.0.0.1", DB_PORT: port, DB_NAME: "postgres", DB_USER: "postgres", DB_PASS: "postgres", DB_SSLMODE: "disable" },
         why: "",
     };
+}
+
+/* The first column of the first row of one SQL statement (psql -At), "" for no rows; throws
+ * on an error. */
+export function psqlValue(env, sql) {
+    const res = spawnSync("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], { env: pgClientEnv(env), encoding: "utf8", timeout: 60000 });
+    if (res.status !== 0) {
+        throw new Error(`psql -c ${sql} failed: ${res.stdout}${res.stderr}`);
+    }
+    return res.stdout.split("\n")[0].trim();
 }
 
 /* Run an SQL file with psql against the server DB_* in env names; throws on any error. */
@@ -297,7 +368,7 @@ export function freePort() {
     });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /* A running `tspool serve`. */
 export class Service {

@@ -1,14 +1,15 @@
 /* test_http_timescale.c - every TimescaleDB endpoint end to end through the built tspool
- * binary against the TimescaleDB test server (PGlite, or TSPOOL_TEST_TSDB_DSN), and the 409
- * answers against plain PostgreSQL 15.
+ * binary against a TimescaleDB test server (PGlite; the native server with
+ * TSPOOL_TEST_TSDB=native; or TSPOOL_TEST_TSDB_DSN), and the 409 answers against plain
+ * PostgreSQL 15.
  * SPDX-License-Identifier: MIT
  *
- * PGlite serves one connection at a time: the service runs in direct mode, so no connection
- * stays open between requests and tsp_test_tsdb_query() can check the database in between.
+ * PGlite serves one connection at a time: there the service runs in direct mode, so no
+ * connection stays open between requests and tsp_test_tsdb_query() can check the database in
+ * between. A real server gets the pooled mode.
  */
 #include "tsp_test.h"
 
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,6 @@
 #define AGG   "tsp_http_metrics_hourly"
 
 static struct tsp_test_service *svc;
-static char env_buf[6][300];
 
 static const char *url(const char *path)
 {
@@ -59,28 +59,6 @@ static void exec_sql(const char *sql)
     free(v);
 }
 
-/* DB_* for a libpq DSN, into env (NULL-terminated). */
-static void dsn_env(const char *dsn, const char **env)
-{
-    static const char *const keys[5] = {"host", "port", "dbname", "user", "password"};
-    static const char *const names[5] = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS"};
-    PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-    int n = 0;
-
-    assert_non_null(opts);
-    for (int i = 0; i < 5; i++) {
-        for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-            if (strcmp(o->keyword, keys[i]) == 0 && o->val != NULL && o->val[0] != '\0') {
-                snprintf(env_buf[n], sizeof(env_buf[n]), "%s=%s", names[i], o->val);
-                env[n] = env_buf[n];
-                n++;
-            }
-        }
-    }
-    PQconninfoFree(opts);
-    env[n] = NULL;
-}
-
 static int setup(void **state)
 {
     const char *env[16];
@@ -105,11 +83,12 @@ static int setup(void **state)
              "extract(epoch FROM t)::bigint % 100 FROM generate_series(date_trunc('day', now()) "
              "- INTERVAL '20 days', date_trunc('day', now()) - INTERVAL '10 minutes', INTERVAL "
              "'10 minutes') t");
-    dsn_env(dsn, env);
-    while (env[n] != NULL) {
-        n++;
+    n = tsp_test_tsdb_env(env, 10);
+    if (n < 0) {
+        return -1;
     }
-    env[n++] = "DB_POOL_MODE=direct";
+    /* PGlite serves one connection at a time; a real server gets the default pooled mode */
+    env[n++] = tsp_test_tsdb_is_pglite() ? "DB_POOL_MODE=direct" : "DB_POOL_MODE=pooled";
     env[n++] = "DB_MIN_CONNS=0";
     env[n++] = "TSPOOL_ADMIN_TOKEN=" ADMIN;
     env[n++] = "TSPOOL_HEALTH_INTERVAL_MS=5000";
@@ -488,8 +467,12 @@ int tsp_test_run(void)
     };
     int failures = 0;
 
+    fprintf(stderr, "TimescaleDB test server: %s\n", tsp_test_tsdb_server_name());
     failures += cmocka_run_group_tests_name("http_timescale", tsdb_tests, setup, teardown);
-    failures +=
-        cmocka_run_group_tests_name("http_timescale_plain_postgres", pg_tests, pg_setup, teardown);
+    /* plain PostgreSQL once, in the PGlite entry */
+    if (!tsp_test_tsdb_native_run()) {
+        failures += cmocka_run_group_tests_name("http_timescale_plain_postgres", pg_tests, pg_setup,
+                                                teardown);
+    }
     return failures;
 }

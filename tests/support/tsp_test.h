@@ -1,6 +1,6 @@
 /* tsp_test.h - shared test harness: a common main() with a -t filter, and helpers that
  * reach the real PostgreSQL 15 test server started by `make test` (scripts/devdb.sh) and the
- * TimescaleDB test server (scripts/tsdb.sh).
+ * TimescaleDB test servers (scripts/tsdb.sh, scripts/tsdb-native.sh).
  * SPDX-License-Identifier: MIT
  */
 #ifndef TSPOOL_TEST_H
@@ -37,23 +37,52 @@ int tsp_test_pg_ctl(const char *action);
  * first row as a malloc'd string (free it), "" for no rows, NULL on error (printed). */
 char *tsp_test_pg_query(const char *sql);
 
-/* TimescaleDB test server: TSPOOL_TEST_TSDB_DSN (a real TimescaleDB) when set, else the PGlite
- * TimescaleDB server of scripts/tsdb.sh (directory TSPOOL_TEST_TSDBDIR, default
- * <source>/.tspool/test-tsdb). PGlite serves one connection at a time: close every other
- * connection before tsp_test_tsdb_query().
- * tsp_test_tsdb_available() returns false (after printing why) only when no DSN is given and
- * node/npm cannot run; a server that fails to start is a failure, not a skip. */
+/* TimescaleDB test servers. Which one a process uses:
+ *   TSPOOL_TEST_TSDB_DSN set  that server (TSP_TEST_TSDB_EXTERNAL), for the suites that ask for
+ *                             the native server; the PGlite suites then skip (they would repeat
+ *                             the same tests against the same server);
+ *   TSPOOL_TEST_TSDB=native   PostgreSQL 15 + TimescaleDB 2.28 of scripts/tsdb-native.sh
+ *                             (cluster in TSPOOL_TEST_TSDB_NATIVEDIR, default
+ *                             <source>/.tspool/test-tsdb-native), with the job scheduler;
+ *   otherwise                 the PGlite server of scripts/tsdb.sh (directory TSPOOL_TEST_TSDBDIR,
+ *                             default <source>/.tspool/test-tsdb). PGlite serves one connection
+ *                             at a time: close every other connection before
+ *                             tsp_test_tsdb_query(), and it has no scheduler. */
+enum tsp_test_tsdb_server {
+    TSP_TEST_TSDB_PGLITE,
+    TSP_TEST_TSDB_NATIVE,
+    TSP_TEST_TSDB_EXTERNAL,
+};
+/* A suite that needs a scheduler and several sessions calls this before anything else: it
+ * then uses the native server (or TSPOOL_TEST_TSDB_DSN) whatever TSPOOL_TEST_TSDB says. */
+void tsp_test_tsdb_prefer_native(void);
+enum tsp_test_tsdb_server tsp_test_tsdb_server(void);
+/* True in the native ctest entries (TSPOOL_TEST_TSDB=native, or after
+ * tsp_test_tsdb_prefer_native()): a suite leaves out its groups that need no TimescaleDB,
+ * which its PGlite entry runs. */
+bool tsp_test_tsdb_native_run(void);
+/* "PGlite", "native PostgreSQL 15 + TimescaleDB 2.28" or "TSPOOL_TEST_TSDB_DSN". */
+const char *tsp_test_tsdb_server_name(void);
+/* False (after printing why on one line, once per process) when the chosen server cannot be
+ * had here: PGlite without node/npm, the native server without the TimescaleDB source tarball,
+ * or PGlite while TSPOOL_TEST_TSDB_DSN is set. A server that is available but fails to build
+ * or start is a failure of tsp_test_tsdb_dsn(), never a skip. */
 bool tsp_test_tsdb_available(void);
-/* Starts the PGlite server if needed. The DSN, or NULL (printed) when the server did not
- * start. Static storage. */
+/* Starts the chosen server if needed (once per process). The DSN, or NULL (printed) when the
+ * server did not start. Static storage. */
 const char *tsp_test_tsdb_dsn(void);
-/* True when the tests run against the PGlite server (no TSPOOL_TEST_TSDB_DSN). */
+/* True when the tests run against the PGlite server. */
 bool tsp_test_tsdb_is_pglite(void);
-/* scripts/tsdb.sh start|stop|restart|status; returns the exit status. */
+/* The chosen server's script (scripts/tsdb.sh or scripts/tsdb-native.sh) with this action
+ * (start|stop|restart|status); returns the exit status. */
 int tsp_test_tsdb_ctl(const char *action);
 /* Like tsp_test_pg_query() against the TimescaleDB test server; NULL on error (printed),
  * "" for no rows or SQL NULL. */
 char *tsp_test_tsdb_query(const char *sql);
+/* DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASS ("NAME=value", static storage) of the server's
+ * DSN into env[0..], NULL-terminated; starts the server if needed. Returns how many were
+ * written, -1 when the server did not start or max < 6. */
+int tsp_test_tsdb_env(const char **env, int max);
 
 /* The streaming replica of the PostgreSQL test server (scripts/replica.sh, pg_basebackup -R;
  * directory <TSPOOL_TEST_PGDIR>-replica). tsp_test_replica_available() starts the primary and
