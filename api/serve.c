@@ -52,7 +52,9 @@ static void usage(FILE *out)
                  "see 'tspool config' for the effective values. SIGTERM or SIGINT drains:\n"
                  "readiness fails at once, new requests get 503 after TSPOOL_SHUTDOWN_DELAY,\n"
                  "in-flight requests get TSPOOL_SHUTDOWN_GRACE, then the pool closes.\n"
-                 "A second signal exits at once.\n");
+                 "A second signal exits at once.\n"
+                 "With DB_READ_HOSTS, reads that tolerate replica staleness use a second pool\n"
+                 "over the streaming replicas (DB_READ_*); GET /cluster shows the topology.\n");
 }
 
 /* One lifecycle log line: `prefix` followed by `detail`. */

@@ -58,11 +58,33 @@ static void replica_pool_options(const struct tsp_config *cfg, struct tsp_pool_o
     o->stats_log_interval_ms = 0;
 }
 
+/* A pool of one connection for the monitor's checks of the server cfg leads to: checks never
+ * wait behind reads or a paused main pool, and have deadlines of their own. */
+static enum tsp_code check_pool_new(const struct tsp_cluster *c, const struct tsp_config *cfg,
+                                    struct tsp_pool **out, struct tsp_error *err)
+{
+    struct tsp_pool_options popts;
+    struct tsp_connector connector;
+
+    tsp_pool_options_from_config(cfg, &popts);
+    popts.mode = TSP_POOL_MODE_POOLED;
+    popts.size = 1;
+    popts.max_overflow = 0;
+    popts.min_idle = 0;
+    popts.timeout_ms = c->opts.check_timeout_ms;
+    popts.health_interval_ms = -1;
+    popts.stats_log_interval_ms = 0;
+    popts.leak_ms = 0;
+    tsp_pool_pg_connector(cfg, &connector);
+    return tsp_pool_new(&popts, &connector, out, err);
+}
+
 static enum tsp_code replica_init(struct tsp_cluster *c, size_t i, struct tsp_error *err)
 {
     struct tsp_replica *r = &c->replicas[i];
     struct tsp_pool_options popts;
     struct tsp_connector connector;
+    enum tsp_code rc = TSP_OK;
     const char *ports = c->cfg->db_read_port != NULL ? c->cfg->db_read_port : c->cfg->db_port;
 
     list_item(c->cfg->db_read_hosts, i, r->host, sizeof(r->host));
@@ -78,26 +100,16 @@ static enum tsp_code replica_init(struct tsp_cluster *c, size_t i, struct tsp_er
     snprintf(r->member.state, sizeof(r->member.state), "unknown");
     replica_pool_options(c->cfg, &popts);
     tsp_pool_pg_connector(&r->cfg, &connector);
-    return tsp_pool_new(&popts, &connector, &r->pool, err);
-}
-
-/* The monitor's pool of one connection to the server DB_HOST leads to (as the main pool). */
-static enum tsp_code check_pool_init(struct tsp_cluster *c, struct tsp_error *err)
-{
-    struct tsp_pool_options popts;
-    struct tsp_connector connector;
-
-    tsp_pool_options_from_config(c->cfg, &popts);
-    popts.mode = TSP_POOL_MODE_POOLED;
-    popts.size = 1;
-    popts.max_overflow = 0;
-    popts.min_idle = 0;
-    popts.timeout_ms = c->opts.check_timeout_ms;
-    popts.health_interval_ms = -1;
-    popts.stats_log_interval_ms = 0;
-    popts.leak_ms = 0;
-    tsp_pool_pg_connector(c->cfg, &connector);
-    return tsp_pool_new(&popts, &connector, &c->check_pool, err);
+    rc = tsp_pool_new(&popts, &connector, &r->pool, err);
+    if (rc == TSP_OK) {
+        rc = check_pool_new(c, &r->cfg, &r->check_pool, err);
+    }
+    if (rc != TSP_OK) {
+        /* not counted in nreplicas: nothing else frees it */
+        tsp_pool_free(r->pool);
+        r->pool = NULL;
+    }
+    return rc;
 }
 
 enum tsp_code tsp_cluster_new(const struct tsp_config *cfg, const struct tsp_cluster_options *opts,
@@ -138,7 +150,7 @@ enum tsp_code tsp_cluster_new(const struct tsp_config *cfg, const struct tsp_clu
     snprintf(c->primary_member.reason, sizeof(c->primary_member.reason), "not checked yet");
     snprintf(c->primary_member.state, sizeof(c->primary_member.state), "unknown");
     if (n > 0) {
-        rc = check_pool_init(c, err);
+        rc = check_pool_new(c, c->cfg, &c->check_pool, err);
     }
     for (size_t i = 0; i < n && rc == TSP_OK; i++) {
         rc = replica_init(c, i, err);
@@ -179,6 +191,7 @@ void tsp_cluster_shutdown(struct tsp_cluster *c, long deadline_ms)
     }
     for (size_t i = 0; i < c->nreplicas; i++) {
         (void)tsp_pool_shutdown(c->replicas[i].pool, deadline_ms);
+        (void)tsp_pool_shutdown(c->replicas[i].check_pool, 0);
     }
     if (c->check_pool != NULL) {
         (void)tsp_pool_shutdown(c->check_pool, 0);
@@ -193,6 +206,7 @@ void tsp_cluster_free(struct tsp_cluster *c)
     tsp_cluster_shutdown(c, 0);
     for (size_t i = 0; i < c->nreplicas; i++) {
         tsp_pool_free(c->replicas[i].pool);
+        tsp_pool_free(c->replicas[i].check_pool);
     }
     tsp_pool_free(c->check_pool);
     free(c->replicas);

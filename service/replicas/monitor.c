@@ -212,11 +212,7 @@ static void check_replica(struct tsp_cluster *c, struct tsp_replica *r,
 
     tsp_error_init(&err);
     memcpy(configured, m->name, sizeof(configured));
-    rc = tsp_pool_borrow(r->pool, "cluster.check", c->opts.check_timeout_ms, &lease, &err);
-    if (rc == TSP_POOL_EXHAUSTED) {
-        /* every connection is serving reads: the server answers; keep the last check */
-        goto done;
-    }
+    rc = tsp_pool_borrow(r->check_pool, "cluster.check", c->opts.check_timeout_ms, &lease, &err);
     m->checked = true;
     m->checked_at_ms = tsp_clock_real_ms();
     if (rc == TSP_OK) {
@@ -258,8 +254,6 @@ static void check_replica(struct tsp_cluster *c, struct tsp_replica *r,
 decide:
     tsp_cluster_rotation_decide(m, primary->reachable ? primary->timeline : 0,
                                 c->opts.max_lag_bytes, c->opts.max_lag_ms);
-done:
-    return;
 }
 
 static void log_rotation(const struct tsp_cluster_member *before,

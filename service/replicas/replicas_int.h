@@ -21,7 +21,8 @@ struct tsp_replica {
     /* a copy of the service's configuration pointing at this replica alone (db_host, db_port,
      * target_session_attrs "any"); the strings it shares belong to the service's config */
     struct tsp_config cfg;
-    struct tsp_pool *pool;            /* immutable after tsp_cluster_new */
+    struct tsp_pool *pool;            /* the reads; immutable after tsp_cluster_new */
+    struct tsp_pool *check_pool;      /* the monitor's one connection; immutable */
     struct tsp_cluster_member member; /* lock: the last check and the rotation decision */
 };
 
