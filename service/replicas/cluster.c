@@ -75,6 +75,9 @@ static enum tsp_code check_pool_new(const struct tsp_cluster *c, const struct ts
     popts.health_interval_ms = -1;
     popts.stats_log_interval_ms = 0;
     popts.leak_ms = 0;
+    /* ping before every check: the ping has a deadline (a frozen server is found within the
+     * connect timeout), and the check statement then runs on a session that just answered */
+    popts.preping_idle_ms = 0;
     tsp_pool_pg_connector(cfg, &connector);
     return tsp_pool_new(&popts, &connector, out, err);
 }

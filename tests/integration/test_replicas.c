@@ -1,10 +1,13 @@
 /* test_replicas.c - the read pool on real streaming replication: reads land on the replica,
  * a paused replay pushes the replica out of rotation (probes, /cluster, fallback, metrics) and
- * back, and a failover (promote the replica, stop the old primary) is followed without a restart.
+ * back, a frozen replica leaves it within the check's deadline, and a failover (promote the
+ * replica, stop the old primary) is followed without a restart.
  * SPDX-License-Identifier: MIT
  */
 #include "tsp_test.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +285,125 @@ static void test_replicas_lagging_replica_leaves_rotation_and_returns(void **sta
     assert_string_equal(server, replica);
 }
 
+/* The replica's server processes: the postmaster (first line of postmaster.pid) and its
+ * children. At most max; returns how many. */
+static size_t replica_pids(pid_t *out, size_t max)
+{
+    char path[1200];
+    char line[512];
+    FILE *f = NULL;
+    DIR *proc = NULL;
+    struct dirent *e = NULL;
+    pid_t postmaster = 0;
+    size_t n = 0;
+
+    snprintf(path, sizeof(path), "%s/data/postmaster.pid", tsp_test_replica_dir());
+    f = fopen(path, "r");
+    if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return 0;
+    }
+    fclose(f);
+    postmaster = (pid_t)atoi(line);
+    out[n++] = postmaster;
+    proc = opendir("/proc");
+    while (proc != NULL && (e = readdir(proc)) != NULL && n < max) {
+        int pid = atoi(e->d_name);
+        int ppid = 0;
+        char *close_paren = NULL;
+        if (pid <= 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+        if (fgets(line, sizeof(line), f) != NULL && (close_paren = strrchr(line, ')')) != NULL &&
+            sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == (int)postmaster) {
+            out[n++] = (pid_t)pid;
+        }
+        fclose(f);
+    }
+    if (proc != NULL) {
+        closedir(proc);
+    }
+    return n;
+}
+
+static pid_t frozen[256];
+static size_t nfrozen;
+
+static void thaw(void)
+{
+    for (size_t i = 0; i < nfrozen; i++) {
+        (void)kill(frozen[i], SIGCONT);
+    }
+    nfrozen = 0;
+}
+
+static int thaw_teardown(void **state)
+{
+    thaw();
+    return stop_services(state);
+}
+
+/* A replica that stops answering (every process of it stopped, connections left open) leaves
+ * the rotation within the check's deadline and reads go to the primary; thawed, it returns. */
+static void test_replicas_frozen_replica_leaves_rotation(void **state)
+{
+    char env_port[64];
+    char primary[64];
+    char replica[64];
+    char server[128];
+    const char *env[] = {"DB_READ_HOSTS=127.0.0.1", env_port, "DB_CONNECT_TIMEOUT=2",
+                         "TSPOOL_HEALTH_INTERVAL_MS=300", NULL};
+    struct tsp_test_service *svc = NULL;
+    struct tsp_test_reply *r = NULL;
+    int64_t start = 0;
+    long took = 0;
+    (void)state;
+
+    snprintf(env_port, sizeof(env_port), "DB_READ_PORT=%d", tsp_test_replica_port());
+    snprintf(primary, sizeof(primary), "127.0.0.1:%d", tsp_test_pg_port());
+    snprintf(replica, sizeof(replica), "127.0.0.1:%d", tsp_test_replica_port());
+    svc = tsp_test_service_start(env);
+    current = svc;
+    assert_true(wait_status(svc, "/readyz/replica", 200, 15000) >= 0);
+    read_server(svc, server, sizeof(server));
+    assert_string_equal(server, replica);
+
+    nfrozen = replica_pids(frozen, sizeof(frozen) / sizeof(frozen[0]));
+    assert_true(nfrozen >= 2);
+    for (size_t i = 0; i < nfrozen; i++) {
+        assert_int_equal(kill(frozen[i], SIGSTOP), 0);
+    }
+    /* the check's ping runs into its deadline (the connect timeout, 2 s), then a new
+     * connection cannot start: out of rotation within a few seconds */
+    took = wait_status(svc, "/readyz/replica", 503, 15000);
+    assert_true(took >= 0);
+    printf("frozen replica out of the rotation after %ld ms\n", took);
+    r = tsp_test_get(url_of(svc, "/readyz/replica"), NULL);
+    assert_non_null(strstr(r->body, "unreachable"));
+    tsp_test_reply_free(r);
+    /* a read does not hang on it: the primary answers */
+    start = tsp_clock_mono_ms();
+    read_server(svc, server, sizeof(server));
+    assert_string_equal(server, primary);
+    printf("a read during the freeze took %lld ms\n", (long long)(tsp_clock_mono_ms() - start));
+    /* liveness and the cached probes answer at once throughout */
+    r = tsp_test_get(url_of(svc, "/livez"), NULL);
+    assert_int_equal(r->status, 200);
+    tsp_test_reply_free(r);
+
+    thaw();
+    took = wait_status(svc, "/readyz/replica", 200, 20000);
+    assert_true(took >= 0);
+    printf("thawed replica back in the rotation after %ld ms\n", took);
+}
+
 /* A pair of our own: the shared test server must survive. */
 struct pair {
     char base[1024];
@@ -449,6 +571,7 @@ int tsp_test_run(void)
         cmocka_unit_test_teardown(test_replicas_reads_land_on_the_replica, stop_services),
         cmocka_unit_test_teardown(test_replicas_lagging_replica_leaves_rotation_and_returns,
                                   teardown),
+        cmocka_unit_test_teardown(test_replicas_frozen_replica_leaves_rotation, thaw_teardown),
         cmocka_unit_test_teardown(test_replicas_failover_is_followed, failover_teardown),
     };
     return cmocka_run_group_tests_name("replicas", tests, setup, teardown);
