@@ -36,7 +36,7 @@ TSDB_NATIVE_DIR := $(CURDIR)/.tspool/test-tsdb-native
 PGB_DIR    := $(CURDIR)/.tspool/test-pgbouncer
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool bench-pgbouncer format \
+.PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool bench-pgbouncer bench-ts-scrape format \
 	format-check stop deps clean helm-test helm-docs docs client contract-test
 
 all: build
@@ -164,3 +164,9 @@ bench:
 # part of `make bench`; alone: about a minute plus the Release build (bench/results/pgbouncer.md)
 bench-pgbouncer:
 	@scripts/bench-pgbouncer.sh
+
+# /metrics with 5 vs 500 hypertables on the native TimescaleDB server (bench/results/ts-scrape.md)
+bench-ts-scrape: deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DTSPOOL_BUILD_TESTS=OFF $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target tspool
+	bench/tsdb/scrape-bench.sh $(BENCH_BUILD)/tspool

@@ -40,6 +40,12 @@ static void replica_sources(const struct tsp_cluster_view *view,
     src->failovers = view->failovers;
 }
 
+/* The TimescaleDB snapshot's pre-rendered families (copied; no database round trip). */
+static void append_timescale(void *ctx, struct tsp_strbuf *sb)
+{
+    tsp_ts_snapshot_metrics(ctx, sb);
+}
+
 /* The exposition with the PgBouncer series the refresher rendered with its snapshot and the
  * refresh ages appended; takes text (malloc'd) and gives back the combined text. */
 static enum tsp_code append_pgbouncer(struct tsp_req *req, char **text, size_t *len,
@@ -104,6 +110,8 @@ int tsp_h_metrics(struct tsp_req *req)
         replica_sources(view, replicas, &src);
         src.read_pool = &read_stats;
     }
+    src.append = append_timescale;
+    src.append_ctx = req->api->ts;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
     free(view);
     if (rc == TSP_OK) {

@@ -81,7 +81,10 @@ static const struct tsp_route routes[] = {
      "deleteAggregatePolicy"},
     {"POST", "/aggregates/{name}/refresh", tsp_h_timescale, TSP_ROLE_ADMIN, "refreshAggregate"},
     {"GET", "/jobs", tsp_h_timescale, TSP_ROLE_READ, "listJobs"},
+    /* before /jobs/{id}: "errors" is not a job id */
+    {"GET", "/jobs/errors", tsp_h_timescale, TSP_ROLE_READ, "listJobErrors"},
     {"GET", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_READ, "getJob"},
+    {"GET", "/jobs/{id}/history", tsp_h_timescale, TSP_ROLE_READ, "getJobHistory"},
     {"PATCH", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_ADMIN, "alterJob"},
     {"POST", "/jobs/{id}/run", tsp_h_timescale, TSP_ROLE_ADMIN, "runJob"},
 };
@@ -162,19 +165,42 @@ static void allow_append(char *allow, size_t allow_size, const char *method)
     snprintf(allow + used, allow_size - used, "%s%s", used > 0 ? ", " : "", method);
 }
 
+/* Segments of a pattern that are literal text, not {parameters}. */
+static size_t literal_segments(const char *pattern)
+{
+    size_t n = 0;
+
+    for (const char *p = pattern; *p != '\0'; p++) {
+        if (*p == '/' && p[1] != '{') {
+            n++;
+        }
+    }
+    return n;
+}
+
 enum tsp_route_match tsp_router_match(const char *method, const char *path,
                                       const struct tsp_route **route,
                                       struct tsp_route_params *params, char *allow,
                                       size_t allow_size)
 {
     bool path_known = false;
+    size_t best = 0;
 
     if (allow != NULL && allow_size > 0) {
         allow[0] = '\0';
     }
+    /* a literal segment beats a parameter: /jobs/errors is not the job "errors" for any
+     * method, so PATCH /jobs/errors is 405, not alterJob */
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        size_t lit = literal_segments(routes[i].pattern);
+        if (lit > best && tsp_router_pattern_match(routes[i].pattern, path, NULL)) {
+            best = lit;
+        }
+    }
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         struct tsp_route_params found;
-        if (!tsp_router_pattern_match(routes[i].pattern, path, &found)) {
+        if (literal_segments(routes[i].pattern) < best ||
+            !tsp_router_pattern_match(routes[i].pattern, path, &found)) {
             continue;
         }
         if (strcmp(routes[i].method, method) == 0) {

@@ -222,6 +222,8 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     memset(ports, 0, sizeof(ports));
     nports = mg_get_server_ports(server->ctx, (int)(sizeof(ports) / sizeof(ports[0])), ports);
     server->port = nports > 0 ? ports[0].port : cfg->listen_port;
+    /* the maintenance thread keeps the TimescaleDB families of /metrics fresh */
+    tsp_ts_snapshot_start(server->api.ts, cfg->timescaledb_refresh_ms);
     *out = server;
     server = NULL;
 done:

@@ -301,6 +301,9 @@ json_t *tsp_ts_json_change(const struct tsp_ts_change *c)
     put(obj, "statements", stmts, &ok);
     put(obj, "chunks", chunks, &ok);
     put(obj, "job_id", c->job_id > 0 ? json_integer(c->job_id) : json_null(), &ok);
+    if (c->note != NULL) {
+        put(obj, "note", json_string(c->note), &ok);
+    }
     return finish(obj, ok);
 }
 
@@ -626,4 +629,52 @@ void tsp_ts_json_append(json_t **arr, json_t *item)
 json_t *tsp_ts_json_list(const char *key, json_t *arr)
 {
     return arr != NULL ? json_pack("{s:o}", key, arr) : NULL;
+}
+
+json_t *tsp_ts_json_caps_workers(const struct tsp_ts_caps *caps, const struct tsp_ts_workers *w)
+{
+    json_t *obj = tsp_ts_json_caps(caps);
+    json_t *workers = NULL;
+    json_t *warnings = json_array();
+    bool ok = obj != NULL && warnings != NULL;
+    char text[256];
+
+    if (ok && w->known) {
+        workers = json_object();
+        ok = workers != NULL;
+        put(workers, "max_background_workers", json_integer(w->max_background_workers), &ok);
+        put(workers, "max_worker_processes", json_integer(w->max_worker_processes), &ok);
+        put(workers, "jobs_scheduled", json_integer(w->jobs_scheduled), &ok);
+    }
+    if (ok && w->known && w->over_budget) {
+        snprintf(text, sizeof(text),
+                 "%lld jobs are scheduled but timescaledb.max_background_workers = %d leaves %d "
+                 "workers for jobs (one runs the scheduler): jobs will wait for a worker and run "
+                 "late; raise timescaledb.max_background_workers (and max_worker_processes)",
+                 w->jobs_scheduled, w->max_background_workers,
+                 w->max_background_workers > 0 ? w->max_background_workers - 1 : 0);
+        ok = json_array_append_new(warnings, json_string(text)) == 0;
+    }
+    put(obj, "background_workers", workers != NULL ? workers : json_null(), &ok);
+    put(obj, "warnings", warnings, &ok);
+    return finish(obj, ok);
+}
+
+json_t *tsp_ts_json_job_run(const struct tsp_ts_job_run *r)
+{
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+
+    put(obj, "job_id", json_integer(r->job_id), &ok);
+    put(obj, "source", json_string(r->source), &ok);
+    put(obj, "proc_name", text_or_null(r->proc_name), &ok);
+    put(obj, "started_at", text_or_null(r->started_at), &ok);
+    put(obj, "finished_at", text_or_null(r->finished_at), &ok);
+    put(obj, "outcome", json_string(r->succeeded ? "success" : "failure"), &ok);
+    put(obj, "sqlstate", text_or_null(r->sqlstate), &ok);
+    put(obj, "error", text_or_null(r->error), &ok);
+    put(obj, "pid", r->pid > 0 ? json_integer(r->pid) : json_null(), &ok);
+    put(obj, "request_id", text_or_null(r->request_id), &ok);
+    put(obj, "duration_ms", r->duration_ms >= 0 ? json_integer(r->duration_ms) : json_null(), &ok);
+    return finish(obj, ok);
 }

@@ -20,6 +20,11 @@ json_t *tsp_ts_json_chunk(const struct tsp_ts_chunk *c);
 json_t *tsp_ts_json_policy(const struct tsp_ts_policy *p);
 json_t *tsp_ts_json_aggregate(const struct tsp_ts_aggregate *a);
 json_t *tsp_ts_json_job(const struct tsp_ts_job *j);
+/* GET /timescaledb: the capabilities plus "background_workers" (null without the extension)
+ * and "warnings" (jobs scheduled beyond the workers available). */
+json_t *tsp_ts_json_caps_workers(const struct tsp_ts_caps *caps, const struct tsp_ts_workers *w);
+/* One run of GET /jobs/{id}/history and /jobs/errors. */
+json_t *tsp_ts_json_job_run(const struct tsp_ts_job_run *r);
 /* {"dry_run", "atomic", "statements": [{"sql", "params"}], "chunks": [...], "job_id"}. */
 json_t *tsp_ts_json_change(const struct tsp_ts_change *c);
 /* Append item (consumed) to the array *arr; on failure release the array and leave *arr NULL

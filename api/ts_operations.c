@@ -12,10 +12,11 @@
 static enum tsp_code run_caps(struct tsp_ts_call *c, struct tsp_error *err)
 {
     struct tsp_ts_caps caps;
-    enum tsp_code rc = tsp_ts_caps_get(c->ts, &c->ctx, &caps, err);
+    struct tsp_ts_workers workers;
+    enum tsp_code rc = tsp_ts_overview(c->ts, &c->ctx, &caps, &workers, err);
 
     if (rc == TSP_OK) {
-        c->answer = tsp_ts_json_caps(&caps);
+        c->answer = tsp_ts_json_caps_workers(&caps, &workers);
     }
     return rc;
 }
@@ -179,6 +180,52 @@ static enum tsp_code run_job_get(struct tsp_ts_call *c, struct tsp_error *err)
     if (rc == TSP_OK) {
         c->answer = tsp_ts_json_job(&job);
     }
+    return rc;
+}
+
+/* {key: [runs]} of GET /jobs/{id}/history and /jobs/errors; runs is freed. */
+static json_t *runs_answer(struct tsp_ts_job_run *runs, size_t count)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < count; i++) {
+        tsp_ts_json_append(&arr, tsp_ts_json_job_run(&runs[i]));
+    }
+    free(runs);
+    return tsp_ts_json_list("runs", arr);
+}
+
+static enum tsp_code run_job_history(struct tsp_ts_call *c, struct tsp_error *err)
+{
+    struct tsp_ts_job_run *runs = NULL;
+    size_t count = 0;
+    enum tsp_code rc = tsp_ts_job_history(c->ts, &c->ctx, c->id, &runs, &count, err);
+
+    c->answer = rc == TSP_OK ? runs_answer(runs, count) : NULL;
+    return rc;
+}
+
+/* ?since= : a timestamp or an interval (the server checks it). */
+static enum tsp_code run_job_errors(struct tsp_ts_call *c, struct tsp_error *err)
+{
+    char since[TSP_TS_TEXT_MAX];
+    struct tsp_ts_job_run *runs = NULL;
+    size_t count = 0;
+    int n = tsp_query_get(c->req->query, "since", 0, since, sizeof(since));
+    enum tsp_code rc = TSP_OK;
+
+    if (tsp_query_repeated(c->req->query, "since")) {
+        return tsp_error_set(err, TSP_INVALID, "since",
+                             "query parameter 'since' is given more than once");
+    }
+    if (n == -2 || n == 0) {
+        return tsp_error_set(err, TSP_INVALID, "since",
+                             "since must be a timestamp (2026-01-01T00:00:00Z) or an interval "
+                             "(1 hour) of at most %d characters",
+                             TSP_TS_TEXT_MAX - 1);
+    }
+    rc = tsp_ts_job_errors(c->ts, &c->ctx, n > 0 ? since : NULL, &runs, &count, err);
+    c->answer = rc == TSP_OK ? runs_answer(runs, count) : NULL;
     return rc;
 }
 
@@ -376,6 +423,8 @@ static const struct tsp_ts_operation operations[] = {
     BODY("refreshAggregate", TSP_TS_FEATURE_AGGREGATES, 200, run_aggregate_refresh),
     READ("listJobs", run_jobs_list),
     READ_JOB("getJob", run_job_get),
+    READ_JOB("getJobHistory", run_job_history),
+    READ("listJobErrors", run_job_errors),
     CHANGE_JOB("runJob", run_job_run),
     {"alterJob", true, true, true, TSP_TS_FEATURE_JOBS, 200, run_job_alter},
 };

@@ -18,7 +18,8 @@ packages=(
     # the dashboard browser test (tests/browser): playwright-core drives this chromium
     chromium
     # PgBouncer tests (scripts/pgbouncer.sh, tests/integration/test_pgbouncer.c): two instances,
-    # pgbench load, promtool for the metrics, nss_wrapper for a name with changing addresses;
+    # pgbench load, promtool for the metrics (and the chart's alert rules: check rules, test
+    # rules; test_ts_watch's check metrics), nss_wrapper for a name with changing addresses;
     # make bench compares /metrics with prometheus-pgbouncer-exporter
     pgbouncer postgresql-contrib prometheus prometheus-pgbouncer-exporter libnss-wrapper
 )

@@ -623,14 +623,55 @@
         fillTable('policies', policies, 'No compression or retention policies.');
     }
 
+    const jobFailing = (j) => /fail/i.test((j.job_stats || {}).last_run_status || '');
+
+    /* Failing jobs first (then the most failures), so a broken policy is the first row. */
+    function jobsFailingFirst(list) {
+        return [...list].sort((a, b) => (jobFailing(b) - jobFailing(a)) ||
+            (((b.job_stats || {}).total_failures || 0) - ((a.job_stats || {}).total_failures || 0)) ||
+            (a.job_id - b.job_id));
+    }
+
+    /* The runs of one job (GET /jobs/{id}/history) below the jobs table. */
+    async function showJobHistory(id) {
+        const box = $('job-history');
+        $('job-history-title').textContent = `Runs of job ${id}`;
+        box.hidden = false;
+        fillTable('job-history-table', [], 'Loading…');
+        let body;
+        try {
+            body = await getJson(`/jobs/${encodeURIComponent(id)}/history`, TIMESCALE_TIMEOUT_MS);
+        } catch (e) {
+            fillTable('job-history-table', [], `The history is not available: ${e.message}`);
+            return;
+        }
+        fillTable('job-history-table', listOf(body, 'runs').map((r) => [
+            when(r.started_at), when(r.finished_at),
+            el('span', {class: r.outcome === 'failure' ? 'pill-bad' : ''}, r.outcome || '–'),
+            r.source === 'tspool' ? `tspool (request ${r.request_id || '–'})` : 'scheduler',
+            r.error ? `${r.sqlstate ? `${r.sqlstate}: ` : ''}${r.error}` : '–',
+        ]), `Job ${id} has no recorded runs (the server keeps failures, and successes only with ` +
+            'timescaledb.enable_job_execution_logging).');
+        announce(`history of job ${id} shown`);
+    }
+
+    function jobButton(id) {
+        const b = el('button', {type: 'button', class: 'link', title: `Show the runs of job ${id}`,
+                                'aria-label': `Show the runs of job ${id}`}, num(id));
+        b.addEventListener('click', () => {
+            showJobHistory(id).catch(() => {});
+        });
+        return b;
+    }
+
     function renderJobs(list) {
-        fillTable('jobs', list.map((j) => {
+        fillTable('jobs', jobsFailingFirst(list).map((j) => {
             const s = j.job_stats || {};
             const status = s.last_run_status || 'never run';
             const last = el('span', {class: /fail/i.test(status) ? 'pill-bad' : ''}, status);
             const lastCell = s.last_run_started_at
                 ? el('span', {}, last, ` (${when(s.last_run_started_at)})`) : last;
-            return [num(j.job_id), qualified(j.proc_schema, j.proc_name),
+            return [jobButton(j.job_id), qualified(j.proc_schema, j.proc_name),
                     j.hypertable ? qualified(j.hypertable_schema, j.hypertable) : '–',
                     `${j.schedule_interval || '–'}${j.scheduled === false ? ' (paused)' : ''}`,
                     lastCell, when(s.next_start), `${num(s.total_failures)} of ${num(s.total_runs)}`];
@@ -671,8 +712,10 @@
             return;
         }
         const f = caps.features || {};
+        const warnings = Array.isArray(caps.warnings) && caps.warnings.length
+            ? ` Warning: ${caps.warnings.join(' ')}` : '';
         tsNote(`TimescaleDB ${caps.version || ''} (license ${caps.license || 'unknown'})` +
-               `${caps.database ? ` in database ${caps.database}` : ''}.`, true);
+               `${caps.database ? ` in database ${caps.database}` : ''}.${warnings}`, true);
         const [hts, jobs, aggs] = await Promise.all([
             getJson('/hypertables', TIMESCALE_TIMEOUT_MS),
             f.jobs === false ? null : getJson('/jobs', TIMESCALE_TIMEOUT_MS),

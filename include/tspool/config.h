@@ -108,10 +108,11 @@ struct tsp_config {
     int http_keep_alive_ms;
     int http_request_timeout_ms;
     int http_connection_queue;
-    int health_interval_ms;   /* how often the maintenance thread checks the database */
-    int stats_log_interval_s; /* periodic pool stats log line; 0 = off */
-    int ready_max_waiting;    /* readiness fails while more borrowers wait; 0 = off */
-    bool ready_pgbouncer;     /* readiness fails unless a PgBouncer instance is up */
+    int health_interval_ms;     /* how often the maintenance thread checks the database */
+    int stats_log_interval_s;   /* periodic pool stats log line; 0 = off */
+    int ready_max_waiting;      /* readiness fails while more borrowers wait; 0 = off */
+    bool ready_pgbouncer;       /* readiness fails unless a PgBouncer instance is up */
+    int timescaledb_refresh_ms; /* TimescaleDB snapshot period for /metrics; 0 = off */
 
     /* PgBouncer fleet (service/pgbouncer) */
     char *pgbouncer_hosts;            /* "host:port,..." of the admin consoles; "" = off */

@@ -11,6 +11,7 @@
 
 #include "tspool/error.h"
 #include "tspool/pool.h"
+#include "tspool/strbuf.h"
 
 struct tsp_metrics; /* opaque */
 
@@ -60,6 +61,10 @@ struct tsp_metrics_sources {
     size_t nslow;
     const struct tsp_pool_health *db;
     const char *version; /* tspool_build_info{version} */
+    /* more families appended at the end (the TimescaleDB snapshot); called during the render,
+     * must not block. NULL = none. */
+    void (*append)(void *ctx, struct tsp_strbuf *sb);
+    void *append_ctx;
 };
 
 /* Write the Prometheus text exposition: tspool_up, tspool_build_info, tspool_pool_* (one

@@ -118,6 +118,14 @@ void tsp_pool_free(struct tsp_pool *pool);
 enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long timeout_ms,
                               struct tsp_lease **out, struct tsp_error *err) TSP_MUSTCHECK;
 
+/* Have the maintenance thread call fn(ctx) every interval_ms (the first call at its next tick),
+ * after its own work and without the pool lock, so fn may borrow from this pool; fn must bound
+ * its own waits (the thread's heartbeat, which liveness watches, pauses while fn runs). One
+ * task per pool: a call replaces the previous one; fn NULL or interval_ms <= 0 removes it. Not
+ * called while the pool shuts down. Thread-safe; waits for a run in progress to finish, so once
+ * it returns the previous fn is never called again (call it before freeing ctx). */
+void tsp_pool_set_task(struct tsp_pool *pool, void (*fn)(void *ctx), void *ctx, long interval_ms);
+
 /* Give a lease back. Rolls back a session left in a transaction, closes a bad one, a recycled
  * one, an overflow one above `size` idle ones, or (direct mode) every one; wakes the next
  * waiter. The lease must not be used afterwards (it lives in the connection record and is

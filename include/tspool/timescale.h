@@ -23,6 +23,7 @@
 
 #include "tspool/error.h"
 #include "tspool/pool.h"
+#include "tspool/strbuf.h"
 
 #define TSP_TS_NAME_MAX       64 /* identifier (63 bytes) + NUL */
 #define TSP_TS_TEXT_MAX       80 /* interval, timestamp or short text as PostgreSQL prints it */
@@ -226,6 +227,7 @@ struct tsp_ts_change {
     size_t nchunks; /* chunks touched, dropped, or that would be */
     struct tsp_ts_chunk_change *chunks;
     long long job_id; /* policy job created, 0 otherwise */
+    const char *note; /* static remark for the caller (a job run: where its outcome is kept) */
 };
 
 void tsp_ts_change_fini(struct tsp_ts_change *change);
@@ -363,5 +365,82 @@ enum tsp_code tsp_ts_job_run(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, lo
 enum tsp_code tsp_ts_job_alter(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
                                const char *schedule_interval, int scheduled,
                                struct tsp_ts_change *out, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- watching: background workers, job history, the metrics snapshot ---- */
+
+/* The background-worker budget: TimescaleDB runs each scheduled job on a worker of
+ * timescaledb.max_background_workers, one of which is this database's scheduler. */
+struct tsp_ts_workers {
+    bool known;                 /* the extension is installed and the settings were read */
+    int max_background_workers; /* timescaledb.max_background_workers */
+    int max_worker_processes;   /* PostgreSQL's max_worker_processes (the hard ceiling) */
+    long long jobs_scheduled;   /* jobs with scheduled = true */
+    bool over_budget;           /* jobs_scheduled > max_background_workers - 1 */
+};
+
+/* Capabilities (as tsp_ts_caps_get) and, when the extension is installed, the worker budget
+ * (one more round trip; workers->known false otherwise). For GET /timescaledb. */
+enum tsp_code tsp_ts_overview(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                              struct tsp_ts_caps *caps, struct tsp_ts_workers *workers,
+                              struct tsp_error *err) TSP_MUSTCHECK;
+
+/* One run of a job: from the server's history (the scheduler's runs; failures always, successes
+ * when timescaledb.enable_job_execution_logging is on) or recorded by tspool (POST
+ * /jobs/{id}/run: CALL run_job runs on tspool's own connection and the server keeps no record). */
+struct tsp_ts_job_run {
+    long long job_id;
+    char source[8]; /* "server" or "tspool" */
+    char proc_name[TSP_TS_NAME_MAX];
+    char started_at[TSP_TS_TEXT_MAX];  /* as PostgreSQL prints timestamptz, UTC for tspool runs */
+    char finished_at[TSP_TS_TEXT_MAX]; /* "" when unknown (a crash) */
+    double started_s;                  /* started_at as seconds since the epoch (ordering) */
+    bool succeeded;
+    char sqlstate[6];                 /* "" on success */
+    char error[TSP_ERROR_DETAIL_MAX]; /* the server's message, "" on success */
+    int pid;                          /* backend pid (server), 0 when unknown */
+    char request_id[65];              /* tspool runs: the request that ran it */
+    long long duration_ms;            /* -1 when unknown */
+};
+
+#define TSP_TS_HISTORY_MAX 200 /* runs returned at most, newest first */
+
+/* Runs of one job, newest first, at most TSP_TS_HISTORY_MAX: the server's history
+ * (timescaledb_information.job_history on 2.15+, else job_errors) merged with tspool's own
+ * run_job outcomes. Unknown job -> TSP_NOT_FOUND. On TSP_OK *out is malloc'd (free(); NULL
+ * when *count is 0). */
+enum tsp_code tsp_ts_job_history(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
+                                 struct tsp_ts_job_run **out, size_t *count,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+/* Failed runs of every job since `since` (a timestamp, or an interval meaning that long ago;
+ * NULL = the last 24 hours), newest first, at most TSP_TS_HISTORY_MAX, tspool's failed run_job
+ * calls included. A bad value -> TSP_INVALID naming "since". *out as above. */
+enum tsp_code tsp_ts_job_errors(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, const char *since,
+                                struct tsp_ts_job_run **out, size_t *count,
+                                struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Deadline of one snapshot refresh (its catalog queries share it, enforced server-side with
+ * statement_timeout): half the refresh period, at least TSP_TS_SNAPSHOT_DEADLINE_MS and at most
+ * TSP_TS_SNAPSHOT_DEADLINE_MAX_MS; and the borrow wait it accepts. The maintenance thread never
+ * waits longer than about their sum (liveness allows more than a minute). */
+#define TSP_TS_SNAPSHOT_DEADLINE_MS     5000
+#define TSP_TS_SNAPSHOT_DEADLINE_MAX_MS 30000
+#define TSP_TS_SNAPSHOT_BORROW_MS       1000
+
+/* Start refreshing the TimescaleDB snapshot every interval_ms on the pool's maintenance thread
+ * (0 = off; a later call replaces the period). Each refresh borrows one connection (label
+ * "ts.snapshot"), runs a few catalog queries in one read-only transaction bounded by the
+ * deadline above, and pre-renders the tspool_timescaledb_* families; it is
+ * skipped while the pool's health check says the database is down, and a failed refresh keeps
+ * the previous series (tspool_timescaledb_snapshot_success says so). Thread-safe. */
+void tsp_ts_snapshot_start(struct tsp_ts *ts, long interval_ms);
+
+/* Refresh the snapshot now on the calling thread (what the maintenance thread runs; tests and
+ * the benchmark). Blocks up to about the deadline plus the borrow wait. Thread-safe. */
+enum tsp_code tsp_ts_snapshot_refresh(struct tsp_ts *ts, struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Append the pre-rendered tspool_timescaledb_* exposition (Prometheus text 0.0.4, HELP and TYPE
+ * before each family) to sb: a copy of the last snapshot's text, so its cost does not depend on
+ * the database. Appends nothing when the snapshot is off. Thread-safe; never blocks on I/O. */
+void tsp_ts_snapshot_metrics(struct tsp_ts *ts, struct tsp_strbuf *sb);
 
 #endif /* TSPOOL_TIMESCALE_H */

@@ -174,6 +174,9 @@ const struct tsp_config_var tsp_config_vars[] = {
             "seconds between pool statistics log lines; 0 = off"),
     ROW_INT("TSPOOL_READY_MAX_WAITING", "0", ready_max_waiting, 0, 100000,
             "readiness fails while more borrowers than this wait; 0 = off"),
+    ROW_INT("TSPOOL_TIMESCALEDB_REFRESH_MS", "30000", timescaledb_refresh_ms, 0, 86400000,
+            "milliseconds between TimescaleDB snapshots for /metrics (jobs, chunks, compression, "
+            "aggregate lag); 0 = off"),
     ROW_BOOL("TSPOOL_READY_PGBOUNCER", "false", ready_pgbouncer,
              "readiness also needs at least one PgBouncer instance up (check pgbouncer)"),
     ROW_STR("PGBOUNCER_HOSTS", "", pgbouncer_hosts,

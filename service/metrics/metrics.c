@@ -496,6 +496,9 @@ enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
     if (metrics != NULL) {
         render_http(&o, metrics);
     }
+    if (src != NULL && src->append != NULL) {
+        src->append(src->append_ctx, &o);
+    }
     text = tsp_strbuf_take(&o, len);
     if (text == NULL) {
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering metrics");

@@ -64,6 +64,10 @@ enum tsp_code tsp_pool_new(const struct tsp_pool_options *opts,
     pool->rng = (uint32_t)tsp_clock_mono_ns() | 1u;
     pool->health.heartbeat_ms = tsp_clock_mono_ms();
     lock_ok = pthread_mutex_init(&pool->lock, NULL) == 0;
+    if (lock_ok && pthread_mutex_init(&pool->task_lock, NULL) != 0) {
+        pthread_mutex_destroy(&pool->lock);
+        lock_ok = false;
+    }
     attr_ok = lock_ok && pthread_condattr_init(&pool->cond_attr) == 0;
     if (attr_ok && pthread_condattr_setclock(&pool->cond_attr, CLOCK_MONOTONIC) != 0) {
         code = tsp_error_set(err, TSP_INTERNAL, NULL, "CLOCK_MONOTONIC condition variables");
@@ -93,6 +97,7 @@ done:
             pthread_condattr_destroy(&pool->cond_attr);
         }
         if (lock_ok) {
+            pthread_mutex_destroy(&pool->task_lock);
             pthread_mutex_destroy(&pool->lock);
         }
         free(pool);
@@ -123,6 +128,7 @@ void tsp_pool_free(struct tsp_pool *pool)
     pthread_cond_destroy(&pool->drained);
     pthread_cond_destroy(&pool->maint_wake);
     pthread_condattr_destroy(&pool->cond_attr);
+    pthread_mutex_destroy(&pool->task_lock);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
 }

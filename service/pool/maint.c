@@ -27,6 +27,8 @@ struct maint_state {
     int64_t next_stats_ms;
     int64_t next_fill_ms;
     long fill_backoff_ms;
+    int64_t next_task_ms;
+    void (*last_task)(void *ctx); /* a newly set task runs at the next tick */
 };
 
 /* Close idle connections that are past their recycle age, invalidated, doomed, or idle too
@@ -275,6 +277,27 @@ static void log_stats(struct tsp_pool *pool, int64_t now_ms)
     pthread_mutex_lock(&pool->lock);
 }
 
+/* Run the periodic task of tsp_pool_set_task when it is due. Lock held on entry and on return,
+ * released while the task runs (it may borrow from this pool). */
+static void run_task(struct tsp_pool *pool, struct maint_state *ms)
+{
+    int64_t now_ms = 0;
+
+    pthread_mutex_unlock(&pool->lock);
+    pthread_mutex_lock(&pool->task_lock);
+    now_ms = tsp_clock_mono_ms();
+    if (pool->task_fn != ms->last_task) {
+        ms->last_task = pool->task_fn;
+        ms->next_task_ms = 0;
+    }
+    if (pool->task_fn != NULL && pool->task_interval_ms > 0 && now_ms >= ms->next_task_ms) {
+        pool->task_fn(pool->task_ctx);
+        ms->next_task_ms = now_ms + pool->task_interval_ms;
+    }
+    pthread_mutex_unlock(&pool->task_lock);
+    pthread_mutex_lock(&pool->lock);
+}
+
 /* One pass of periodic work. Lock held on entry and on return. */
 static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
 {
@@ -309,6 +332,10 @@ static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
         }
         ms->next_stats_ms = now_ms + pool->opts.stats_log_interval_ms;
     }
+    if (!pool->maint_stop && !pool->shutting_down) {
+        run_task(pool, ms);
+        pool->health.heartbeat_ms = tsp_clock_mono_ms();
+    }
 }
 
 static void *maint_main(void *arg)
@@ -331,6 +358,19 @@ static void *maint_main(void *arg)
     }
     pthread_mutex_unlock(&pool->lock);
     return NULL;
+}
+
+void tsp_pool_set_task(struct tsp_pool *pool, void (*fn)(void *ctx), void *ctx, long interval_ms)
+{
+    if (pool == NULL) {
+        return;
+    }
+    /* waits for a run in progress: after this returns the old task is never called again */
+    pthread_mutex_lock(&pool->task_lock);
+    pool->task_fn = interval_ms > 0 ? fn : NULL;
+    pool->task_ctx = interval_ms > 0 ? ctx : NULL;
+    pool->task_interval_ms = interval_ms;
+    pthread_mutex_unlock(&pool->task_lock);
 }
 
 enum tsp_code tsp_pool_maint_start(struct tsp_pool *pool, struct tsp_error *err)

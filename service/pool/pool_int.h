@@ -87,6 +87,11 @@ struct tsp_pool {
     pthread_cond_t maint_wake;    /* wakes the maintenance thread early (stop) */
     pthread_t maint_thread;       /* owned by tsp_pool_new / tsp_pool_free; no lock */
     bool maint_started;           /* set before other threads exist; no lock */
+    pthread_mutex_t task_lock;    /* guards task_*; held while the maintenance thread runs the
+                                     task (lock order: task_lock, then lock) */
+    void (*task_fn)(void *ctx);   /* periodic task of tsp_pool_set_task, NULL = none */
+    void *task_ctx;
+    long task_interval_ms;
 
     struct tsp_pool_options opts;   /* size, max_overflow, timeout_ms change under the lock */
     struct tsp_connector connector; /* immutable after tsp_pool_new */

@@ -193,6 +193,11 @@ enum tsp_code tsp_ts_new(struct tsp_pool *pool, struct tsp_ts **out, struct tsp_
         free(ts);
         return tsp_error_set(err, TSP_INTERNAL, NULL, "pthread_mutex_init failed");
     }
+    if (pthread_mutex_init(&ts->obs_lock, NULL) != 0) {
+        pthread_mutex_destroy(&ts->lock);
+        free(ts);
+        return tsp_error_set(err, TSP_INTERNAL, NULL, "pthread_mutex_init failed");
+    }
     ts->pool = pool;
     ts->api_override = -1;
     *out = ts;
@@ -209,6 +214,10 @@ void tsp_ts_free(struct tsp_ts *ts)
     if (ts == NULL) {
         return;
     }
+    /* the maintenance thread must be done with ts before it goes */
+    tsp_ts_snapshot_start(ts, 0);
+    free(ts->snap_text);
+    pthread_mutex_destroy(&ts->obs_lock);
     pthread_mutex_destroy(&ts->lock);
     free(ts);
 }

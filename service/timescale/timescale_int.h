@@ -12,6 +12,8 @@
 #include "tspool/strbuf.h"
 #include "tspool/timescale.h"
 
+#define TSP_TS_RUN_LOG 64 /* tspool's own run_job outcomes kept (all jobs together) */
+
 struct tsp_ts {
     struct tsp_pool *pool;       /* borrowed */
     struct tsp_cluster *cluster; /* borrowed; NULL = reads on pool too */
@@ -22,7 +24,51 @@ struct tsp_ts {
                                  the pool reconnected, maybe to another server */
     int64_t probed_at_ms;     /* monotonic */
     int api_override;         /* tests only: -1 detect, 0 classic names, 1 columnstore names */
+
+    /* watching (obs.c, snapshot.c): everything below is guarded by obs_lock */
+    pthread_mutex_t obs_lock;
+    long snapshot_interval_ms; /* 0 = off: /metrics shows no TimescaleDB families */
+    long snapshot_deadline_ms; /* of one refresh, from the interval */
+    char *snap_text;           /* pre-rendered families of the last good refresh (malloc'd) */
+    size_t snap_len;
+    bool snap_ok;                               /* the last refresh succeeded */
+    bool snap_skipped;                          /* the last refresh was skipped: database down */
+    int64_t snap_ok_real_ms;                    /* wall clock of the last good refresh, 0 = never */
+    double snap_duration_s;                     /* of the last refresh */
+    uint64_t snap_failures;                     /* refreshes that failed */
+    char snap_error[TSP_ERROR_DETAIL_MAX];      /* why the last refresh failed */
+    struct tsp_ts_job_run runs[TSP_TS_RUN_LOG]; /* tspool's run_job outcomes, a ring */
+    size_t runs_next;                           /* where the next one goes */
+    size_t nruns;                               /* kept, <= TSP_TS_RUN_LOG */
 };
+
+/* Record tspool's own run_job outcome (obs.c): rc and err of the run, started at wall clock
+ * started_real_ms, lasting duration_ms. Thread-safe. */
+void tsp_ts_runs_record(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx, long long job_id,
+                        const char *proc_name, int64_t started_real_ms, long long duration_ms,
+                        enum tsp_code rc, const struct tsp_error *err);
+
+/* Pure builders of the watching queries (sql_obs.c). */
+/* Worker budget: max_background_workers, max_worker_processes, jobs_scheduled. */
+enum tsp_code tsp_ts_sql_workers(struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* Runs of job_id (< 0: failed runs of every job since `since`); history_view: 2.15+'s
+ * timescaledb_information.job_history, else job_errors. since: timestamp or interval text
+ * (NULL = 24 hours). */
+enum tsp_code tsp_ts_sql_job_runs(long long job_id, const char *since, bool history_view,
+                                  struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* SELECT the lower bound of ?since= as seconds since the epoch (since_s); the server checks
+ * the value. */
+enum tsp_code tsp_ts_sql_since(const char *since, struct tsp_ts_stmt *out,
+                               struct tsp_error *err) TSP_MUSTCHECK;
+/* The snapshot's catalog queries: per hypertable (chunks, compression bytes, chunk range
+ * ends, uncompressed chunks past the compression policy), per job, per continuous aggregate
+ * (watermark lag; functions_schema names the schema of cagg_watermark and to_timestamp). */
+enum tsp_code tsp_ts_sql_snapshot_hypertables(struct tsp_ts_stmt *out,
+                                              struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_snapshot_jobs(struct tsp_ts_stmt *out,
+                                       struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_snapshot_aggregates(const char *functions_schema, struct tsp_ts_stmt *out,
+                                             struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Tests only: use the classic (0) or the 2.18+ columnstore (1) names whatever the version
  * says, or detect again (-1). Thread-safe. */

@@ -496,6 +496,15 @@ async function main() {
                 await waitFor("the retention job", async () =>
                     (await tab.locator("#jobs tbody tr", { hasText: "policy_retention" })
                         .filter({ hasText: "public.browser_metrics" }).count()) === 1, 10000);
+                // a job number opens the job's runs (GET /jobs/{id}/history) below the table
+                const jobRow = tab.locator("#jobs tbody tr", { hasText: "policy_retention" }).filter({ hasText: "public.browser_metrics" });
+                const jobId = (await jobRow.locator("td").first().textContent()).trim();
+                await jobRow.locator("button.link").click();
+                await waitFor("the job's runs", () => tab.locator("#job-history").isVisible(), 10000);
+                assertEqual((await tab.locator("#job-history-title").textContent()).trim(), `Runs of job ${jobId}`, "history title");
+                await waitFor("the history loaded", async () =>
+                    !/Loading/.test(await tab.locator("#job-history-table tbody").textContent()), 10000);
+                assert(!/not available/.test(await tab.locator("#job-history-table tbody").textContent()), "history answered");
                 assert(/\d+(\.\d)? (B|KiB|MiB|GiB)/.test(await row.locator("td").nth(3).textContent()), "size shown");
                 // one compressed chunk of regular data: compressed well, drawn as a bar
                 const ratio = (await row.locator("td").nth(4).textContent()).trim();

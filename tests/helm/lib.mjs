@@ -121,6 +121,8 @@ const MODELS = {
     "networking.k8s.io/v1/NetworkPolicy": "kubernetes-models/networking.k8s.io/v1/NetworkPolicy",
     "monitoring.coreos.com/v1/ServiceMonitor":
         "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule":
+        "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule",
 };
 
 export async function validateK8s(doc) {

@@ -92,6 +92,7 @@ static int setup(void **state)
     env[n++] = "DB_MIN_CONNS=0";
     env[n++] = "TSPOOL_ADMIN_TOKEN=" ADMIN;
     env[n++] = "TSPOOL_HEALTH_INTERVAL_MS=5000";
+    env[n++] = "TSPOOL_TIMESCALEDB_REFRESH_MS=1000";
     env[n] = NULL;
     svc = tsp_test_service_start(env);
     if (svc == NULL) {
@@ -341,6 +342,40 @@ static void test_http_aggregates(void **state)
     tsp_test_reply_free(r);
 }
 
+/* The snapshot behind /metrics on PGlite: per-hypertable figures equal what the server says. */
+static void test_http_metrics_snapshot(void **state)
+{
+    struct tsp_test_reply *r = NULL;
+    long long chunks = 0;
+    long long compressed = 0;
+    char line[256];
+    char line2[256];
+    bool found = false;
+
+    need_server(state);
+    chunks = query_int("SELECT count(*) FROM show_chunks('" HT "')");
+    compressed = query_int("SELECT count(*) FROM timescaledb_information.chunks WHERE "
+                           "hypertable_name = '" HT "' AND is_compressed");
+    snprintf(line, sizeof(line),
+             "tspool_timescaledb_hypertable_chunks{hypertable=\"public." HT "\"} %lld\n", chunks);
+    snprintf(line2, sizeof(line2),
+             "tspool_timescaledb_hypertable_compressed_chunks{hypertable=\"public." HT "\"} %lld\n",
+             compressed);
+    /* the snapshot refreshes every second: the next one shows what the server says now */
+    for (int i = 0; i < 100 && !found; i++) {
+        r = tsp_test_get(url("/metrics"), NULL);
+        assert_int_equal(r->status, 200);
+        found = strstr(r->body, "tspool_timescaledb_snapshot_success 1\n") != NULL &&
+                strstr(r->body, "tspool_timescaledb_installed 1\n") != NULL &&
+                strstr(r->body, line) != NULL && strstr(r->body, line2) != NULL;
+        tsp_test_reply_free(r);
+        if (!found) {
+            tsp_test_sleep_ms(100);
+        }
+    }
+    assert_true(found);
+}
+
 static void test_http_jobs(void **state)
 {
     struct tsp_test_reply *r = NULL;
@@ -358,6 +393,25 @@ static void test_http_jobs(void **state)
     tsp_test_reply_free(r);
     snprintf(path, sizeof(path), "/jobs/%lld/run", job_id);
     r = admin("POST", path, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(tsp_test_json_str(r, "note"), "/jobs/{id}/history"));
+    tsp_test_reply_free(r);
+    /* PGlite has no scheduler: the run tspool made is the job's history */
+    snprintf(path, sizeof(path), "/jobs/%lld/history", job_id);
+    r = tsp_test_get(url(path), NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(json_array_size(member(r, "runs")), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(member(r, "runs"), 0), "source")),
+        "tspool");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(member(r, "runs"), 0), "outcome")),
+        "success");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(member(r, "runs"), 0), "request_id")),
+        "it-ts-1");
+    tsp_test_reply_free(r);
+    r = tsp_test_get(url("/jobs/errors?since=1%20hour"), NULL);
     assert_int_equal(r->status, 200);
     tsp_test_reply_free(r);
     snprintf(path, sizeof(path), "/jobs/%lld", job_id);
@@ -461,6 +515,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_http_drop_chunks_dry_run_first),
         cmocka_unit_test(test_http_aggregates),
         cmocka_unit_test(test_http_jobs),
+        cmocka_unit_test(test_http_metrics_snapshot),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test(test_http_plain_postgres_answers_409),

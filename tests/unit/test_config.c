@@ -182,6 +182,7 @@ static void test_tsp_config_load_defaults(void **state)
     assert_true(c->db_read_max_lag_bytes == 16LL * 1024 * 1024);
     assert_int_equal(c->db_read_max_lag_ms, 10000);
     assert_string_equal(c->db_read_fallback, "primary");
+    assert_int_equal(c->timescaledb_refresh_ms, 30000);
     assert_int_equal(c->nwarnings, 0);
 }
 
@@ -192,7 +193,7 @@ static void test_tsp_config_format_value_defaults_match_table(void **state)
     char buf[256];
 
     load_ok(f);
-    assert_int_equal(tsp_config_var_count(), 59);
+    assert_int_equal(tsp_config_var_count(), 60);
     for (size_t i = 0; i < tsp_config_var_count(); i++) {
         const struct tsp_config_var *var = tsp_config_var_at(i);
         const char *expected = var->default_value != NULL ? var->default_value : "";

@@ -423,6 +423,35 @@ static void test_tsp_pool_stats_log_line(void **state)
     assert_true(fields);
 }
 
+static void count_task(void *ctx)
+{
+    int *calls = ctx;
+    __atomic_add_fetch(calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The maintenance thread runs a periodic task, and never again once it is removed. */
+static void test_tsp_pool_set_task_runs_until_removed(void **state)
+{
+    struct fixture fx = {NULL, NULL};
+    struct fixture *f = &fx;
+    struct tsp_pool_options o = base_options();
+    int calls = 0;
+    int after = 0;
+    (void)state;
+
+    start_pool(f, &o);
+    tsp_pool_set_task(f->pool, count_task, &calls, 20);
+    for (int i = 0; i < 200 && __atomic_load_n(&calls, __ATOMIC_SEQ_CST) < 3; i++) {
+        tsp_test_sleep_ms(10);
+    }
+    assert_true(__atomic_load_n(&calls, __ATOMIC_SEQ_CST) >= 3);
+    tsp_pool_set_task(f->pool, NULL, NULL, 0);
+    after = __atomic_load_n(&calls, __ATOMIC_SEQ_CST);
+    tsp_test_sleep_ms(100);
+    assert_int_equal(__atomic_load_n(&calls, __ATOMIC_SEQ_CST), after);
+    stop_pool(f);
+}
+
 int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +466,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_pool_health_misconfigured_vs_down),
         cmocka_unit_test(test_tsp_pool_health_dead_idle_then_connect),
         cmocka_unit_test(test_tsp_pool_stats_log_line),
+        cmocka_unit_test(test_tsp_pool_set_task_runs_until_removed),
     };
 
     tsp_log_setup(TSP_LOG_LEVEL_ERROR, TSP_LOG_FORMAT_TEXT, stderr);

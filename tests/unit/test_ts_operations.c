@@ -34,7 +34,7 @@ static void test_tsp_ts_operation_find_every_route(void **state)
         assert_int_equal(op->job_id, strstr(route->pattern, "{id}") != NULL);
         assert_true(op->status == 200 || op->status == 201);
     }
-    assert_int_equal(rows, 25);
+    assert_int_equal(rows, 27);
 }
 
 static void test_tsp_ts_operation_find_unknown(void **state)

@@ -363,6 +363,20 @@ export interface paths {
          *     the `tspool_pool_acquire_wait_seconds` histogram, `tspool_db_up`,
          *     `tspool_db_check_latency_seconds`, `tspool_http_requests_total{route,method,code}` and
          *     the `tspool_http_request_duration_seconds{route}` histogram.
+         *
+         *     With `TSPOOL_TIMESCALEDB_REFRESH_MS` > 0 (default 30000) also the `tspool_timescaledb_*`
+         *     families of the last TimescaleDB snapshot, which the maintenance thread refreshes in the
+         *     background (a scrape never reaches the database): `snapshot_success`,
+         *     `snapshot_timestamp_seconds`, `snapshot_duration_seconds`, `snapshot_failures_total`,
+         *     `installed`; per hypertable (`hypertable`) `hypertable_chunks`,
+         *     `hypertable_compressed_chunks`, `hypertable_before_compression_bytes`,
+         *     `hypertable_after_compression_bytes`, `hypertable_newest_chunk_end_timestamp_seconds`,
+         *     `hypertable_oldest_chunk_end_timestamp_seconds`, `hypertable_uncompressed_overdue_chunks`;
+         *     per job (`job_id`, `proc`, `hypertable`) `job_scheduled`, `job_last_run_success`,
+         *     `job_last_success_timestamp_seconds`, `job_next_start_timestamp_seconds`,
+         *     `job_consecutive_failures`, `job_runs_total`, `job_failures_total`; per continuous
+         *     aggregate (`aggregate`) `continuous_aggregate_watermark_lag_seconds`; and
+         *     `background_workers_max`, `worker_processes_max`, `jobs_scheduled`.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -788,7 +802,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** TimescaleDB extension, version, license and the feature groups available */
+        /**
+         * TimescaleDB extension, version, license, the feature groups available and the background-worker budget
+         * @description `background_workers` compares `timescaledb.max_background_workers` with the jobs scheduled; `warnings` says when more jobs are scheduled than the workers left for jobs (one worker runs the scheduler), so that some jobs wait and run late.
+         */
         get: operations["getTimescaledb"];
         put?: never;
         post?: never;
@@ -815,6 +832,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Failed job runs of every job since a point in time
+         * @description Failed runs from the server's history (`timescaledb_information.job_history` on TimescaleDB 2.15 and later, else `job_errors`) merged with the failed `run_job` calls made through tspool (`POST /jobs/{id}/run`), newest first, at most 200.
+         */
+        get: operations["listJobErrors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/{id}": {
         parameters: {
             query?: never;
@@ -833,6 +870,26 @@ export interface paths {
         patch: operations["alterJob"];
         trace?: never;
     };
+    "/jobs/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Runs of one job, newest first
+         * @description The scheduler's runs from the server's history (`timescaledb_information.job_history` on TimescaleDB 2.15 and later, which keeps failures, and successes when `timescaledb.enable_job_execution_logging` is on; else `job_errors`) merged with the runs made through tspool (`POST /jobs/{id}/run`, `source: tspool`), at most 200.
+         */
+        get: operations["getJobHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/{id}/run": {
         parameters: {
             query?: never;
@@ -842,7 +899,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** CALL run_job(id) in the foreground */
+        /**
+         * CALL run_job(id) in the foreground
+         * @description `run_job` runs on tspool's own connection, so the server's job history and job_stats do not count it; tspool records the outcome (request id, duration, error) and shows it in `GET /jobs/{id}/history` and, when it failed, in `GET /jobs/errors`. The answer's `note` says so.
+         */
         post: operations["runJob"];
         delete?: never;
         options?: never;
@@ -1418,6 +1478,15 @@ export interface components {
             license: string | null;
             /** @description the 2.18+ columnstore procedures are used */
             columnstore_api: boolean;
+            /** @description null without the extension */
+            background_workers?: {
+                /** @description timescaledb.max_background_workers */
+                max_background_workers: number;
+                max_worker_processes: number;
+                jobs_scheduled: number;
+            } | null;
+            /** @description e.g. more jobs scheduled than background workers left for jobs */
+            warnings?: string[];
             features: {
                 hypertables: boolean;
                 compression: boolean;
@@ -1592,6 +1661,27 @@ export interface components {
             }[];
             /** @description the policy job the change created or removed, or the job it ran */
             job_id: number | null;
+            /** @description a remark (a job run: where its outcome is kept) */
+            note?: string;
+        };
+        JobRun: {
+            job_id: number;
+            /**
+             * @description the server's history, or a run_job call made through tspool
+             * @enum {string}
+             */
+            source: "server" | "tspool";
+            proc_name: string | null;
+            started_at: string | null;
+            finished_at: string | null;
+            /** @enum {string} */
+            outcome: "success" | "failure";
+            sqlstate: string | null;
+            error: string | null;
+            pid: number | null;
+            /** @description the request that ran it (source tspool) */
+            request_id: string | null;
+            duration_ms: number | null;
         };
     };
     responses: {
@@ -1791,6 +1881,18 @@ export interface components {
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Job runs, newest first */
+        JobRuns: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    runs: components["schemas"]["JobRun"][];
+                };
             };
         };
         /** @description What the change ran (or, with dry_run, would run), and the chunks it touched */
@@ -2831,6 +2933,26 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listJobErrors: {
+        parameters: {
+            query?: {
+                /** @description A timestamp (`2026-01-01T00:00:00Z`) or an interval meaning that long ago (`1 hour`); default the last 24 hours. The server checks the value. */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["JobRuns"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getJob: {
         parameters: {
             query?: never;
@@ -2908,6 +3030,30 @@ export interface operations {
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];
+        };
+    };
+    getJobHistory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description TimescaleDB job id (3 is the built-in job history retention job of 2.15+)
+                 * @example 3
+                 */
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["JobRuns"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     runJob: {
