@@ -94,7 +94,8 @@ static int send_read(struct tsp_req *req, const struct tsp_ts_operation *op, jso
 {
     char headers[TSP_TS_SERVER_MAX + 32];
     bool listing = strncmp(op->operation_id, "list", 4) == 0 ||
-                   strcmp(op->operation_id, "getTimescaledb") == 0;
+                   strcmp(op->operation_id, "getTimescaledb") == 0 ||
+                   strcmp(op->operation_id, "getJobHistory") == 0;
 
     if (served_by[0] == '\0') {
         return tsp_respond_json(req, 200, answer);

@@ -1887,10 +1887,12 @@ export interface components {
         JobRuns: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                 [name: string]: unknown;
             };
             content: {
                 "application/json": {
+                    server: components["schemas"]["ServedBy"];
                     runs: components["schemas"]["JobRun"][];
                 };
             };
