@@ -34,6 +34,8 @@ TESTDB_DIR := $(CURDIR)/.tspool/test-pg
 TSDB_DIR   := $(CURDIR)/.tspool/test-tsdb
 TSDB_NATIVE_DIR := $(CURDIR)/.tspool/test-tsdb-native
 PGB_DIR    := $(CURDIR)/.tspool/test-pgbouncer
+# the test and development servers preload pg_stat_statements (GET /server/statements)
+DEVDB_CONF := shared_preload_libraries = 'pg_stat_statements'
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool bench-pgbouncer bench-ts-scrape format \
@@ -49,13 +51,13 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 
 run: build
-	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh start
+	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
 	@scripts/run.sh $(BUILD)/tspool $(DEVDB_DIR)
 
 test: deps format-check
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
-	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
 	@# a streaming replica of it (pg_basebackup -R) on another loopback port: the read pool's tests
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_PGBOUNCER_DIR=$(PGB_DIR) scripts/pgbouncer.sh start
@@ -85,13 +87,13 @@ fuzz: deps
 valgrind: deps
 	cmake -S . -B $(VALGRIND_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSPOOL_BUILD_TESTS=OFF -DTSPOOL_BUILD_BENCH=OFF $(CMAKE_ARGS) >/dev/null
 	cmake --build $(VALGRIND_BUILD) -j $(JOBS) --target tspool
-	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
 	tests/reliability/valgrind_serve.sh $(VALGRIND_BUILD)/tspool $(TESTDB_DIR)
 
 soak: deps
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
-	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
 	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) ctest --output-on-failure -L reliability \
 		--repeat until-fail:$(SOAK_REPEAT)
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(SOAK_FUZZ_SECONDS)
@@ -133,7 +135,7 @@ client:
 contract-test: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
-	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
 	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) \
 		TSPOOL_TEST_TSDB_NATIVEDIR=$(TSDB_NATIVE_DIR) ctest --output-on-failure -L contract

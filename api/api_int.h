@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tspool/activity.h"
 #include "tspool/config.h"
 #include "tspool/error.h"
 #include "tspool/health.h"
@@ -45,6 +46,7 @@ struct tsp_api {
     struct tsp_cluster *cluster;          /* the read pool and the cluster's topology */
     struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
     struct tsp_pgb_fleet *pgbouncer;      /* PgBouncer fleet; NULL or disabled when off */
+    struct tsp_activity *activity;        /* the server activity sampler (serve.c) */
 };
 
 #define TSP_ROUTE_MAX_PARAMS 4
@@ -200,6 +202,9 @@ enum tsp_code tsp_auth_check(const struct tsp_config *cfg, enum tsp_role role,
 enum tsp_code tsp_auth_check_tokens(const struct tsp_config *cfg, const char *admin_token,
                                     const char *read_token, enum tsp_role role,
                                     const char *authorization, struct tsp_error *err) TSP_MUSTCHECK;
+/* True when the request carries the admin token (for what a read route shows only to
+ * admins, such as query texts). Sends nothing. */
+bool tsp_auth_is_admin(struct tsp_req *req);
 /* Authorize the request for role; on failure sends 401 (with WWW-Authenticate) or 403 and
  * returns the status sent, else returns 0. */
 int tsp_auth_require(struct tsp_req *req, enum tsp_role role);
@@ -296,5 +301,11 @@ int tsp_h_pgbouncer_kill(struct tsp_req *req);
 /* TimescaleDB: every route of it, through the operations table (ts_handlers.c,
  * ts_operations.c); the row is found by the route's operationId. */
 int tsp_h_timescale(struct tsp_req *req);
+
+/* Server activity: activity_handlers.c */
+int tsp_h_server_activity(struct tsp_req *req);
+int tsp_h_server_statements(struct tsp_req *req);
+int tsp_h_session_cancel(struct tsp_req *req);
+int tsp_h_session_terminate(struct tsp_req *req);
 
 #endif /* TSPOOL_API_INT_H */

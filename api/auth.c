@@ -115,3 +115,25 @@ int tsp_auth_require(struct tsp_req *req, enum tsp_role role)
     }
     return tsp_problem_send(req, &err, NULL);
 }
+
+bool tsp_auth_is_admin(struct tsp_req *req)
+{
+    struct tsp_error err;
+    char *admin = NULL;
+    char *read_tok = NULL;
+    enum tsp_code rc = TSP_OK;
+
+    tsp_error_init(&err);
+    if (req->api->tokens == NULL) {
+        rc = tsp_auth_check(req->api->cfg, TSP_ROLE_ADMIN, tsp_req_header(req, "Authorization"),
+                            &err);
+    } else if (!tsp_tokens_get(req->api->tokens, &admin, &read_tok)) {
+        rc = TSP_NO_MEMORY;
+    } else {
+        rc = tsp_auth_check_tokens(req->api->cfg, admin, read_tok, TSP_ROLE_ADMIN,
+                                   tsp_req_header(req, "Authorization"), &err);
+    }
+    free(admin);
+    free(read_tok);
+    return rc == TSP_OK;
+}

@@ -1,5 +1,6 @@
 /* api/metrics_handlers.c - GET /metrics: Prometheus text exposition 0.0.4 of the pool's
- * statistics snapshot, the cached database check and the HTTP request metrics.
+ * statistics snapshot, the cached database check, the HTTP request metrics and the server
+ * activity sampler's tspool_server_* families.
  * SPDX-License-Identifier: MIT
  */
 #include "api_int.h"
@@ -38,6 +39,30 @@ static void replica_sources(const struct tsp_cluster_view *view,
     src->reads_fallback = view->reads_fallback;
     src->reads_refused = view->reads_refused;
     src->failovers = view->failovers;
+}
+
+/* Append the tspool_server_* families of the activity sampler to *text. */
+static enum tsp_code append_activity(struct tsp_activity *activity, char **text, size_t *len,
+                                     struct tsp_error *err)
+{
+    char *more = NULL;
+    size_t more_len = 0;
+    char *joined = NULL;
+    enum tsp_code rc = tsp_activity_metrics_render(activity, &more, &more_len, err);
+
+    if (rc != TSP_OK) {
+        return rc;
+    }
+    joined = realloc(*text, *len + more_len + 1);
+    if (joined == NULL) {
+        free(more);
+        return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering metrics");
+    }
+    memcpy(joined + *len, more, more_len + 1);
+    *text = joined;
+    *len += more_len;
+    free(more);
+    return TSP_OK;
 }
 
 /* The TimescaleDB snapshot's pre-rendered families (copied; no database round trip). */
@@ -114,6 +139,9 @@ int tsp_h_metrics(struct tsp_req *req)
     src.append_ctx = req->api->ts;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
     free(view);
+    if (rc == TSP_OK && req->api->activity != NULL) {
+        rc = append_activity(req->api->activity, &text, &len, &err);
+    }
     if (rc == TSP_OK) {
         rc = append_pgbouncer(req, &text, &len, &err);
     }

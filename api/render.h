@@ -6,7 +6,10 @@
 #define TSPOOL_API_RENDER_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
+#include "tspool/activity.h"
 #include "tspool/config.h"
 #include "tspool/dbinfo.h"
 #include "tspool/pool.h"
@@ -32,5 +35,23 @@ json_t *tsp_render_cluster(const struct tsp_cluster_view *view);
 json_t *tsp_render_read_pool(const struct tsp_pool_stats *total,
                              const struct tsp_cluster_view *view,
                              const struct tsp_pool_stats *per_replica);
+/* activity_render.c: one session of an activity sample; client_addr and query are null
+ * unless show_text (the caller has the admin token). */
+json_t *tsp_render_activity_session(const struct tsp_activity_session *s, bool show_text);
+/* Sessions, blocked count, oldest transaction and the per-application gauges of a sample. */
+json_t *tsp_render_activity_summary(const struct tsp_activity_sample *sample);
+/* The blocking forest from tsp_activity_chains() pre-order nodes: an array of root sessions,
+ * each with "blocks": [the sessions it blocks, recursively]. */
+json_t *tsp_render_activity_chains(const struct tsp_activity_sample *sample,
+                                   const struct tsp_activity_chain_node *nodes, size_t n,
+                                   bool show_text);
+/* One pg_stat_statements entry; "window" (calls, calls_per_s, total_time_ms,
+ * time_per_call_ms, rows) is null when window_s is 0. */
+json_t *tsp_render_statement(const struct tsp_activity_statement *s, double window_s);
+/* What a cancel / terminate found and did. */
+json_t *tsp_render_signal_result(const struct tsp_activity_signal_result *r,
+                                 enum tsp_activity_signal action, bool force);
+/* RFC 3339 UTC with milliseconds for a wall-clock time in ms since the epoch. */
+json_t *tsp_render_timestamp(int64_t ms);
 
 #endif /* TSPOOL_API_RENDER_H */

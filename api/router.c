@@ -87,6 +87,13 @@ static const struct tsp_route routes[] = {
     {"GET", "/jobs/{id}/history", tsp_h_timescale, TSP_ROLE_READ, "getJobHistory"},
     {"PATCH", "/jobs/{id}", tsp_h_timescale, TSP_ROLE_ADMIN, "alterJob"},
     {"POST", "/jobs/{id}/run", tsp_h_timescale, TSP_ROLE_ADMIN, "runJob"},
+    /* every application's sessions on the database server */
+    {"GET", "/server/activity", tsp_h_server_activity, TSP_ROLE_READ, "getServerActivity"},
+    {"GET", "/server/statements", tsp_h_server_statements, TSP_ROLE_READ, "getServerStatements"},
+    {"POST", "/server/sessions/{pid}/cancel", tsp_h_session_cancel, TSP_ROLE_ADMIN,
+     "cancelSession"},
+    {"POST", "/server/sessions/{pid}/terminate", tsp_h_session_terminate, TSP_ROLE_ADMIN,
+     "terminateSession"},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))

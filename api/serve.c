@@ -174,6 +174,8 @@ int tsp_cli_serve(int argc, char **argv)
     struct tsp_metrics *metrics = NULL;
     struct tsp_pgb_fleet *pgbouncer = NULL;
     struct tsp_pgb_options pgb_opts;
+    struct tsp_activity_options activity_opts;
+    struct tsp_activity *activity = NULL;
     struct tsp_http_server *server = NULL;
     const char *const *labels = NULL;
     size_t nlabels = 0;
@@ -245,12 +247,18 @@ int tsp_cli_serve(int argc, char **argv)
     if (rc != TSP_OK) {
         goto fail;
     }
+    tsp_activity_options_from_config(&cfg, &activity_opts);
+    rc = tsp_activity_new(pool, &activity_opts, &activity, &err);
+    if (rc != TSP_OK) {
+        goto fail;
+    }
     deps.cfg = &cfg;
     deps.pool = pool;
     deps.cluster = cluster;
     deps.health = health;
     deps.metrics = metrics;
     deps.pgbouncer = pgbouncer;
+    deps.activity = activity;
     rc = tsp_http_start(&deps, &server, &err);
     if (rc != TSP_OK) {
         goto fail;
@@ -285,6 +293,12 @@ int tsp_cli_serve(int argc, char **argv)
         fflush(stdout);
         _exit(1);
     }
+    if (http_stopped) {
+        /* nothing reads the samples any more; the sampler's lease comes back within its
+         * statement deadline */
+        tsp_activity_free(activity);
+        activity = NULL;
+    }
     {
         int out = 0;
         tsp_cluster_shutdown(cluster, http_stopped ? 1000 : 2000);
@@ -307,6 +321,7 @@ fail:
 done:
     tsp_http_stop(server);
     tsp_cluster_free(cluster);
+    tsp_activity_free(activity);
     tsp_pool_free(pool);
     tsp_health_free(health);
     tsp_pgb_fleet_free(pgbouncer);

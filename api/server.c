@@ -135,6 +135,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     server->api.cluster = deps->cluster;
     server->api.health = deps->health;
     server->api.metrics = deps->metrics;
+    server->api.activity = deps->activity;
     server->api.pgbouncer = deps->pgbouncer;
     server->api.http_threads = cfg->http_threads;
     server->api.active_connections = &server->active;

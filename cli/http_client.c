@@ -169,3 +169,9 @@ bool tsp_http_client_option(int argc, char **argv, int *i, const char **url, lon
     }
     return false;
 }
+
+const char *tsp_http_admin_first_token(void)
+{
+    const char *token = token_from("TSPOOL_ADMIN_TOKEN");
+    return token != NULL ? token : token_from("TSPOOL_READ_TOKEN");
+}

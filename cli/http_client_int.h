@@ -40,4 +40,8 @@ void tsp_http_default_url(const char *explicit_url, char *out, size_t outsize);
  * TSPOOL_ADMIN_TOKEN (or TSPOOL_ADMIN_TOKEN_FILE), else NULL. Not thread-safe (CLI only). */
 const char *tsp_http_read_token(void);
 
+/* The admin token first (TSPOOL_ADMIN_TOKEN or its _FILE), else the read token, else NULL:
+ * for reads that show more to admins (query texts in `tspool top`). Not thread-safe. */
+const char *tsp_http_admin_first_token(void);
+
 #endif /* TSPOOL_HTTP_CLIENT_INT_H */

@@ -4,7 +4,8 @@
 #
 # usage: scripts/devdb.sh start|stop|restart|status|port|dsn|env|psql [args]
 #   TSPOOL_DEVDB_DIR  where the cluster lives (default: <repo>/.tspool/pg)
-#   TSPOOL_DEVDB_CONF extra postgresql.conf lines, written at every start (scripts/tsdb-native.sh)
+#   TSPOOL_DEVDB_CONF extra postgresql.conf lines, written at every start (scripts/tsdb-native.sh,
+#                     the Makefile); a running server is restarted when they changed
 # The cluster listens on 127.0.0.1 only, on a port chosen once (free, never 5432) and kept in
 # $DIR/port. TCP logins use scram-sha-256 with user postgres / password in $DIR/password;
 # the Unix socket in $DIR is trust. When run as root the server runs as the OS user
@@ -92,14 +93,23 @@ init_cluster() {
 }
 
 start() {
+    local changed=0
     [ -d "$data" ] || init_cluster
     if [ -n "${TSPOOL_DEVDB_CONF:-}" ]; then
+        if [ "$(cat "$data/tspool-extra.conf" 2>/dev/null)" != "$TSPOOL_DEVDB_CONF" ]; then
+            changed=1
+        fi
         printf '%s\n' "$TSPOOL_DEVDB_CONF" >"$data/tspool-extra.conf"
         [ "$(id -u)" = 0 ] && chown postgres "$data/tspool-extra.conf"
         grep -q "^include_if_exists = 'tspool-extra.conf'" "$data/postgresql.conf" ||
             echo "include_if_exists = 'tspool-extra.conf'" >>"$data/postgresql.conf"
     fi
     if is_running; then
+        # settings such as shared_preload_libraries take effect only at server start
+        if [ "$changed" = 1 ]; then
+            as_owner "$pgbin/pg_ctl" -D "$data" -l "$dir/server.log" -m fast -w -t 60 restart \
+                >/dev/null || die "server did not restart, see $dir/server.log"
+        fi
         return 0
     fi
     local port

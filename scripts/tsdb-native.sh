@@ -7,7 +7,7 @@
 #   TSPOOL_THIRD_PARTY       where the source tarball and patch are (default: <repo>/../shared/third_party)
 # `build` installs the build packages if missing, then builds and installs TimescaleDB into the
 # PostgreSQL 15 server (skipped when timescaledb-2.28.3.so is already installed). `start` builds if
-# needed and starts a cluster (scripts/devdb.sh) with shared_preload_libraries=timescaledb and enough
+# needed and starts a cluster (scripts/devdb.sh) with shared_preload_libraries=timescaledb,pg_stat_statements and enough
 # background workers for the scheduler's policies, password authentication on 127.0.0.1 and, when
 # run as root, the OS user postgres. `available` exits 0 when the tarball is there, else prints
 # one line saying why the native server cannot be had and exits 1.
@@ -103,7 +103,7 @@ devdb() {
 
 conf() {
     cat <<'EOF'
-shared_preload_libraries = 'timescaledb'
+shared_preload_libraries = 'timescaledb,pg_stat_statements'
 timescaledb.telemetry_level = off
 timescaledb.max_background_workers = 8
 max_worker_processes = 16
@@ -116,6 +116,8 @@ start() {
     devdb start
     devdb psql -c "CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null 2>&1 ||
         die "CREATE EXTENSION timescaledb failed, see $dir/server.log"
+    devdb psql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 ||
+        die "CREATE EXTENSION pg_stat_statements failed, see $dir/server.log"
 }
 
 case "${1:-}" in

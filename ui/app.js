@@ -1,5 +1,5 @@
 /* app.js - the tspool dashboard: polls this service's own endpoints (pool status, probes,
- * TimescaleDB reads) and renders them with DOM APIs only (no innerHTML, no dependencies).
+ * server activity, TimescaleDB reads) and renders them with DOM APIs only (no innerHTML, no dependencies).
  * SPDX-License-Identifier: MIT */
 'use strict';
 
@@ -735,6 +735,75 @@
         }
     }
 
+    /* ---- server activity ---------------------------------------------------------------- */
+
+    const SESSIONS_SHOWN = 50;
+
+    function activityNote(text, showBody) {
+        $('activity-note').textContent = text;
+        $('activity-note').hidden = !text;
+        $('activity-body').hidden = !showBody;
+    }
+
+    function waitOf(s) {
+        return s.wait_event_type ? `${s.wait_event_type}: ${s.wait_event || ''}` : '–';
+    }
+
+    function queryOf(s) {
+        return typeof s.query === 'string' ? s.query.replace(/\s+/g, ' ') : 'hidden (admin token)';
+    }
+
+    /* One node of the blocking forest: the session, then whom it blocks (nested). */
+    function chainItem(node) {
+        const label = `pid ${node.pid} · ${node.application_name || '(none)'} · ${node.state}` +
+            ` · ${waitOf(node)} · ${duration(node.duration_ms / 1000)}`;
+        const li = el('li', {}, el('span', {class: node.blocked_by && node.blocked_by.length
+            ? 'chain-waiter' : 'chain-root'}, label), el('span', {class: 'chain-query'}, queryOf(node)));
+        if (node.blocks && node.blocks.length) {
+            li.append(el('ul', {}, ...node.blocks.map(chainItem)));
+        }
+        return li;
+    }
+
+    function renderActivity(doc) {
+        const sum = doc.summary || {};
+        $('a-sessions').textContent = num(sum.sessions);
+        $('a-blocked').textContent = num(sum.blocked);
+        $('a-oldest').textContent = sum.oldest_transaction_pid
+            ? `${duration(sum.oldest_transaction_ms / 1000)} (pid ${sum.oldest_transaction_pid})` : '–';
+        const sampled = new Date(doc.sampled_at);
+        $('a-sampled').textContent = (isNaN(sampled.getTime()) ? '–' : sampled.toLocaleTimeString()) +
+            (doc.last_sample_ok === false ? ` (last sample failed: ${doc.last_error})` : '');
+        const roots = doc.blocking || [];
+        $('blocking-tree').replaceChildren(...roots.map(chainItem));
+        $('blocking-empty').hidden = roots.length > 0;
+        fillTable('sessions', (doc.sessions || []).slice(0, SESSIONS_SHOWN).map((s) => [
+            num(s.pid), s.application_name || '(none)', s.user || '–', s.state || '–', waitOf(s),
+            duration(s.duration_ms / 1000),
+            s.blocked_by && s.blocked_by.length ? s.blocked_by.join(', ') : '–',
+            el('span', {class: 'chain-query'}, queryOf(s)),
+        ]), 'No sessions.');
+    }
+
+    async function refreshActivity() {
+        let doc;
+        try {
+            doc = await getJson('/server/activity');
+        } catch (e) {
+            if (e instanceof HttpError && e.status === 409) {
+                activityNote('Server activity sampling is off (TSPOOL_ACTIVITY_INTERVAL_MS=0).', false);
+                return;
+            }
+            if (e instanceof HttpError && e.status === 503) {
+                activityNote(`No activity sample yet: ${e.message}`, false);
+                return;
+            }
+            throw e;
+        }
+        activityNote(doc.query_text ? '' : 'Query texts are shown with the admin token.', true);
+        renderActivity(doc);
+    }
+
     /* ---- the cluster: primary, replicas, replication lag ---------------------------------- */
 
     function clusterNote(text, showBody) {
@@ -933,6 +1002,7 @@
             section(refreshProbes, (e) => {
                 $('summary').textContent = `Probe request failed: ${e.message}`;
             }),
+            section(refreshActivity, (e) => activityNote(`Server activity failed: ${e.message}`, false)),
             section(refreshPgbouncer, (e) => pgbNote(`PgBouncer read failed: ${e.message}`, false), true),
             section(refreshCluster, (e) => clusterNote(`Cluster read failed: ${e.message}`, false), true),
         ];

@@ -30,4 +30,11 @@ int tsp_cli_probe(int argc, char **argv);
  * 2 on an invalid configuration. */
 int tsp_cli_check(int argc, char **argv);
 
+/* `tspool top [--once] [--interval S] [--min-duration MS] [--application NAME] [--state S]
+ * [--json] [--url URL] [--timeout S]`: GET /server/activity from a running service as a
+ * table, blocking chains first, refreshed every interval until interrupted (--once: one
+ * table). Exit 0 (--once) / never returns (refreshing), 1 unreachable or an error answer with
+ * --once, 2 usage. Token: TSPOOL_ADMIN_TOKEN (query texts), else TSPOOL_READ_TOKEN. */
+int tsp_cli_top(int argc, char **argv);
+
 #endif /* TSPOOL_CLI_H */

@@ -113,6 +113,9 @@ struct tsp_config {
     int ready_max_waiting;      /* readiness fails while more borrowers wait; 0 = off */
     bool ready_pgbouncer;       /* readiness fails unless a PgBouncer instance is up */
     int timescaledb_refresh_ms; /* TimescaleDB snapshot period for /metrics; 0 = off */
+    int activity_interval_ms;   /* pg_stat_activity sample period; 0 = off */
+    int statements_interval_ms; /* pg_stat_statements snapshot period; 0 = off */
+    int query_text_max;         /* query texts (logs, API) cut to this many characters */
 
     /* PgBouncer fleet (service/pgbouncer) */
     char *pgbouncer_hosts;            /* "host:port,..." of the admin consoles; "" = off */

@@ -25,6 +25,17 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err) TSP_MUSTCHECK;
 
+/* tsp_db_exec with a deadline on the whole round trip, whatever the server or the network do:
+ * the statement is sent asynchronously and its answer awaited with poll() for at most
+ * timeout_ms (>= 1). When the deadline passes: TSP_TIMEOUT ("no answer within N ms"), the
+ * statement is left running on the session, so that the pool closes the connection when the
+ * lease is returned (its status is then "busy"); no cancel request is sent, because opening the
+ * cancel connection could itself block on an unreachable server. Otherwise as tsp_db_exec.
+ * Blocks at most timeout_ms. */
+enum tsp_code tsp_db_exec_deadline(struct tsp_lease *lease, const char *sql, int nparams,
+                                   const char *const *params, long timeout_ms,
+                                   struct tsp_db_result **out, struct tsp_error *err) TSP_MUSTCHECK;
+
 /* Free a result; NULL is a no-op. */
 void tsp_db_result_free(struct tsp_db_result *res);
 int tsp_db_result_rows(const struct tsp_db_result *res);

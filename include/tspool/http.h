@@ -5,6 +5,7 @@
 #ifndef TSPOOL_HTTP_H
 #define TSPOOL_HTTP_H
 
+#include "tspool/activity.h"
 #include "tspool/config.h"
 #include "tspool/error.h"
 #include "tspool/health.h"
@@ -23,6 +24,7 @@ struct tsp_http_deps {
     struct tsp_health *health;
     struct tsp_metrics *metrics;     /* created with tsp_http_route_labels() */
     struct tsp_pgb_fleet *pgbouncer; /* PgBouncer fleet (may be NULL: the endpoints say off) */
+    struct tsp_activity *activity;   /* the server activity sampler */
 };
 
 /* Route labels for tsp_metrics_new(): the path patterns of the route table, in table order.

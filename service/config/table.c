@@ -194,6 +194,13 @@ const struct tsp_config_var tsp_config_vars[] = {
             "deadline in milliseconds of one PgBouncer console statement"),
     ROW_INT("PGBOUNCER_REFRESH_MS", "2000", pgbouncer_refresh_ms, 100, 3600000,
             "milliseconds between refreshes of the cached PgBouncer SHOW results"),
+    ROW_INT("TSPOOL_ACTIVITY_INTERVAL_MS", "2000", activity_interval_ms, 0, 3600000,
+            "milliseconds between pg_stat_activity samples (slow-query log, /server/activity, "
+            "tspool_server_* metrics); 0 = off"),
+    ROW_INT("TSPOOL_STATEMENTS_INTERVAL_MS", "60000", statements_interval_ms, 0, 86400000,
+            "milliseconds between pg_stat_statements snapshots (/server/statements); 0 = off"),
+    ROW_INT("TSPOOL_QUERY_TEXT_MAX", "1024", query_text_max, 16, 65536,
+            "query texts in the slow-query log and the API are cut to this many characters"),
 };
 
 const size_t tsp_config_nvars = sizeof(tsp_config_vars) / sizeof(tsp_config_vars[0]);

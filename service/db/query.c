@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,4 +437,144 @@ done:
 int tsp_db_libpq_version(void)
 {
     return PQlibVersion();
+}
+
+/* Wait until the connection's socket is ready for `events` or the monotonic deadline passes.
+ * Returns 1 ready, 0 timed out, -1 error (errno). */
+static int wait_socket(PGconn *conn, short events, double deadline_ms)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
+    double left = 0.0;
+    int rc = 0;
+
+    if (pfd.fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    for (;;) {
+        left = deadline_ms - (double)tsp_clock_mono_ns() / 1e6;
+        if (left <= 0.0) {
+            return 0;
+        }
+        rc = poll(&pfd, 1, left > 1000000.0 ? 1000000 : (int)left + 1);
+        if (rc > 0) {
+            return 1;
+        }
+        if (rc < 0 && errno != EINTR) {
+            return -1;
+        }
+    }
+}
+
+/* Send the statement and flush it within the deadline. Returns TSP_OK, TSP_TIMEOUT or a
+ * connection failure (sqlstate "08006" in *sqlstate). */
+static enum tsp_code send_deadline(PGconn *conn, const char *sql, int nparams,
+                                   const char *const *params, double deadline_ms)
+{
+    int flushed = 0;
+    int ready = 0;
+
+    if (PQsetnonblocking(conn, 1) != 0 ||
+        PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1) {
+        return TSP_DB_UNAVAILABLE;
+    }
+    while ((flushed = PQflush(conn)) == 1) {
+        ready = wait_socket(conn, POLLOUT | POLLIN, deadline_ms);
+        if (ready == 0) {
+            return TSP_TIMEOUT;
+        }
+        if (ready < 0 || (PQconsumeInput(conn) != 1 && PQstatus(conn) != CONNECTION_OK)) {
+            return TSP_DB_UNAVAILABLE;
+        }
+    }
+    return flushed == 0 ? TSP_OK : TSP_DB_UNAVAILABLE;
+}
+
+/* Read every result of the statement within the deadline; keeps the first failed one, else
+ * the last one, in *res. */
+static enum tsp_code receive_deadline(PGconn *conn, double deadline_ms, PGresult **res)
+{
+    PGresult *next = NULL;
+    int ready = 0;
+
+    for (;;) {
+        while (PQisBusy(conn)) {
+            ready = wait_socket(conn, POLLIN, deadline_ms);
+            if (ready == 0) {
+                return TSP_TIMEOUT;
+            }
+            if (ready < 0 || PQconsumeInput(conn) != 1) {
+                return TSP_DB_UNAVAILABLE;
+            }
+        }
+        next = PQgetResult(conn);
+        if (next == NULL) {
+            return TSP_OK;
+        }
+        if (*res != NULL && PQresultStatus(*res) == PGRES_FATAL_ERROR) {
+            PQclear(next); /* the first error is the one that explains */
+        } else {
+            PQclear(*res);
+            *res = next;
+        }
+    }
+}
+
+enum tsp_code tsp_db_exec_deadline(struct tsp_lease *lease, const char *sql, int nparams,
+                                   const char *const *params, long timeout_ms,
+                                   struct tsp_db_result **out, struct tsp_error *err)
+{
+    PGconn *conn = lease_conn(lease);
+    PGresult *res = NULL;
+    struct tsp_db_result *wrap = NULL;
+    const char *sqlstate = NULL;
+    ExecStatusType status;
+    double started = (double)tsp_clock_mono_ns() / 1e6;
+    double deadline_ms = started + (double)timeout_ms;
+    enum tsp_code rc = TSP_OK;
+
+    if (conn == NULL || sql == NULL || nparams < 0 || (nparams > 0 && params == NULL) ||
+        timeout_ms < 1) {
+        return tsp_error_set(err, TSP_INTERNAL, NULL,
+                             "tsp_db_exec_deadline called without a connection "
+                             "or with bad parameters");
+    }
+    rc = send_deadline(conn, sql, nparams, params, deadline_ms);
+    if (rc == TSP_OK) {
+        rc = receive_deadline(conn, deadline_ms, &res);
+    }
+    (void)PQsetnonblocking(conn, 0);
+    tsp_lease_report_duration(lease, tsp_lease_label(lease),
+                              (double)tsp_clock_mono_ns() / 1e6 - started);
+    if (rc == TSP_TIMEOUT) {
+        /* the statement is still in flight: the session is busy and is closed on return */
+        rc = tsp_error_set(err, TSP_TIMEOUT, NULL, "the database gave no answer within %ld ms",
+                           timeout_ms);
+        goto done;
+    }
+    status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (rc != TSP_OK ||
+        (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)) {
+        sqlstate = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (sqlstate == NULL) {
+            /* no answer at all, or the session broke under the statement */
+            sqlstate = PQstatus(conn) != CONNECTION_OK || rc != TSP_OK ? "08006" : "";
+        }
+        tsp_lease_report_error(lease, sqlstate);
+        rc = exec_error(conn, res, sqlstate, err);
+        goto done;
+    }
+    if (out != NULL) {
+        wrap = calloc(1, sizeof(*wrap));
+        if (wrap == NULL) {
+            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory for a query result");
+            goto done;
+        }
+        wrap->res = res;
+        res = NULL;
+        *out = wrap;
+    }
+done:
+    PQclear(res);
+    return rc;
 }

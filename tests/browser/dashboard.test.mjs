@@ -197,6 +197,8 @@ async function main() {
     const seen = watch(page);
 
     await steps.run("GET / serves the page with a same-origin CSP; it renders the pool and probes without console errors", async () => {
+        // the activity panel reads the sampler's snapshot, which answers 503 until the first one
+        await waitFor("the first activity sample", async () => (await fetch(`${origin}/server/activity`)).status === 200, 10000);
         const res = await page.goto(`${origin}/`, { waitUntil: "load" });
         assertEqual(res.status(), 200, "status of /");
         const headers = res.headers();
@@ -218,6 +220,9 @@ async function main() {
         const maxConns = await text(page, "#s-max_connections");
         assertEqual(maxConns, pgQuery("SHOW max_connections"), "max_connections shown");
         assertEqual(await text(page, "#g-limits"), "20 + 10", "size + overflow (defaults)");
+        // the server activity panel lists our own sessions; no lock waits yet
+        await waitText(page, "#sessions tbody", (t) => t.includes(APP_NAME), `${APP_NAME} in the sessions table`);
+        assertEqual(await page.locator("#blocking-empty").isVisible(), true, "no blocking chains");
         await sleep(4500); // two more polls, one of them detailed
         // the one error the browser itself logs that is not the page's doing: a 409 for
         // GET /timescaledb, should the server answer "extension missing" that way
@@ -318,6 +323,10 @@ async function main() {
             // the detailed poll lists the held connections with their holder label
             await waitFor(`${HELD} connections held by 'ping' in the table`, async () =>
                 (await page.locator("#conns tbody tr", { hasText: "ping" }).count()) >= HELD, 20000);
+            // the activity panel shows the chain: the lock holder as the root, the pings under it
+            await waitFor(`the blocking tree: ${LOCK_APP} blocking ${HELD} pings`, async () =>
+                (await page.locator("#blocking-tree > li", { hasText: LOCK_APP }).count()) === 1 &&
+                (await page.locator("#blocking-tree > li > ul > li", { hasText: APP_NAME }).count()) >= HELD, 20000);
             const inUseLine = await page.locator("#chart polyline[data-series='in_use']").last().getAttribute("points");
             const ys = inUseLine.trim().split(" ").map((p) => Number(p.split(",")[1]));
             assert(Math.min(...ys) < Math.max(...ys), `the in-use line rises: ${inUseLine}`);

@@ -11,7 +11,7 @@
 // env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR, TSPOOL_TEST_PGBDIR,
 // TSPOOL_TEST_TSDB, TSPOOL_TEST_TSDB_NATIVEDIR, TSPOOL_TEST_TSDB_DSN
 import fs from "node:fs";
-import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlFile, psqlValue, rawRequest, replicaEnv, request, Schemas, Service, SPEC_PATH, sleep, tsdbEnv, tsdbServer } from "./lib.mjs";
+import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlCommand, psqlFile, psqlValue, rawRequest, replicaEnv, request, Schemas, Service, SPEC_PATH, sleep, sleeperSession, tsdbEnv, tsdbServer } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY;
 const ADMIN = "contract-admin-token";
@@ -475,6 +475,32 @@ async function withService(name, env, fn, waitPath = "/startupz") {
     }
 }
 
+// the activity operations: a role of another application whose sessions may be signalled
+const APP_ROLE = "tspool_contract_app";
+const APP_PASSWORD = "tspool-contract-app-password";
+const SIGNAL_OPS = new Set(["cancelSession", "terminateSession"]);
+
+function activitySetup(pg) {
+    psqlCommand(pg, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    psqlCommand(pg, `DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN CREATE ROLE ${APP_ROLE} LOGIN PASSWORD '${APP_PASSWORD}'; END IF; END$$`);
+}
+
+/* The sampler answers 503 until its first sample and snapshot: wait for both. */
+async function activityReady(svc) {
+    const end = Date.now() + 10000;
+    for (const p of ["/server/activity", "/server/statements"]) {
+        let res;
+        do {
+            res = await request(svc.url, "GET", p, { headers: authHeader(ADMIN) });
+            if (res.status !== 503) {
+                break;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        } while (Date.now() < end);
+        res.status === 200 ? pass(`${p} ready`) : fail(`${p} ready`, `status ${res.status}: ${res.text.slice(0, 300)}`);
+    }
+}
+
 /* Order matters for the stateful pool operations: pause is followed by its checks and resume. */
 function ordered(list) {
     const rank = (o) => (o.method === "GET" ? 0 : o.id === "pausePool" ? 2 : o.id === "resumePool" ? 3 : 1);
@@ -575,10 +601,27 @@ async function postgresPhases(pgOps, tsOps) {
     // DB_READ_HOSTS / DB_READ_PORT of the streaming replica of the test server (scripts/replica.sh)
     const replica = replicaEnv();
 
+    activitySetup(pg);
+
     // 1. PostgreSQL 15 and its streaming replica (the read pool), both tokens configured,
     //    probes and metrics public; used once the replica is in the read rotation
     await withService("pg", { ...pg, ...replica, ...tokens() }, async (svc) => {
+        await activityReady(svc);
         for (const o of ordered(pgOps)) {
+            if (SIGNAL_OPS.has(o.id)) {
+                // a session of another application to cancel or terminate
+                const s = await sleeperSession(pg, APP_ROLE, APP_PASSWORD, `contract_${o.id}`);
+                try {
+                    await exercise(svc, o, { values: { pid: s.pid } });
+                    await call(svc, o, "unknown pid", { values: { pid: 2147483000 }, expect: 404 });
+                    const su = await sleeperSession(pg, pg.DB_USER, pg.DB_PASS, `contract_su_${o.id}`);
+                    await call(svc, o, "a superuser session without force", { values: { pid: su.pid }, expect: 409 });
+                    await su.stop();
+                } finally {
+                    await s.stop();
+                }
+                continue;
+            }
             await exercise(svc, o);
             if (o.id === "pausePool") {
                 // while paused: readiness fails, a borrow waits its timeout and is refused
@@ -610,6 +653,7 @@ async function postgresPhases(pgOps, tsOps) {
 
     // 2. probes and metrics behind the read token
     await withService("pg-private", { ...pg, ...replica, ...tokens({ TSPOOL_PUBLIC_PROBES: "false", TSPOOL_PUBLIC_METRICS: "false" }) }, async (svc) => {
+        await activityReady(svc);
         for (const o of pgOps.filter((x) => x.method === "GET")) {
             const open = (o.op.security || []).length === 1 && Object.keys(o.op.security[0]).length === 0;
             await call(svc, o, "private, no token", { token: "", expect: open ? "2xx" : 401 });
@@ -631,6 +675,12 @@ async function postgresPhases(pgOps, tsOps) {
         await call(svc, byId.get("pingPool"), "statement timeout", { expect: 504 });
         await lock.done;
         await call(svc, byId.get("pingPool"), "after the statement timeout", { expect: 200 });
+    });
+
+    // 4b. the activity sampler and the statement snapshots off: 409 naming the variable
+    await withService("pg-activity-off", { ...pg, ...tokens(), TSPOOL_ACTIVITY_INTERVAL_MS: "0", TSPOOL_STATEMENTS_INTERVAL_MS: "0" }, async (svc) => {
+        await call(svc, byId.get("getServerActivity"), "sampler off", { expect: 409 });
+        await call(svc, byId.get("getServerStatements"), "snapshots off", { expect: 409 });
     });
 }
 

@@ -346,6 +346,47 @@ export async function lockCatalog(env, seconds) {
     throw new Error("the catalog lock was not granted within 10 s");
 }
 
+/* Run one SQL command with psql as the server's DB_USER; throws on any error. */
+export function psqlCommand(env, sql) {
+    const res = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-Atc", sql], { env: pgClientEnv(env), encoding: "utf8", timeout: 60000 });
+    if (res.status !== 0) {
+        throw new Error(`psql -c ${sql} failed: ${res.stdout}${res.stderr}`);
+    }
+    return res.stdout.trim();
+}
+
+/* A session of application `app` (made unique per call) as the role `user` (password
+ * `password`) running SELECT pg_sleep(seconds) in a psql child; resolves once the server shows
+ * it active, with its server pid and stop() (terminates the backend: a sleeping backend does
+ * not notice that its client went away). */
+let sleepers = 0;
+export async function sleeperSession(env, user, password, app, seconds = 120) {
+    const name = `${app}_${process.pid}_${++sleepers}`;
+    const clientEnv = { ...pgClientEnv(env), PGUSER: user, PGPASSWORD: password, PGAPPNAME: name };
+    const child = spawn("psql", ["-X", "-q", "-c", `SELECT pg_sleep(${seconds})`], { env: clientEnv, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+        stderr += d;
+    });
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    const stop = async () => {
+        psqlCommand(env, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${name}'`);
+        child.kill();
+        await exited;
+    };
+    const probe = `SELECT pid FROM pg_stat_activity WHERE application_name = '${name}' AND state = 'active'`;
+    const end = Date.now() + 10000;
+    while (Date.now() < end) {
+        const pid = psqlCommand(env, probe);
+        if (/^\d+$/.test(pid)) {
+            return { pid: Number(pid), stop };
+        }
+        await sleep(50);
+    }
+    await stop();
+    throw new Error(`the session of ${name} did not show up within 10 s: ${stderr}`);
+}
+
 export function parseEnvLines(text) {
     const out = {};
     for (const line of text.split("\n")) {

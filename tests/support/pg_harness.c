@@ -62,8 +62,11 @@ int tsp_test_pg_ctl(const char *action)
     char cmd[2048];
     int status;
 
-    snprintf(cmd, sizeof(cmd), "TSPOOL_DEVDB_DIR='%s' '%s/scripts/devdb.sh' %s", pg_dir(),
-             tsp_test_source_dir(), action);
+    /* the same extra settings as the Makefile's: pg_stat_statements preloaded */
+    snprintf(cmd, sizeof(cmd),
+             "TSPOOL_DEVDB_DIR='%s' TSPOOL_DEVDB_CONF=\"" TSP_TEST_PG_CONF "\" "
+             "'%s/scripts/devdb.sh' %s",
+             pg_dir(), tsp_test_source_dir(), action);
     status = system(cmd);
     if (status == -1 || !WIFEXITED(status)) {
         return -1;

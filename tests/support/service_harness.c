@@ -141,6 +141,10 @@ char **tsp_test_env(int port, const char *const *extra)
     env_put(env, &n, "TSPOOL_SHUTDOWN_GRACE=10");
     env_put(env, &n, "TSPOOL_STATS_LOG_INTERVAL=0");
     env_put(env, &n, "TSPOOL_HTTP_THREADS=16");
+    /* the activity sampler borrows pool connections on its own schedule: off unless a test
+     * asks for it, so that pool tests count only their own borrows */
+    env_put(env, &n, "TSPOOL_ACTIVITY_INTERVAL_MS=0");
+    env_put(env, &n, "TSPOOL_STATEMENTS_INTERVAL_MS=0");
     snprintf(buf, sizeof(buf), "TSPOOL_LISTEN=127.0.0.1:%d", port);
     env_put(env, &n, buf);
     for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {

@@ -19,7 +19,8 @@ int tsp_test_free_port(void);
 
 /* Build the child environment: the parent's, minus DB_*, TSPOOL_* and CELERY_*, plus the test
  * database (DB_HOST/PORT/NAME/USER/PASS, DB_SSLMODE=disable, DB_APPLICATION_NAME), short
- * intervals (health 200 ms, no shutdown delay) and TSPOOL_LISTEN=127.0.0.1:port; then
+ * intervals (health 200 ms, no shutdown delay), the activity sampler and statement snapshots off
+ * and TSPOOL_LISTEN=127.0.0.1:port; then
  * `extra` ("NAME=value" strings, NULL-terminated, may be NULL) replaces or adds. Returns a
  * NULL-terminated malloc'd array; free with tsp_test_env_free(). */
 char **tsp_test_env(int port, const char *const *extra);

@@ -27,6 +27,8 @@ const char *tsp_test_binary(void);
  * tsp_test_pg_available() starts it if needed and returns false (after printing why) only
  * when no server can be run in this environment. */
 bool tsp_test_pg_available(void);
+/* The extra postgresql.conf lines of the test server (the Makefile's DEVDB_CONF). */
+#define TSP_TEST_PG_CONF "shared_preload_libraries = 'pg_stat_statements'"
 int tsp_test_pg_port(void);
 const char *tsp_test_pg_password(void);
 /* "host=127.0.0.1 port=N dbname=postgres user=postgres password=... sslmode=disable" */

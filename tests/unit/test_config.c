@@ -183,6 +183,9 @@ static void test_tsp_config_load_defaults(void **state)
     assert_int_equal(c->db_read_max_lag_ms, 10000);
     assert_string_equal(c->db_read_fallback, "primary");
     assert_int_equal(c->timescaledb_refresh_ms, 30000);
+    assert_int_equal(c->activity_interval_ms, 2000);
+    assert_int_equal(c->statements_interval_ms, 60000);
+    assert_int_equal(c->query_text_max, 1024);
     assert_int_equal(c->nwarnings, 0);
 }
 
@@ -193,7 +196,7 @@ static void test_tsp_config_format_value_defaults_match_table(void **state)
     char buf[256];
 
     load_ok(f);
-    assert_int_equal(tsp_config_var_count(), 60);
+    assert_int_equal(tsp_config_var_count(), 63);
     for (size_t i = 0; i < tsp_config_var_count(); i++) {
         const struct tsp_config_var *var = tsp_config_var_at(i);
         const char *expected = var->default_value != NULL ? var->default_value : "";

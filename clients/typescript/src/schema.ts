@@ -377,6 +377,14 @@ export interface paths {
          *     `job_consecutive_failures`, `job_runs_total`, `job_failures_total`; per continuous
          *     aggregate (`aggregate`) `continuous_aggregate_watermark_lag_seconds`; and
          *     `background_workers_max`, `worker_processes_max`, `jobs_scheduled`.
+         *
+         *     While the activity sampler runs (`TSPOOL_ACTIVITY_INTERVAL_MS` > 0), `tspool_server_*`
+         *     from its latest sample: `tspool_server_connections{application,state}`,
+         *     `tspool_server_long_running_queries{application}`,
+         *     `tspool_server_idle_in_transaction_sessions{application}`,
+         *     `tspool_server_blocked_sessions`, `tspool_server_oldest_transaction_age_seconds`,
+         *     `tspool_server_slow_queries_total`, `tspool_server_activity_up` and the sampler's
+         *     counters (application: the 20 largest, the rest as `other`).
          */
         get: operations["getMetrics"];
         put?: never;
@@ -1141,6 +1149,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/server/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sessions of every application, with durations, waits and blocking chains
+         * @description Served from the sampler's latest `pg_stat_activity` sample (taken every
+         *     `TSPOOL_ACTIVITY_INTERVAL_MS` on one pool connection with a deadline): a request never
+         *     reaches the database. Client backends only; the sampler's own session is left out.
+         *     `blocking` is the forest of lock waits computed over every session (the filters do not
+         *     apply to it), roots first. Query texts and client addresses are null unless the
+         *     request carries the admin token (`query_text` says which). 409 while the sampler is
+         *     off; 503 until the first sample is taken (or while no sample ever succeeded).
+         */
+        get: operations["getServerActivity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/server/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The top statements of pg_stat_statements with the change since the previous snapshot
+         * @description Served from the snapshot the sampler takes every `TSPOOL_STATEMENTS_INTERVAL_MS`
+         *     (never queried per request; the largest 1000 by total time are kept). Statements are
+         *     ranked by their cumulative figures; `window` holds what happened between the two
+         *     latest snapshots (calls per second, time per call). Texts are normalised by
+         *     pg_stat_statements (constants replaced by `$n`) and cut to `TSPOOL_QUERY_TEXT_MAX`.
+         *     409 when the extension is not installed or not preloaded (the detail says how to
+         *     enable it) or snapshots are off; 503 until the first snapshot is taken.
+         */
+        get: operations["getServerStatements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/server/sessions/{pid}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pg_cancel_backend(pid) - cancel the statement a session is running
+         * @description Refused (409) for tspool's own sessions (its pool's connections and any session with
+         *     its `application_name`), and, unless `force=true`, for superuser sessions, replication
+         *     connections and background processes. 404 when no server process has that pid. Every
+         *     attempt is an audit log line (`"event":"activity.audit"`).
+         */
+        post: operations["cancelSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/server/sessions/{pid}/terminate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * pg_terminate_backend(pid) - end a session
+         * @description The same rules as cancel; the session is closed (its transaction rolled back).
+         */
+        post: operations["terminateSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1683,6 +1786,130 @@ export interface components {
             request_id: string | null;
             duration_ms: number | null;
         };
+        ServerSession: {
+            pid: number;
+            application_name: string;
+            user: string;
+            database: string;
+            /** @description IP address or "local"; null without the admin token or when unknown */
+            client_addr: string | null;
+            /**
+             * @example active
+             * @example idle
+             * @example idle in transaction
+             */
+            state: string;
+            /**
+             * @example Lock
+             * @example Client
+             */
+            wait_event_type: string | null;
+            /**
+             * @example transactionid
+             * @example ClientRead
+             */
+            wait_event: string | null;
+            /** @description the running query while active, the open transaction while idle in one, else the time in the state */
+            duration_ms: number;
+            /** @description since query_start */
+            query_ms: number | null;
+            /** @description since state_change */
+            state_ms: number | null;
+            /** @description since xact_start; null outside a transaction */
+            xact_ms: number | null;
+            /** @description pg_blocking_pids (for sessions waiting on a lock) */
+            blocked_by: number[];
+            /** @description application_name is tspool's own */
+            ours: boolean;
+            /** @description the current or last query, cut to TSPOOL_QUERY_TEXT_MAX characters; null without the admin token */
+            query: string | null;
+        };
+        BlockingNode: components["schemas"]["ServerSession"] & {
+            /** @description the sessions waiting for this one */
+            blocks: components["schemas"]["BlockingNode"][];
+        };
+        ServerActivity: {
+            /** Format: date-time */
+            sampled_at: string;
+            interval_ms: number;
+            /** @description the sampling statement */
+            round_trip_ms: number;
+            /** @description DB_SLOW_QUERY_MS (long-running queries) */
+            slow_query_ms: number;
+            /** @description false when the latest attempt failed (this document is then the last good sample) */
+            last_sample_ok: boolean;
+            last_error: string | null;
+            /** @description query texts and client addresses are included (admin token) */
+            query_text: boolean;
+            summary: {
+                sessions: number;
+                /** @description sessions waiting for a lock another session holds */
+                blocked: number;
+                oldest_transaction_ms: number;
+                oldest_transaction_pid: number | null;
+                /** @description the 20 largest applications, the rest as "other" */
+                by_application: {
+                    application_name: string;
+                    connections: number;
+                    active: number;
+                    idle: number;
+                    idle_in_transaction: number;
+                    other_state: number;
+                    /** @description active longer than DB_SLOW_QUERY_MS */
+                    long_running: number;
+                    /** @description active and waiting for a lock */
+                    waiting: number;
+                }[];
+            };
+            /** @description longest duration first */
+            sessions: components["schemas"]["ServerSession"][];
+            /** @description the roots of the blocking chains */
+            blocking: components["schemas"]["BlockingNode"][];
+        };
+        ServerStatements: {
+            /** Format: date-time */
+            taken_at: string;
+            /** @description seconds since the previous snapshot; null when there is none */
+            window_s: number | null;
+            interval_ms: number;
+            /** @enum {string} */
+            order: "total_time" | "mean_time" | "calls" | "rows";
+            top: number;
+            /** @description statements in the snapshot */
+            total: number;
+            statements: {
+                queryid: string;
+                user: string;
+                database: string;
+                query: string;
+                calls: number;
+                total_time_ms: number;
+                mean_time_ms: number;
+                rows: number;
+                window: {
+                    calls: number;
+                    calls_per_s: number;
+                    total_time_ms: number;
+                    time_per_call_ms: number | null;
+                    rows: number;
+                } | null;
+            }[];
+        };
+        SignalResult: {
+            pid: number;
+            /** @enum {string} */
+            action: "cancel" | "terminate";
+            /** @description what pg_cancel_backend / pg_terminate_backend returned */
+            signalled: boolean;
+            force: boolean;
+            application_name: string;
+            user: string;
+            /** @example client backend */
+            backend_type: string;
+            state: string;
+            superuser: boolean;
+            replication: boolean;
+        };
     };
     responses: {
         /** @description The rows of every instance */
@@ -1920,6 +2147,40 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The sampler or the snapshots are off (`TSPOOL_ACTIVITY_INTERVAL_MS=0`,
+         *     `TSPOOL_STATEMENTS_INTERVAL_MS=0`), or pg_stat_statements is not installed or not
+         *     preloaded in the database (the detail says how to enable it)
+         */
+        ActivityOff: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The session is tspool's own, or a superuser, replication or background process and `force` was not given */
+        SignalRefused: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description What the server process was and whether the server function signalled it */
+        SignalResult: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SignalResult"];
+            };
+        };
     };
     parameters: {
         /** @description Only this instance (an address such as `10.1.2.3:6432`, or a PGBOUNCER_HOSTS entry) */
@@ -1950,6 +2211,13 @@ export interface components {
          * @example metrics_hourly
          */
         AggregateName: string;
+        /**
+         * @description Server process id (`pid` in /server/activity)
+         * @example 12345
+         */
+        Pid: number;
+        /** @description Also signal superuser sessions, replication connections and background processes (`true`/`false`; a bare `force` is true) */
+        Force: string;
         /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
         DryRun: string;
         /**
@@ -3847,6 +4115,126 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    getServerActivity: {
+        parameters: {
+            query?: {
+                /** @description Only sessions whose `duration_ms` is at least this */
+                min_duration_ms?: string;
+                /** @description Only sessions with this exact `application_name` */
+                application?: string;
+                /** @description Only sessions in this state (`idle in transaction` with spaces works too) */
+                state?: "active" | "idle" | "idle_in_transaction" | "idle_in_transaction_aborted" | "fastpath_function_call" | "disabled";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The latest sample */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerActivity"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["ActivityOff"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getServerStatements: {
+        parameters: {
+            query?: {
+                /** @description How many statements (1 to 1000, default 20) */
+                top?: string;
+                /** @description Rank by total execution time (default), mean time per call, calls or rows */
+                order?: "total_time" | "mean_time" | "calls" | "rows";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The latest snapshot */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerStatements"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["ActivityOff"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelSession: {
+        parameters: {
+            query?: {
+                /** @description Also signal superuser sessions, replication connections and background processes (`true`/`false`; a bare `force` is true) */
+                force?: components["parameters"]["Force"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Server process id (`pid` in /server/activity)
+                 * @example 12345
+                 */
+                pid: components["parameters"]["Pid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["SignalResult"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["SignalRefused"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    terminateSession: {
+        parameters: {
+            query?: {
+                /** @description Also signal superuser sessions, replication connections and background processes (`true`/`false`; a bare `force` is true) */
+                force?: components["parameters"]["Force"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Server process id (`pid` in /server/activity)
+                 * @example 12345
+                 */
+                pid: components["parameters"]["Pid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["SignalResult"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["SignalRefused"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["Timeout"];

@@ -174,6 +174,9 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "TSPOOL_HEALTH_INTERVAL_MS" (index $s "healthIntervalMs") "TSPOOL_STATS_LOG_INTERVAL" (index $s "statsLogIntervalSeconds")
   "TSPOOL_READY_MAX_WAITING" (index $s "readyMaxWaiting")
   "TSPOOL_TIMESCALEDB_REFRESH_MS" (index $s "timescaledbRefreshMs")
+  "TSPOOL_ACTIVITY_INTERVAL_MS" (index $s "activityIntervalMs")
+  "TSPOOL_STATEMENTS_INTERVAL_MS" (index $s "statementsIntervalMs")
+  "TSPOOL_QUERY_TEXT_MAX" (index $s "queryTextMax")
   "TSPOOL_SHUTDOWN_DELAY" $delay "TSPOOL_SHUTDOWN_GRACE" .Values.shutdown.graceSeconds
   "DB_READ_HOSTS" .Values.readReplicas.hosts "DB_READ_PORT" (index .Values.readReplicas "port")
   "DB_READ_MAX_CONNS" (index .Values.readReplicas "maxConns")
