@@ -5,6 +5,9 @@
 #   docker build -t tspool:0.1.0 .
 #   docker run --rm -p 8080:8080 -e DB_HOST=db.example -e DB_PASS_FILE=/run/secrets/db tspool:0.1.0
 #
+# Without Docker: `make image` builds it with buildah on a debootstrap'd base (scripts/image.sh),
+# `make image-test` runs it with podman against the PostgreSQL test server.
+#
 # tests/docker/check-dockerfile.sh keeps this file honest without a Docker engine: every package
 # exists in Debian bookworm, the build stage has the -dev packages CMake looks for, and the runtime
 # stage installs exactly the packages that own the libraries the built binary links (objdump -p
@@ -49,7 +52,8 @@ RUN apt-get update \
       libcurl4 \
       libssl3 \
       ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 COPY --from=build /out/tspool /usr/local/bin/tspool
 # next to the binary: the two libraries that let CivetWeb use OpenSSL 3 for HTTPS
 COPY --from=build /out/compat/ /usr/local/bin/

@@ -1,7 +1,8 @@
 # Makefile - thin wrapper over CMake/ctest and the development database.
 # SPDX-License-Identifier: MIT
 #
-#   make run     start a local PostgreSQL 15 and tspool on 127.0.0.1:8080
+#   make run     start a local PostgreSQL 15 and tspool on 127.0.0.1:8080 (TSDB=1: TimescaleDB
+#                with a demo hypertable and a data generator)
 #   make test    install missing packages, build with ASan+UBSan, start test databases (PostgreSQL 15,
 #                PGlite TimescaleDB, native TimescaleDB 2.28: scripts/tsdb-native.sh), run all tests
 #   make tsan    the unit tests under ThreadSanitizer
@@ -17,6 +18,9 @@
 #   make contract-test  only the OpenAPI lint, contract, client and example tests (also part of make test)
 #   make bench   tspool side by side with nginx, PgBouncer, Patroni, postgres_exporter (bench/results)
 #   make bench-pgbouncer  /metrics over two PgBouncer instances vs prometheus-pgbouncer-exporter
+#   make image   the container image with buildah on a debootstrap'd base, no Docker (scripts/image.sh)
+#   make image-test  run the image with podman against the test database (part of make test
+#                where containers can run)
 
 BUILD      ?= build
 TEST_BUILD ?= build-asan
@@ -39,7 +43,7 @@ DEVDB_CONF := shared_preload_libraries = 'pg_stat_statements'
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all build run test test-sanitize fuzz soak valgrind unit tsan bench bench-pool bench-pgbouncer bench-ts-scrape format \
-	format-check stop deps clean helm-test helm-docs docs client contract-test
+	format-check stop deps clean helm-test helm-docs docs client contract-test image image-test
 
 all: build
 
@@ -50,9 +54,11 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 
+# TSDB=1: a TimescaleDB server with a demo hypertable and a data generator instead
 run: build
-	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
-	@scripts/run.sh $(BUILD)/tspool $(DEVDB_DIR)
+	@if [ "$(TSDB)" = 1 ]; then scripts/run.sh --tsdb $(BUILD)/tspool $(CURDIR)/.tspool; else \
+		TSPOOL_DEVDB_DIR=$(DEVDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start && \
+		scripts/run.sh $(BUILD)/tspool $(DEVDB_DIR); fi
 
 test: deps format-check
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
@@ -71,6 +77,9 @@ test: deps format-check
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory tsan
+	@if scripts/image.sh deps >/dev/null && scripts/image.sh works; then \
+		$(MAKE) --no-print-directory image-test; \
+	else echo "image-test skipped: buildah/podman cannot build or run containers on this machine"; fi
 	@# the whole suite last, so that its ctest summary closes the output
 	cd $(TEST_BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		TSPOOL_TEST_TSDB_NATIVEDIR=$(TSDB_NATIVE_DIR) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
@@ -118,6 +127,14 @@ helm-test: deps
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	cd $(BUILD) && ctest --output-on-failure -L 'helm|docker'
 
+# the image without Docker: buildah (chroot isolation) on a debootstrap'd bookworm base
+image:
+	@scripts/image.sh build
+
+image-test: image
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh start
+	tests/image/image-test.sh $(TESTDB_DIR)
+
 # regenerate the values table in helm/tspool/README.md from values.yaml and values.schema.json
 helm-docs:
 	node tests/helm/values-table.mjs --write
@@ -149,6 +166,8 @@ format-check:
 stop:
 	@TSPOOL_PGBOUNCER_DIR=$(PGB_DIR) scripts/pgbouncer.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
+	@TSPOOL_TSDB_NATIVE_DIR=$(CURDIR)/.tspool/tsdb-native scripts/tsdb-native.sh stop 2>/dev/null || true
+	@TSPOOL_TSDB_DIR=$(CURDIR)/.tspool/tsdb scripts/tsdb.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true

@@ -45,6 +45,10 @@ struct tsp_api {
     struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
     struct tsp_cluster *cluster;          /* the read pool and the cluster's topology */
     struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
+    atomic_int *db_inflight;              /* requests of needs_db routes being served */
+    const atomic_long *failed_handshakes; /* connections closed before set-up (server.c) */
+    int db_max_inflight;                  /* more than this answer 503 at once; 0 = no bound */
+    bool probe_only;                      /* the probe listener: probes and /metrics only */
     struct tsp_pgb_fleet *pgbouncer;      /* PgBouncer fleet; NULL or disabled when off */
     struct tsp_activity *activity;        /* the server activity sampler (serve.c) */
 };
@@ -86,6 +90,7 @@ struct tsp_route {
     tsp_handler_fn handler;
     enum tsp_role role;
     const char *operation_id; /* equals the operationId in openapi.yaml */
+    bool needs_db; /* waits on the database: counted against TSPOOL_HTTP_DB_MAX_INFLIGHT */
 };
 
 enum tsp_route_match {
@@ -231,9 +236,18 @@ enum tsp_code tsp_tls_check(const struct tsp_config *cfg, struct tsp_error *err)
  * api/sslcompat/ssl_compat.c): Debian's CivetWeb 1.15 then finds an OpenSSL 3 it can use.
  * Call before mg_init_library. TSP_IO with dlerror's text when they are missing. */
 enum tsp_code tsp_tls_load_compat(struct tsp_error *err) TSP_MUSTCHECK;
-/* CivetWeb's init_ssl: load chain, key and TSPOOL_TLS_MIN_VERSION into its SSL_CTX.
- * Returns 1 (done) or -1 (failed). */
-int tsp_tls_init_ctx(void *ssl_ctx, const struct tsp_config *cfg);
+/* The listener's certificate pair, following TSPOOL_TLS_CERT_FILE and TSPOOL_TLS_KEY_FILE:
+ * when either file changes (looked at, at most once a second, by a handshake) both are read
+ * again and, when they belong together, serve every new handshake; connections already
+ * open keep theirs. A pair that cannot be used is logged and the previous one stays. cfg
+ * must outlive it. NULL on out of memory. Free with tsp_tls_free (NULL ok) after the server
+ * stopped. Thread-safe. */
+struct tsp_tls;
+struct tsp_tls *tsp_tls_new(const struct tsp_config *cfg);
+void tsp_tls_free(struct tsp_tls *tls);
+/* CivetWeb's init_ssl: load chain, key and TSPOOL_TLS_MIN_VERSION into its SSL_CTX and
+ * install the reloading certificate callback. Returns 1 (done) or -1 (failed). */
+int tsp_tls_init_ctx(void *ssl_ctx, struct tsp_tls *tls);
 
 /* dispatch.c ---------------------------------------------------------------------------- */
 

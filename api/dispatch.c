@@ -28,12 +28,13 @@
 static void keep_alive_policy(struct tsp_req *req, const struct mg_request_info *info)
 {
     const char *connection = tsp_req_header(req, "Connection");
-    uintptr_t served = (uintptr_t)info->conn_data;
+    /* conn_data is 1 + the requests served (server.c sets 1 when the connection is set up) */
+    uintptr_t served = info->conn_data != NULL ? (uintptr_t)info->conn_data - 1 : 0;
     int active = req->api->active_connections != NULL
                      ? atomic_load_explicit(req->api->active_connections, memory_order_relaxed)
                      : 0;
 
-    mg_set_user_connection_data(req->conn, (void *)(served + 1));
+    mg_set_user_connection_data(req->conn, (void *)(served + 2));
     if (req->api->cfg != NULL && req->api->cfg->http_keep_alive_ms <= 0) {
         req->close_connection = true; /* keep-alive is off: say so rather than just hang up */
     }
@@ -53,6 +54,41 @@ static void keep_alive_policy(struct tsp_req *req, const struct mg_request_info 
         served + 1 >= BUSY_REQUESTS_PER_CONNECTION) {
         req->close_connection = true;
     }
+}
+
+/* Admission of a request that waits on the database: at most db_max_inflight at once, so that
+ * a paused pool or a frozen database can hold only that many workers; the rest stay free for
+ * probes, /metrics and pool control. *admitted tells the caller to release the slot. */
+static bool admit(const struct tsp_api *api, bool *admitted)
+{
+    int now = 0;
+
+    if (api->db_inflight == NULL || api->db_max_inflight <= 0) {
+        return true;
+    }
+    now = atomic_fetch_add_explicit(api->db_inflight, 1, memory_order_relaxed) + 1;
+    if (now > api->db_max_inflight) {
+        atomic_fetch_sub_explicit(api->db_inflight, 1, memory_order_relaxed);
+        return false;
+    }
+    *admitted = true;
+    return true;
+}
+
+static int refuse_db(struct tsp_req *req)
+{
+    struct tsp_error err;
+
+    tsp_error_init(&err);
+    (void)tsp_error_set(&err, TSP_POOL_EXHAUSTED, NULL,
+                        "%d requests are already waiting for the database "
+                        "(TSPOOL_HTTP_DB_MAX_INFLIGHT); retry later",
+                        req->api->db_max_inflight);
+    err.retry_after_s = 1;
+    /* give the worker back at once: a refused client reconnects at the back of the queue
+     * instead of holding the worker for its next keep-alive requests */
+    req->close_connection = true;
+    return tsp_problem_send(req, &err, NULL);
 }
 
 static void access_log(const struct tsp_req *req, const struct mg_request_info *info, int status,
@@ -87,6 +123,7 @@ int tsp_dispatch(const struct tsp_api *api, struct mg_connection *conn)
     char allow[64];
     char allow_header[96];
     int status = 0;
+    bool admitted = false;
     enum tsp_route_match match = TSP_ROUTE_NOT_FOUND;
 
     memset(&req, 0, sizeof(req));
@@ -124,13 +161,28 @@ int tsp_dispatch(const struct tsp_api *api, struct mg_connection *conn)
         status = tsp_problem_send(&req, &err, allow_header);
         goto done;
     }
+    if (api->probe_only && route->role != TSP_ROLE_PROBE && route->role != TSP_ROLE_METRICS) {
+        route = NULL;
+        status = tsp_problem_sendf(&req, TSP_NOT_FOUND, NULL,
+                                   "no resource at %s on the probe listener (probes and /metrics "
+                                   "only)",
+                                   req.path);
+        goto done;
+    }
     status = tsp_auth_require(&req, route->role);
     if (status != 0) {
         goto done;
     }
     req.route = route;
+    if (route->needs_db && !admit(api, &admitted)) {
+        status = refuse_db(&req);
+        goto done;
+    }
     status = route->handler(&req);
 done:
+    if (admitted) {
+        atomic_fetch_sub_explicit(api->db_inflight, 1, memory_order_relaxed);
+    }
     if (api->metrics != NULL) {
         tsp_metrics_http_observe(api->metrics,
                                  route != NULL ? tsp_router_index(route) : tsp_router_count(),

@@ -135,6 +135,11 @@ int tsp_h_metrics(struct tsp_req *req)
         replica_sources(view, replicas, &src);
         src.read_pool = &read_stats;
     }
+    if (req->api->db_inflight != NULL && req->api->failed_handshakes != NULL) {
+        src.http = true;
+        src.http_db_inflight = atomic_load(req->api->db_inflight);
+        src.http_failed_handshakes = atomic_load(req->api->failed_handshakes);
+    }
     src.append = append_timescale;
     src.append_ctx = req->api->ts;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);

@@ -10,7 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tspool/utf8.h"
+
 #define PROBLEM_TYPE_BASE "urn:tspool:problem:"
+
+/* A JSON string of any text: invalid UTF-8 (a request path such as /%ff, a server message)
+ * becomes U+FFFD instead of failing the whole document. NULL only when out of memory. */
+static json_t *text_string(const char *s)
+{
+    size_t len = strlen(s);
+    size_t size = 0;
+    char *clean = NULL;
+    json_t *out = NULL;
+
+    if (tsp_utf8_valid(s, len)) {
+        return json_stringn(s, len);
+    }
+    size = len * 3 + 1; /* each invalid byte may become three */
+    clean = malloc(size);
+    if (clean == NULL) {
+        return NULL;
+    }
+    len = tsp_utf8_sanitize(s, clean, size);
+    out = json_stringn(clean, len);
+    free(clean);
+    return out;
+}
 
 /* "POOL_EXHAUSTED" -> "pool-exhausted" */
 static void type_slug(enum tsp_code code, char *out, size_t outsize)
@@ -42,19 +67,24 @@ json_t *tsp_problem_build(const struct tsp_error *err, const char *instance, con
     bad |= json_object_set_new(doc, "title", json_string(tsp_code_title(code)));
     bad |= json_object_set_new(doc, "status", json_integer(status));
     bad |= json_object_set_new(
-        doc, "detail", json_string(err->detail[0] != '\0' ? err->detail : tsp_code_title(code)));
+        doc, "detail", text_string(err->detail[0] != '\0' ? err->detail : tsp_code_title(code)));
     if (instance != NULL) {
-        bad |= json_object_set_new(doc, "instance", json_string(instance));
+        bad |= json_object_set_new(doc, "instance", text_string(instance));
     }
     bad |= json_object_set_new(doc, "code", json_string(tsp_code_name(code)));
     if (err->field[0] != '\0') {
-        bad |= json_object_set_new(doc, "field", json_string(err->field));
+        bad |= json_object_set_new(doc, "field", text_string(err->field));
+    }
+    if (err->blocking_pid > 0) {
+        bad |= json_object_set_new(doc, "blocking_pid", json_integer(err->blocking_pid));
+        bad |= json_object_set_new(doc, "blocking_application",
+                                   text_string(err->blocking_application));
     }
     if (err->sqlstate[0] != '\0') {
         bad |= json_object_set_new(doc, "sqlstate", json_string(err->sqlstate));
     }
     if (request_id != NULL && request_id[0] != '\0') {
-        bad |= json_object_set_new(doc, "request_id", json_string(request_id));
+        bad |= json_object_set_new(doc, "request_id", text_string(request_id));
     }
     if (bad != 0) {
         json_decref(doc);
@@ -74,6 +104,8 @@ const char *tsp_problem_headers(enum tsp_code code)
         return "Retry-After: 5\r\n";
     case TSP_SHUTTING_DOWN:
         return "Retry-After: 10\r\n";
+    case TSP_LOCK_NOT_AVAILABLE:
+        return "Retry-After: 5\r\n";
     case TSP_UNAUTHORIZED:
         return "WWW-Authenticate: Bearer realm=\"tspool\"\r\n";
     default:
@@ -113,8 +145,14 @@ int tsp_problem_send(struct tsp_req *req, const struct tsp_error *err, const cha
     char *text = NULL;
     int sent = 0;
 
-    snprintf(headers, sizeof(headers), "%s%s", tsp_problem_headers(code),
-             extra_headers != NULL ? extra_headers : "");
+    if (err->retry_after_s > 0) {
+        /* the service knows better than the per-code default (e.g. the lock timeout) */
+        snprintf(headers, sizeof(headers), "Retry-After: %d\r\n%s", err->retry_after_s,
+                 extra_headers != NULL ? extra_headers : "");
+    } else {
+        snprintf(headers, sizeof(headers), "%s%s", tsp_problem_headers(code),
+                 extra_headers != NULL ? extra_headers : "");
+    }
     if (doc != NULL) {
         text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     }

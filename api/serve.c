@@ -199,6 +199,7 @@ int tsp_cli_serve(int argc, char **argv)
         return 2;
     }
     memset(&cfg, 0, sizeof(cfg));
+    memset(&connector, 0, sizeof(connector));
     tsp_error_init(&err);
     rc = tsp_config_load(&cfg, environ, &err);
     if (rc != TSP_OK) {
@@ -216,7 +217,10 @@ int tsp_cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     tsp_pool_options_from_config(&cfg, &pool_opts);
-    tsp_pool_pg_connector(&cfg, &connector);
+    rc = tsp_pool_pg_connector(&cfg, &connector, &err);
+    if (rc != TSP_OK) {
+        goto fail;
+    }
     rc = tsp_pool_new(&pool_opts, &connector, &pool, &err);
     if (rc != TSP_OK) {
         goto fail;
@@ -232,6 +236,7 @@ int tsp_cli_serve(int argc, char **argv)
     health_opts.heartbeat_max_ms =
         60000L + 3L * cfg.db_connect_timeout_s * 1000L + 3L * cfg.health_interval_ms;
     health_opts.ready_max_waiting = cfg.ready_max_waiting;
+    health_opts.max_check_age_ms = cfg.ready_max_check_age_ms;
     rc = tsp_health_new(pool, &health_opts, &health, &err);
     if (rc != TSP_OK) {
         goto fail;

@@ -1,6 +1,7 @@
 /* api/tls.c - HTTPS on the listener: the certificate chain and key of TSPOOL_TLS_CERT_FILE /
  * TSPOOL_TLS_KEY_FILE checked before start-up (with OpenSSL's reason), then loaded into
- * CivetWeb's SSL_CTX with the minimum protocol version of TSPOOL_TLS_MIN_VERSION.
+ * CivetWeb's SSL_CTX with the minimum protocol version of TSPOOL_TLS_MIN_VERSION, and read
+ * again when either file changes (a cert-manager renewal): new handshakes get the new pair.
  * SPDX-License-Identifier: MIT
  */
 #include "api_int.h"
@@ -8,11 +9,30 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "tspool/log.h"
+
+/* How often a handshake may make us stat the two files. */
+#define TLS_WATCH_MS 1000
+
+/* The certificate pair the listener serves, following its files. */
+struct tsp_tls {
+    pthread_mutex_t lock; /* guards everything below */
+    const struct tsp_config *cfg;
+    struct tsp_file_watch *cert_watch;
+    struct tsp_file_watch *key_watch;
+    X509 *cert; /* a pair read after start-up; NULL: the SSL_CTX's own is current */
+    EVP_PKEY *key;
+    STACK_OF(X509) * chain; /* intermediates after the leaf */
+};
 
 /* OpenSSL's reason for the last failure, one line. */
 static const char *ssl_reason(char *buf, size_t size)
@@ -130,11 +150,165 @@ done:
     return rc;
 }
 
-int tsp_tls_init_ctx(void *ssl_ctx, const struct tsp_config *cfg)
+static void log_reload(const struct tsp_config *cfg, bool ok, const char *what)
+{
+    struct tsp_log_field fields[2] = {{.key = "cert_file", .str = cfg->tls_cert_file},
+                                      {.key = "key_file", .str = cfg->tls_key_file}};
+    struct tsp_log_ctx ctx = {.event = "tls.reload", .conn_id = -1, .fields = fields, .nfields = 2};
+
+    if (ok) {
+        TSP_LOG_INFO(&ctx, "TLS certificate reloaded: %s", what);
+    } else {
+        TSP_LOG_WARN(&ctx,
+                     "TLS certificate files changed but cannot be used (%s); keeping "
+                     "the previous certificate",
+                     what);
+    }
+}
+
+/* Read the chain and key files into a new pair; false (why in reason) when they cannot be
+ * read or do not belong together. */
+static bool read_pair(const struct tsp_config *cfg, X509 **cert, EVP_PKEY **key,
+                      STACK_OF(X509) * *chain, char *reason, size_t size)
+{
+    FILE *f = NULL;
+    X509 *c = NULL;
+    X509 *extra = NULL;
+    EVP_PKEY *k = NULL;
+    STACK_OF(X509) *ch = sk_X509_new_null();
+    bool ok = false;
+
+    ERR_clear_error();
+    f = fopen(cfg->tls_cert_file, "r");
+    c = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (c == NULL || ch == NULL) {
+        snprintf(reason, size, "no PEM certificate in \"%s\"", cfg->tls_cert_file);
+        goto done;
+    }
+    while ((extra = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_push(ch, extra) <= 0) {
+            X509_free(extra);
+            snprintf(reason, size, "out of memory");
+            goto done;
+        }
+    }
+    ERR_clear_error(); /* the end of the file ends the loop with an error */
+    fclose(f);
+    f = fopen(cfg->tls_key_file, "r");
+    k = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (k == NULL) {
+        snprintf(reason, size, "no PEM private key in \"%s\"", cfg->tls_key_file);
+        goto done;
+    }
+    if (X509_check_private_key(c, k) != 1) {
+        snprintf(reason, size, "the key in \"%s\" does not belong to the certificate in \"%s\"",
+                 cfg->tls_key_file, cfg->tls_cert_file);
+        goto done;
+    }
+    *cert = c;
+    *key = k;
+    *chain = ch;
+    c = NULL;
+    k = NULL;
+    ch = NULL;
+    ok = true;
+done:
+    if (f != NULL) {
+        fclose(f);
+    }
+    ERR_clear_error();
+    X509_free(c);
+    EVP_PKEY_free(k);
+    sk_X509_pop_free(ch, X509_free);
+    return ok;
+}
+
+/* Re-read the pair when a file changed. Lock held. */
+static void refresh_pair(struct tsp_tls *tls)
+{
+    bool cert_changed = tsp_file_watch_changed(tls->cert_watch);
+    bool key_changed = tsp_file_watch_changed(tls->key_watch);
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    STACK_OF(X509) *chain = NULL;
+    char reason[512];
+    char subject[256] = "";
+
+    if (!cert_changed && !key_changed) {
+        return;
+    }
+    if (!read_pair(tls->cfg, &cert, &key, &chain, reason, sizeof(reason))) {
+        log_reload(tls->cfg, false, reason);
+        return;
+    }
+    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+    X509_free(tls->cert);
+    EVP_PKEY_free(tls->key);
+    sk_X509_pop_free(tls->chain, X509_free);
+    tls->cert = cert;
+    tls->key = key;
+    tls->chain = chain;
+    log_reload(tls->cfg, true, subject);
+}
+
+/* OpenSSL's certificate callback, once per handshake on a CivetWeb worker thread: serve the
+ * pair read last (the SSL_CTX's own until a file changes). */
+static int on_cert(SSL *ssl, void *arg)
+{
+    struct tsp_tls *tls = arg;
+    int rc = 1;
+
+    pthread_mutex_lock(&tls->lock);
+    refresh_pair(tls);
+    if (tls->cert != NULL && SSL_use_cert_and_key(ssl, tls->cert, tls->key, tls->chain, 1) != 1) {
+        ERR_clear_error();
+        rc = 0;
+    }
+    pthread_mutex_unlock(&tls->lock);
+    return rc;
+}
+
+struct tsp_tls *tsp_tls_new(const struct tsp_config *cfg)
+{
+    struct tsp_tls *tls = calloc(1, sizeof(*tls));
+
+    if (tls == NULL) {
+        return NULL;
+    }
+    pthread_mutex_init(&tls->lock, NULL);
+    tls->cfg = cfg;
+    tls->cert_watch = tsp_file_watch_new(cfg->tls_cert_file, TLS_WATCH_MS);
+    tls->key_watch = tsp_file_watch_new(cfg->tls_key_file, TLS_WATCH_MS);
+    if (tls->cert_watch == NULL || tls->key_watch == NULL) {
+        tsp_tls_free(tls);
+        return NULL;
+    }
+    return tls;
+}
+
+void tsp_tls_free(struct tsp_tls *tls)
+{
+    if (tls == NULL) {
+        return;
+    }
+    tsp_file_watch_free(tls->cert_watch);
+    tsp_file_watch_free(tls->key_watch);
+    X509_free(tls->cert);
+    EVP_PKEY_free(tls->key);
+    sk_X509_pop_free(tls->chain, X509_free);
+    pthread_mutex_destroy(&tls->lock);
+    free(tls);
+}
+
+int tsp_tls_init_ctx(void *ssl_ctx, struct tsp_tls *tls)
 {
     struct tsp_error err;
 
     tsp_error_init(&err);
     /* tsp_tls_check passed moments ago: a failure here means the files changed in between */
-    return load_into(ssl_ctx, cfg, &err) == TSP_OK ? 1 : -1;
+    if (load_into(ssl_ctx, tls->cfg, &err) != TSP_OK) {
+        return -1;
+    }
+    SSL_CTX_set_cert_cb(ssl_ctx, on_cert, tls);
+    return 1;
 }

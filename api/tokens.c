@@ -9,10 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
-#include "tspool/clock.h"
 #include "tspool/log.h"
 
 /* How often a request may make us stat the file. */
@@ -21,11 +18,10 @@
 #define TOKEN_FILE_MAX 4096
 
 struct token_slot {
-    const char *name;   /* "TSPOOL_ADMIN_TOKEN" */
-    char *path;         /* the *_FILE path, or NULL when the token did not come from a file */
-    char *value;        /* current token; NULL when unset */
-    struct stat seen;   /* identity of the file the value was read from */
-    int64_t checked_ms; /* last stat */
+    const char *name;             /* "TSPOOL_ADMIN_TOKEN" */
+    const char *path;             /* the *_FILE path (watch's), NULL when not from a file */
+    char *value;                  /* current token; NULL when unset */
+    struct tsp_file_watch *watch; /* the *_FILE, NULL when the token did not come from one */
 };
 
 struct tsp_tokens {
@@ -33,12 +29,6 @@ struct tsp_tokens {
     struct token_slot admin;
     struct token_slot read;
 };
-
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
 
 static void log_rotation(const char *name, const char *path, const char *what)
 {
@@ -92,23 +82,18 @@ static char *read_token(const char *path, const char **why)
 }
 
 /* Re-read the slot's file when it changed. Lock held. */
-static void refresh(struct token_slot *slot, int64_t now)
+static void refresh(struct token_slot *slot)
 {
-    struct stat st;
     const char *why = NULL;
     char *fresh = NULL;
 
-    if (slot->path == NULL || now - slot->checked_ms < RECHECK_MS) {
-        return;
-    }
-    slot->checked_ms = now;
-    if (stat(slot->path, &st) != 0 || same_file(&st, &slot->seen)) {
+    /* a file that cannot be used is not retried (nor logged) until it changes again */
+    if (slot->watch == NULL || !tsp_file_watch_changed(slot->watch)) {
         return;
     }
     fresh = read_token(slot->path, &why);
     if (fresh == NULL) {
         log_rotation(slot->name, slot->path, why);
-        slot->seen = st; /* do not retry (and log) until it changes again */
         return;
     }
     if (slot->value == NULL || strcmp(fresh, slot->value) != 0) {
@@ -116,13 +101,12 @@ static void refresh(struct token_slot *slot, int64_t now)
     }
     free(slot->value);
     slot->value = fresh;
-    slot->seen = st;
 }
 
 static bool slot_init(struct token_slot *slot, const struct tsp_config *cfg, const char *name,
                       const char *value)
 {
-    size_t n = tsp_config_var_count();
+    const char *path = tsp_config_file_of(cfg, name);
 
     slot->name = name;
     if (value != NULL) {
@@ -131,30 +115,20 @@ static bool slot_init(struct token_slot *slot, const struct tsp_config *cfg, con
             return false;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        const struct tsp_config_origin *origin = NULL;
-        if (strcmp(tsp_config_var_at(i)->name, name) != 0) {
-            continue;
+    if (path != NULL) {
+        /* the value in cfg was read from this file just now: its state is the baseline */
+        slot->watch = tsp_file_watch_new(path, RECHECK_MS);
+        if (slot->watch == NULL) {
+            return false;
         }
-        origin = tsp_config_origin_at(cfg, i);
-        if (origin != NULL && origin->source == TSP_CONFIG_SRC_FILE && origin->where[0] != '\0') {
-            slot->path = strdup(origin->where);
-            if (slot->path == NULL) {
-                return false;
-            }
-            /* the value in cfg was read from this file just now */
-            if (stat(slot->path, &slot->seen) != 0) {
-                memset(&slot->seen, 0, sizeof(slot->seen));
-            }
-            slot->checked_ms = tsp_clock_mono_ms();
-        }
+        slot->path = tsp_file_watch_path(slot->watch);
     }
     return true;
 }
 
 static void slot_fini(struct token_slot *slot)
 {
-    free(slot->path);
+    tsp_file_watch_free(slot->watch);
     free(slot->value);
 }
 
@@ -187,14 +161,13 @@ void tsp_tokens_free(struct tsp_tokens *t)
 
 bool tsp_tokens_get(struct tsp_tokens *t, char **admin, char **read)
 {
-    int64_t now = tsp_clock_mono_ms();
     bool ok = true;
 
     *admin = NULL;
     *read = NULL;
     pthread_mutex_lock(&t->lock);
-    refresh(&t->admin, now);
-    refresh(&t->read, now);
+    refresh(&t->admin);
+    refresh(&t->read);
     if (t->admin.value != NULL) {
         *admin = strdup(t->admin.value);
         ok = *admin != NULL;

@@ -91,10 +91,11 @@ static enum tsp_code null_connect(void *ctx, void **conn_out, struct tsp_error *
     return TSP_OK;
 }
 
-static enum tsp_code null_ping(void *ctx, void *conn, struct tsp_error *err)
+static enum tsp_code null_ping(void *ctx, void *conn, long timeout_ms, struct tsp_error *err)
 {
     (void)ctx;
     (void)conn;
+    (void)timeout_ms;
     (void)err;
     return TSP_OK;
 }
@@ -361,8 +362,11 @@ int main(int argc, char **argv)
     int only_threads = argc > 2 ? atoi(argv[2]) : 0;           /* run one thread count only */
     bool pool_only = argc > 3 && strcmp(argv[3], "pool") == 0; /* for profiling */
     struct result none;
-    struct tsp_connector connector = {NULL, null_connect, null_ping, null_status,
-                                      NULL, null_pid,     null_close};
+    struct tsp_connector connector = {.connect = null_connect,
+                                      .ping = null_ping,
+                                      .status = null_status,
+                                      .backend_pid = null_pid,
+                                      .close = null_close};
     struct tsp_pool_options o;
     struct tsp_pool *pool = NULL;
     struct tsp_error err;

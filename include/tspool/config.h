@@ -44,7 +44,8 @@ struct tsp_config {
     char *db_user;
     char *db_pass; /* secret; NULL when unset */
     int db_connect_timeout_s;
-    int db_statement_timeout_ms; /* 0 = no limit */
+    int db_statement_timeout_ms;  /* -1 = unset: the server's setting is left alone */
+    int db_statement_deadline_ms; /* client-side deadline of every statement */
     char *db_sslmode;
     char
         *db_sslrootcert; /* libpq sslrootcert (CA file for verify-ca/verify-full); NULL = default */
@@ -112,6 +113,13 @@ struct tsp_config {
     int stats_log_interval_s;   /* periodic pool stats log line; 0 = off */
     int ready_max_waiting;      /* readiness fails while more borrowers wait; 0 = off */
     bool ready_pgbouncer;       /* readiness fails unless a PgBouncer instance is up */
+    int ready_max_check_age_ms; /* readiness fails when the last good check is older; 0 = 3
+                                   health intervals */
+    int http_db_max_inflight;   /* database-bound requests at once; 0 = 3/4 of http_threads */
+    char *probe_listen;         /* TSPOOL_PROBE_LISTEN "host:port", or NULL when off */
+    char *probe_listen_host;    /* without brackets; NULL when off */
+    int probe_listen_port;
+    int lock_timeout_ms;        /* lock_timeout of TimescaleDB changes; 0 = wait */
     int timescaledb_refresh_ms; /* TimescaleDB snapshot period for /metrics; 0 = off */
     int activity_interval_ms;   /* pg_stat_activity sample period; 0 = off */
     int statements_interval_ms; /* pg_stat_statements snapshot period; 0 = off */
@@ -162,6 +170,7 @@ struct tsp_config_var {
     bool secret;               /* redacted in every output; has a *_FILE variant */
     const char *help;          /* one line for --help, README and /config */
     tsp_config_check_fn check; /* extra validation of the text, or NULL */
+    bool watched;              /* secrets: the *_FILE is re-read when it changes */
 };
 
 /* What a set secret is shown as in every output. */
@@ -221,5 +230,33 @@ void tsp_config_print_help(FILE *out);
  * Returns TSP_OK or TSP_NO_MEMORY / TSP_IO. */
 enum tsp_code tsp_config_print_json(const struct tsp_config *cfg, FILE *out,
                                     struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- files that change while tspool runs (Secret and certificate rotation) ----------------- */
+
+/* The *_FILE path a secret (name without _FILE, e.g. "DB_PASS") was read from, or NULL when
+ * it came from elsewhere. Borrowed from cfg (valid while cfg is). */
+const char *tsp_config_file_of(const struct tsp_config *cfg, const char *name);
+
+/* Read a secret file by the loader's rules: one trailing newline (CRLF too) dropped, not
+ * empty, no NUL byte. name ("DB_PASS") only words the errors: TSP_IO (cannot read),
+ * TSP_INVALID (empty, NUL), TSP_NO_MEMORY. Never puts the content in err. On TSP_OK *out is
+ * a malloc'd string for the caller to free. Blocking (one small file read). */
+enum tsp_code tsp_config_read_secret(const char *name, const char *path, char **out,
+                                     struct tsp_error *err) TSP_MUSTCHECK;
+
+/* A file followed for changes. Kubernetes updates a mounted Secret by swapping a symlink, so
+ * the file is compared by identity (device, inode, size, modification time) through stat(),
+ * which follows the links. Not thread-safe: one owner (or the owner's lock) per watch. */
+struct tsp_file_watch;
+
+/* Watch path, looking at most once per interval_ms; the file as it is now is the baseline.
+ * NULL on out of memory. Free with tsp_file_watch_free (NULL is a no-op). */
+struct tsp_file_watch *tsp_file_watch_new(const char *path, long interval_ms);
+void tsp_file_watch_free(struct tsp_file_watch *w);
+/* The watched path (borrowed, valid while w is). */
+const char *tsp_file_watch_path(const struct tsp_file_watch *w);
+/* true once per change of the file since the baseline or the last true; false while the
+ * interval has not passed, or when the file is missing. One stat() at most. */
+bool tsp_file_watch_changed(struct tsp_file_watch *w);
 
 #endif /* TSPOOL_CONFIG_H */

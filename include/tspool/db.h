@@ -20,18 +20,18 @@ struct tsp_db_result; /* opaque rows of one statement */
  * tsp_db_code_for_sqlstate(), copies it into err->sqlstate, and puts the server's message
  * (scrubbed) in err->detail; a connection lost without a SQLSTATE counts as "08006".
  * On TSP_OK *out (if out != NULL) is a result to release with tsp_db_result_free().
- * Blocks for the round trip (bounded by statement_timeout). */
+ * Blocks for the round trip, at most the lease's statement deadline
+ * (tsp_lease_statement_deadline_ms): past it the statement is cancelled (PQcancel, sent from
+ * a detached thread so that an unreachable server cannot hold the caller), TSP_TIMEOUT is
+ * returned with SQLSTATE 57014, and the connection is closed when the lease is returned. */
 enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
                           const char *const *params, struct tsp_db_result **out,
                           struct tsp_error *err) TSP_MUSTCHECK;
 
-/* tsp_db_exec with a deadline on the whole round trip, whatever the server or the network do:
- * the statement is sent asynchronously and its answer awaited with poll() for at most
- * timeout_ms (>= 1). When the deadline passes: TSP_TIMEOUT ("no answer within N ms"), the
- * statement is left running on the session, so that the pool closes the connection when the
- * lease is returned (its status is then "busy"); no cancel request is sent, because opening the
- * cancel connection could itself block on an unreachable server. Otherwise as tsp_db_exec.
- * Blocks at most timeout_ms. */
+/* tsp_db_exec with a deadline of its own (timeout_ms >= 1) instead of the lease's statement
+ * deadline, for background work that must give up sooner (the activity sampler). Past it the
+ * statement is cancelled like tsp_db_exec's (TSP_TIMEOUT, SQLSTATE 57014) and the connection is
+ * closed when the lease is returned. Blocks at most timeout_ms. */
 enum tsp_code tsp_db_exec_deadline(struct tsp_lease *lease, const char *sql, int nparams,
                                    const char *const *params, long timeout_ms,
                                    struct tsp_db_result **out, struct tsp_error *err) TSP_MUSTCHECK;

@@ -24,6 +24,7 @@
     XX(NOT_FOUND, 404, "Not found")                                                                \
     XX(METHOD_NOT_ALLOWED, 405, "Method not allowed")                                              \
     XX(CONFLICT, 409, "Conflict")                                                                  \
+    XX(LOCK_NOT_AVAILABLE, 409, "Lock not available")                                              \
     XX(TOO_LARGE, 413, "Request body too large")                                                   \
     XX(UNSUPPORTED_MEDIA, 415, "Unsupported media type")                                           \
     XX(UNAVAILABLE, 503, "Service unavailable")                                                    \
@@ -52,14 +53,19 @@ struct tsp_error {
     enum tsp_code code;                /* TSP_OK until the first error is set */
     char field[TSP_ERROR_FIELD_MAX];   /* the input at fault ("DB_MAX_CONNS", "size"), or "" */
     char sqlstate[6];                  /* five-character SQLSTATE from the server, or "" */
-    char detail[TSP_ERROR_DETAIL_MAX]; /* one line, human readable, no secrets */
+    char detail[TSP_ERROR_DETAIL_MAX]; /* one line, human readable, no secrets; cut on a UTF-8
+                                          character boundary */
+    int retry_after_s;                 /* > 0: a retry may succeed after this many seconds */
+    int blocking_pid;                  /* LOCK_NOT_AVAILABLE: server pid holding the lock, or 0 */
+    char blocking_application[64];     /* LOCK_NOT_AVAILABLE: its application_name, or "" */
 };
 
 /* Reset err to TSP_OK with empty strings. err may be NULL. */
 void tsp_error_init(struct tsp_error *err);
 
 /* Record an error unless one is already recorded (the first error wins). err may be NULL.
- * field may be NULL. Returns code, so that `return tsp_error_set(err, ...);` reads naturally. */
+ * field may be NULL. A detail longer than the buffer is cut on a UTF-8 character boundary. Returns
+ * code, so that `return tsp_error_set(err, ...);` reads naturally. */
 enum tsp_code tsp_error_set(struct tsp_error *err, enum tsp_code code, const char *field,
                             const char *fmt, ...) TSP_PRINTF(4, 5);
 

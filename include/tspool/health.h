@@ -56,6 +56,8 @@ struct tsp_health_inputs {
     bool pgbouncer_enabled;  /* PGBOUNCER_HOSTS is set */
     size_t pgbouncer_up;     /* instances up in the last refresh */
     size_t pgbouncer_total;  /* instances known (0 before the first refresh) */
+    long max_check_age_ms;   /* the db check fails when the last good check is older; <= 0: three
+                                health intervals (db.interval_ms) */
 };
 
 /* Evaluate `probe` over inputs. `only` restricts to one check (per-check paths, NULL = all);
@@ -78,6 +80,8 @@ struct tsp_health; /* opaque: the pool to look at and the shutdown flag */
 struct tsp_health_options {
     long heartbeat_max_ms; /* <= 0: 60 s */
     int ready_max_waiting; /* 0 = off */
+    long max_check_age_ms; /* readiness fails when the last good database check is older;
+                              <= 0: three health intervals */
 };
 
 /* Create the health state over pool (borrowed; must outlive it; may be NULL in tests, then

@@ -31,7 +31,9 @@ struct tsp_http_deps {
  * Static data; *count receives the number of labels. */
 const char *const *tsp_http_route_labels(size_t *count);
 
-/* Start serving on cfg->listen_host:listen_port with cfg->http_threads workers. Errors:
+/* Start serving on cfg->listen_host:listen_port with cfg->http_threads workers, of which at
+ * most cfg->http_db_max_inflight serve requests that wait on the database, and on
+ * cfg->probe_listen (when set) with 4 workers that serve only the probes and /metrics. Errors:
  * TSP_IO with CivetWeb's text (e.g. the port is in use), TSP_NO_MEMORY. On TSP_OK *out is a
  * running server to stop with tsp_http_stop(). Call from the main thread. */
 enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_server **out,
@@ -39,6 +41,13 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
 
 /* The TCP port actually bound (useful with port 0), or 0. */
 int tsp_http_port(const struct tsp_http_server *server);
+
+/* The port of the probe listener (TSPOOL_PROBE_LISTEN), or 0 when it is off. */
+int tsp_http_probe_port(const struct tsp_http_server *server);
+
+/* Connections closed before CivetWeb set them up (failed TLS handshakes, TCP checks of a load
+ * balancer on an HTTPS port). Thread-safe. */
+long tsp_http_failed_handshakes(struct tsp_http_server *server);
 
 /* Begin draining: from now on new requests are answered 503 (SHUTTING_DOWN, Connection:
  * close) while requests already being served continue. CivetWeb cannot write responses once

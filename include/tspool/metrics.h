@@ -60,7 +60,10 @@ struct tsp_metrics_sources {
     const struct tsp_pool_label_count *slow; /* per-label slow operations */
     size_t nslow;
     const struct tsp_pool_health *db;
-    const char *version; /* tspool_build_info{version} */
+    const char *version;         /* tspool_build_info{version} */
+    bool http;                   /* the two HTTP server figures below are set */
+    long http_db_inflight;       /* requests waiting on the database now (admission bound) */
+    long http_failed_handshakes; /* connections closed before set-up (failed TLS handshakes) */
     /* more families appended at the end (the TimescaleDB snapshot); called during the render,
      * must not block. NULL = none. */
     void (*append)(void *ctx, struct tsp_strbuf *sb);
@@ -69,9 +72,10 @@ struct tsp_metrics_sources {
 
 /* Write the Prometheus text exposition: tspool_up, tspool_build_info, tspool_pool_* (one
  * series per pool, label pool="primary"|"read"), tspool_replica_* (per replica, label server),
- * tspool_read_borrows_total, tspool_cluster_failovers_total, tspool_db_*, tspool_http_*. HELP and
- * TYPE precede every family. On TSP_OK *out is a malloc'd NUL-terminated text (free it) of *len
- * bytes. Errors: TSP_NO_MEMORY. Thread-safe (reads atomics); metrics may be NULL (HTTP families
+ * tspool_read_borrows_total, tspool_cluster_failovers_total, tspool_db_*, tspool_http_* (with
+ * src->http: tspool_http_db_inflight and tspool_http_failed_handshakes_total). HELP and TYPE
+ * precede every family. On TSP_OK *out is a malloc'd NUL-terminated text (free it) of *len bytes.
+ * Errors: TSP_NO_MEMORY. Thread-safe (reads atomics); metrics may be NULL (HTTP families
  * skipped). */
 enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
                                  const struct tsp_metrics_sources *src, char **out, size_t *len,

@@ -31,8 +31,9 @@ struct tsp_connector {
     /* Open and initialise a session. On failure return a code (TSP_DB_UNAVAILABLE, TSP_DB_ERROR)
      * with err->detail free of passwords, and leave *conn_out untouched. */
     enum tsp_code (*connect)(void *ctx, void **conn_out, struct tsp_error *err);
-    /* Cheap round trip; failure means the connection is dead. */
-    enum tsp_code (*ping)(void *ctx, void *conn, struct tsp_error *err);
+    /* Cheap round trip, answered within timeout_ms; failure (or no answer in time) means the
+     * connection is dead. */
+    enum tsp_code (*ping)(void *ctx, void *conn, long timeout_ms, struct tsp_error *err);
     /* Local, non-blocking view of the session state. */
     enum tsp_conn_status (*status)(void *ctx, void *conn);
     /* ROLLBACK; failure means close. */
@@ -41,6 +42,19 @@ struct tsp_connector {
     int (*backend_pid)(void *ctx, void *conn);
     /* Close and free the handle. Never fails. */
     void (*close)(void *ctx, void *conn);
+    /* Optional (NULL = none): which server the session reached, as text ("host:port ..."),
+     * written into buf (size bytes). A new connection whose identity differs from the last
+     * one seen means failover: every older connection is invalidated. Non-blocking. */
+    void (*identity)(void *ctx, void *conn, char *buf, size_t size);
+    /* Optional (NULL = fixed credentials). Called by the maintenance thread about four times
+     * a second: follow rotated credentials (DB_PASS_FILE). Sets *changed when new connections
+     * now use new credentials (the pool then soft-recycles every connection onto them).
+     * Returns an error (TSP_DB_ERROR) while new credentials are refused by the server and the
+     * old ones stay in use: the health check then reports "misconfigured". */
+    enum tsp_code (*rotate)(void *ctx, bool *changed, struct tsp_error *err);
+    /* Optional: frees ctx. The pool owns ctx when this is set: tsp_pool_free (and a failing
+     * tsp_pool_new) calls it last. */
+    void (*release)(void *ctx);
 };
 
 /* Why a connection was closed; counted and logged. */
@@ -81,6 +95,8 @@ struct tsp_pool_options {
                                      the first check runs at start. 0 = 5000, negative = none */
     long maintenance_interval_ms; /* maintenance tick (<= 0: 250) */
     long stats_log_interval_ms;   /* periodic stats log line; 0 = off */
+    long statement_deadline_ms;   /* client-side deadline of each statement (<= 0: 60000) */
+    long ping_timeout_ms;         /* deadline of a pre-ping or health ping (<= 0: 5000) */
 };
 
 /* Derive pool options from a loaded configuration (profile and mode already applied):
@@ -90,8 +106,13 @@ void tsp_pool_options_from_config(const struct tsp_config *cfg, struct tsp_pool_
 
 /* The libpq connector for cfg (conninfo built from DB_* with target_session_attrs, connect
  * timeout, application_name, statement_timeout and DB_SESSION_SETTINGS applied per session).
- * cfg must outlive the connector. Caller-owned struct; nothing to free. */
-void tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *out);
+ * When DB_PASS came from DB_PASS_FILE the file is watched (rotate): a changed password is
+ * tried with one connection (bounded by DB_CONNECT_TIMEOUT) and used for new connections once
+ * the server accepts it. cfg must outlive the connector. On TSP_OK (else TSP_NO_MEMORY) *out
+ * is filled with a context that the pool given it to owns and frees (release): pass it to
+ * exactly one tsp_pool_new. Thread-safe callbacks. */
+enum tsp_code tsp_pool_pg_connector(const struct tsp_config *cfg, struct tsp_connector *out,
+                                    struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Create a pool. Copies opts and *connector. Starts the maintenance thread (min idle fill,
  * recycle, idle close, leak scan, health check, stats log). Does not connect synchronously.
@@ -113,8 +134,9 @@ void tsp_pool_free(struct tsp_pool *pool);
  * transparently. Errors: TSP_POOL_EXHAUSTED (detail carries size, in use and waiting),
  * TSP_POOL_PAUSED is never returned (paused pools make borrowers wait), TSP_SHUTTING_DOWN,
  * TSP_DB_UNAVAILABLE / TSP_DB_ERROR (connect failed; libpq text without password).
- * Thread-safe. Blocks up to timeout_ms plus one connect timeout; never connects while holding
- * the pool lock. On TSP_OK *out must be given back with tsp_pool_return() exactly once. */
+ * Thread-safe. Blocks up to timeout_ms plus one connect timeout (a pre-ping gets only what is
+ * left of timeout_ms); never connects while holding the pool lock. On TSP_OK *out must be given
+ * back with tsp_pool_return() exactly once. */
 enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long timeout_ms,
                               struct tsp_lease **out, struct tsp_error *err) TSP_MUSTCHECK;
 
@@ -139,17 +161,22 @@ void *tsp_lease_handle(const struct tsp_lease *lease);
 long long tsp_lease_conn_id(const struct tsp_lease *lease);
 /* Label given at borrow time; valid until the lease is returned. */
 const char *tsp_lease_label(const struct tsp_lease *lease);
+/* The client-side deadline of one statement on this lease (statement_deadline_ms). */
+long tsp_lease_statement_deadline_ms(const struct tsp_lease *lease);
 /* Nanoseconds the borrower waited for this lease (queue, connect and pre-ping included); 0 when
  * an idle connection was lent at once (that path reads no precise clock). */
 uint64_t tsp_lease_wait_ns(const struct tsp_lease *lease);
 
 /* Tell the pool an operation on the lease failed with `sqlstate` (NULL or "" for a client-side
  * failure: nothing to learn; a lost session is found by its status on return). A
- * connection-class error (08xxx, 57P01-57P03) or 25006 (read-only transaction: failover) marks
- * this connection for closing on return and invalidates every connection opened before now
- * (closed when idle, on borrow, or on return; counted once in failover_invalidations). A report
- * from a connection that was already invalidated changes nothing more. Thread-safe,
- * non-blocking. */
+ * connection-class error (08xxx, 57P01-57P03) or a statement past its deadline ("57014" with
+ * the connection left busy) marks this connection only for closing on return: one broken
+ * session is not a failover; every other connection is pinged before it is lent again, so
+ * siblings killed by the same event are replaced and the healthy ones kept. 25006 (read-only
+ * transaction: the primary became a standby) also invalidates every connection opened before now
+ * (closed when idle, on borrow, or on return; counted once in failover_invalidations); so does a
+ * new connection that reached a different server (connector identity). A report from a connection
+ * that was already invalidated changes nothing more. Thread-safe, non-blocking. */
 void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate);
 
 /* Tell the pool an operation on the lease took `duration_ms`; slower than slow_ms is logged
@@ -277,6 +304,8 @@ struct tsp_pool_health {
     char detail[TSP_ERROR_DETAIL_MAX]; /* reason of the last failure, "" when ok */
     char sqlstate[6];
     int64_t heartbeat_ms; /* monotonic ms of the maintenance thread's last tick */
+    int64_t ok_at_ms;     /* monotonic ms of the last successful check (0 = none yet) */
+    long interval_ms;     /* health check period (health_interval_ms) */
 };
 
 /* Copy the last health result. Thread-safe, non-blocking. */

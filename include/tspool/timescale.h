@@ -41,6 +41,12 @@ enum tsp_code tsp_ts_new(struct tsp_pool *pool, struct tsp_ts **out,
 /* NULL is a no-op. */
 void tsp_ts_free(struct tsp_ts *ts);
 
+/* lock_timeout (ms) under which every change runs (default 3000; 0 = wait for locks as long
+ * as the server's own setting says). A change that runs out of it fails with
+ * TSP_LOCK_NOT_AVAILABLE naming the blocking session (err->blocking_pid,
+ * err->blocking_application) and err->retry_after_s. Call before serving (not thread-safe). */
+void tsp_ts_set_lock_timeout(struct tsp_ts *ts, long lock_timeout_ms);
+
 /* Who asks and how. Every member is optional (zeroed = defaults). */
 struct tsp_ts_ctx {
     const char *request_id; /* for the audit record */

@@ -3,6 +3,8 @@
  */
 #include "tspool/error.h"
 
+#include "tspool/utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +34,7 @@ enum tsp_code tsp_error_set(struct tsp_error *err, enum tsp_code code, const cha
                             const char *fmt, ...)
 {
     va_list ap;
+    int n = 0;
 
     if (err == NULL || err->code != TSP_OK) {
         return code;
@@ -39,8 +42,12 @@ enum tsp_code tsp_error_set(struct tsp_error *err, enum tsp_code code, const cha
     err->code = code;
     snprintf(err->field, sizeof(err->field), "%s", field != NULL ? field : "");
     va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    n = vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(err->detail)) {
+        /* a server message cut at the byte limit must not end in half a character */
+        (void)tsp_utf8_trim_partial(err->detail);
+    }
     return code;
 }
 

@@ -394,6 +394,9 @@ static enum tsp_code derive(struct tsp_config *cfg, const struct raw *raws, stru
     }
     cfg->read_pool_size =
         cfg->db_read_max_conns > 0 ? cfg->db_read_max_conns : (cfg->pool_size + 1) / 2;
+    if (raws[var_index("DB_STATEMENT_TIMEOUT_MS")].text == NULL) {
+        cfg->db_statement_timeout_ms = -1; /* unset: leave the server's setting alone */
+    }
     if (cfg->celery_worker_running) {
         cfg->pool_mode = TSP_POOL_MODE_DIRECT;
         set_origin(&cfg->pool_mode_origin, TSP_CONFIG_SRC_PROFILE, "CELERY_WORKER_RUNNING=true");
@@ -475,6 +478,12 @@ enum tsp_code tsp_config_load_with_default_env(struct tsp_config *cfg, char *con
         if (!tsp_config_parse_listen(tmp.listen, &tmp.listen_host, &tmp.listen_port)) {
             rc = tsp_error_set(err, TSP_NO_MEMORY, "TSPOOL_LISTEN", "out of memory");
         }
+        tmp.probe_listen_host = NULL;
+        if (rc == TSP_OK && tmp.probe_listen != NULL &&
+            !tsp_config_parse_listen(tmp.probe_listen, &tmp.probe_listen_host,
+                                     &tmp.probe_listen_port)) {
+            rc = tsp_error_set(err, TSP_NO_MEMORY, "TSPOOL_PROBE_LISTEN", "out of memory");
+        }
     }
     if (rc == TSP_OK) {
         rc = derive(&tmp, ld.raws, err);
@@ -513,6 +522,7 @@ void tsp_config_fini(struct tsp_config *cfg)
         }
     }
     free(cfg->listen_host);
+    free(cfg->probe_listen_host);
     free(cfg->origins);
     for (size_t i = 0; i < cfg->nwarnings; i++) {
         free(cfg->warnings[i]);

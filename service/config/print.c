@@ -67,6 +67,9 @@ const char *tsp_config_format_value(const struct tsp_config *cfg, size_t i, bool
     }
     switch (var->type) {
     case TSP_CONFIG_INT:
+        if (field_int(cfg, var->offset) < var->min) {
+            break; /* unset (an optional integer below its range): "" */
+        }
         snprintf(buf, bufsize, "%d", field_int(cfg, var->offset));
         break;
     case TSP_CONFIG_BOOL:
@@ -122,7 +125,8 @@ static const char *table_value(const struct tsp_config *cfg, size_t i, char *buf
     const struct tsp_config_var *var = &tsp_config_vars[i];
     bool is_text = var->type == TSP_CONFIG_STRING || var->type == TSP_CONFIG_ENUM;
 
-    if (is_text && field_str(cfg, var->offset) == NULL) {
+    if ((is_text && field_str(cfg, var->offset) == NULL) ||
+        (var->type == TSP_CONFIG_INT && field_int(cfg, var->offset) < var->min)) {
         snprintf(buf, bufsize, "(unset)");
         return buf;
     }
@@ -196,8 +200,9 @@ void tsp_config_print_help(FILE *out)
         }
         fprintf(out, "\n");
         if (var->secret) {
-            fprintf(out, "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored)\n",
-                    var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name);
+            fprintf(out, "%s_FILE%-*s  %-*s  file holding %s (one trailing newline ignored%s)\n",
+                    var->name, wname - (int)strlen(var->name) - 5, "", wdef, "(unset)", var->name,
+                    var->watched ? "; re-read when it changes" : "");
         }
     }
 }
@@ -223,8 +228,9 @@ void tsp_config_print_markdown(FILE *out)
         }
         fprintf(out, " |\n");
         if (var->secret) {
-            fprintf(out, "| %s_FILE | (unset) | file holding %s; one trailing newline ignored |\n",
-                    var->name, var->name);
+            fprintf(out,
+                    "| %s_FILE | (unset) | file holding %s; one trailing newline ignored%s |\n",
+                    var->name, var->name, var->watched ? "; re-read when it changes" : "");
         }
     }
 }
@@ -237,6 +243,9 @@ static json_t *json_value(const struct tsp_config *cfg, size_t i)
 
     switch (var->type) {
     case TSP_CONFIG_INT:
+        if (field_int(cfg, var->offset) < var->min) {
+            return json_null(); /* unset optional integer */
+        }
         return json_integer(field_int(cfg, var->offset));
     case TSP_CONFIG_BOOL:
         return json_boolean(field_bool(cfg, var->offset));

@@ -14,23 +14,23 @@
 #define FIELD(f) offsetof(struct tsp_config, f)
 #define ROW_STR(n, def, f, help, chk)                                                              \
     {                                                                                              \
-        n, TSP_CONFIG_STRING, def, FIELD(f), 0, 0, NULL, false, help, chk                          \
+        n, TSP_CONFIG_STRING, def, FIELD(f), 0, 0, NULL, false, help, chk, false                   \
     }
-#define ROW_SECRET(n, f, help, chk)                                                                \
+#define ROW_SECRET(n, f, help, chk, watched)                                                       \
     {                                                                                              \
-        n, TSP_CONFIG_STRING, NULL, FIELD(f), 0, 0, NULL, true, help, chk                          \
+        n, TSP_CONFIG_STRING, NULL, FIELD(f), 0, 0, NULL, true, help, chk, watched                 \
     }
 #define ROW_INT(n, def, f, lo, hi, help)                                                           \
     {                                                                                              \
-        n, TSP_CONFIG_INT, def, FIELD(f), lo, hi, NULL, false, help, NULL                          \
+        n, TSP_CONFIG_INT, def, FIELD(f), lo, hi, NULL, false, help, NULL, false                   \
     }
 #define ROW_BOOL(n, def, f, help)                                                                  \
     {                                                                                              \
-        n, TSP_CONFIG_BOOL, def, FIELD(f), 0, 0, NULL, false, help, NULL                           \
+        n, TSP_CONFIG_BOOL, def, FIELD(f), 0, 0, NULL, false, help, NULL, false                    \
     }
 #define ROW_ENUM(n, def, f, allowed, help)                                                         \
     {                                                                                              \
-        n, TSP_CONFIG_ENUM, def, FIELD(f), 0, 0, allowed, false, help, NULL                        \
+        n, TSP_CONFIG_ENUM, def, FIELD(f), 0, 0, allowed, false, help, NULL, false                 \
     }
 
 static enum tsp_code check_nonempty(const struct tsp_config_var *var, const char *value,
@@ -65,11 +65,15 @@ const struct tsp_config_var tsp_config_vars[] = {
             check_ports),
     ROW_STR("DB_NAME", "postgres", db_name, "database name", check_nonempty),
     ROW_STR("DB_USER", "postgres", db_user, "database user", check_nonempty),
-    ROW_SECRET("DB_PASS", db_pass, "database password (secret; or DB_PASS_FILE)", NULL),
+    ROW_SECRET("DB_PASS", db_pass, "database password (secret; or DB_PASS_FILE)", NULL, true),
     ROW_INT("DB_CONNECT_TIMEOUT", "5", db_connect_timeout_s, 1, 3600,
             "seconds to wait for a new database connection (libpq connect_timeout)"),
-    ROW_INT("DB_STATEMENT_TIMEOUT_MS", "0", db_statement_timeout_ms, 0, 86400000,
-            "statement_timeout in milliseconds set on every session; 0 = no limit"),
+    ROW_INT("DB_STATEMENT_TIMEOUT_MS", NULL, db_statement_timeout_ms, 0, 86400000,
+            "statement_timeout in milliseconds set on every session; unset = the server's own "
+            "setting (role, database) is left alone; 0 = no limit"),
+    ROW_INT("DB_STATEMENT_DEADLINE_MS", "60000", db_statement_deadline_ms, 100, 86400000,
+            "client-side deadline of every statement: past it the statement is cancelled, its "
+            "connection closed and the request answered 504"),
     ROW_ENUM("DB_SSLMODE", "prefer", db_sslmode,
              "disable|allow|prefer|require|verify-ca|verify-full", "libpq sslmode"),
     ROW_STR("DB_SSLROOTCERT", NULL, db_sslrootcert,
@@ -131,7 +135,7 @@ const struct tsp_config_var tsp_config_vars[] = {
     ROW_BOOL("CELERY_WORKER_RUNNING", NULL, celery_worker_running,
              "true selects the direct (non-pooled) mode, as for worker processes"),
     {"DB_POOL_MODE", TSP_CONFIG_ENUM_INDEX, "pooled", FIELD(db_pool_mode), 0, 0, "pooled|direct",
-     false, "pooled, or direct (connect per borrow, close on return)", NULL},
+     false, "pooled, or direct (connect per borrow, close on return)", NULL, false},
     ROW_ENUM("TSPOOL_ENV", "production", env, "production|development",
              "development uses DB_MAX_CONNS_DEV and DB_MAX_OVERFLOW_DEV"),
     ROW_STR("TSPOOL_ENV_FILE", "./.env", env_file,
@@ -139,19 +143,21 @@ const struct tsp_config_var tsp_config_vars[] = {
     ROW_STR("TSPOOL_LISTEN", "0.0.0.0:8080", listen, "HTTP listen address host:port or [ipv6]:port",
             check_listen),
     ROW_STR("TSPOOL_TLS_CERT_FILE", NULL, tls_cert_file,
-            "PEM certificate (chain) file: serve HTTPS instead of HTTP; needs TSPOOL_TLS_KEY_FILE",
+            "PEM certificate (chain) file: serve HTTPS instead of HTTP; needs "
+            "TSPOOL_TLS_KEY_FILE; re-read when it changes",
             check_nonempty),
     ROW_STR("TSPOOL_TLS_KEY_FILE", NULL, tls_key_file,
-            "PEM private key file of TSPOOL_TLS_CERT_FILE", check_nonempty),
+            "PEM private key file of TSPOOL_TLS_CERT_FILE; re-read when it changes",
+            check_nonempty),
     ROW_ENUM("TSPOOL_TLS_MIN_VERSION", "1.2", tls_min_version, "1.2|1.3",
              "lowest TLS version the HTTPS listener accepts"),
     ROW_SECRET("TSPOOL_ADMIN_TOKEN", admin_token,
                "bearer token for changes and /config (secret; or TSPOOL_ADMIN_TOKEN_FILE)",
-               check_token),
+               check_token, true),
     ROW_SECRET("TSPOOL_READ_TOKEN", read_token,
                "bearer token for reads; unset = reads are open (secret; or "
                "TSPOOL_READ_TOKEN_FILE)",
-               check_token),
+               check_token, true),
     ROW_BOOL("TSPOOL_PUBLIC_PROBES", "true", public_probes,
              "health probes are served without a token"),
     ROW_BOOL("TSPOOL_PUBLIC_METRICS", "true", public_metrics, "/metrics is served without a token"),
@@ -174,6 +180,20 @@ const struct tsp_config_var tsp_config_vars[] = {
             "seconds between pool statistics log lines; 0 = off"),
     ROW_INT("TSPOOL_READY_MAX_WAITING", "0", ready_max_waiting, 0, 100000,
             "readiness fails while more borrowers than this wait; 0 = off"),
+    ROW_INT("TSPOOL_READY_MAX_CHECK_AGE_MS", "0", ready_max_check_age_ms, 0, 86400000,
+            "readiness fails when the last successful database check is older than this; 0 = "
+            "three TSPOOL_HEALTH_INTERVAL_MS"),
+    ROW_INT("TSPOOL_HTTP_DB_MAX_INFLIGHT", "0", http_db_max_inflight, 0, 1024,
+            "requests that need the database served at once; more answer 503 with Retry-After at "
+            "once, so probes and /metrics always find a worker; 0 = three quarters of "
+            "TSPOOL_HTTP_THREADS"),
+    ROW_STR("TSPOOL_PROBE_LISTEN", NULL, probe_listen,
+            "second listener host:port with 4 worker threads of its own that serves only the "
+            "probes and /metrics (never behind database requests or slow clients); unset = off",
+            check_listen),
+    ROW_INT("TSPOOL_LOCK_TIMEOUT_MS", "3000", lock_timeout_ms, 0, 86400000,
+            "lock_timeout of every TimescaleDB change: past it the change answers 409 "
+            "LOCK_NOT_AVAILABLE naming the blocking session; 0 = wait"),
     ROW_INT("TSPOOL_TIMESCALEDB_REFRESH_MS", "30000", timescaledb_refresh_ms, 0, 86400000,
             "milliseconds between TimescaleDB snapshots for /metrics (jobs, chunks, compression, "
             "aggregate lag); 0 = off"),
@@ -187,7 +207,7 @@ const struct tsp_config_var tsp_config_vars[] = {
             "PgBouncer admin console user (in admin_users, or stats_users for reads only)",
             check_nonempty),
     ROW_SECRET("PGBOUNCER_PASS", pgbouncer_pass,
-               "PgBouncer admin console password (secret; or PGBOUNCER_PASS_FILE)", NULL),
+               "PgBouncer admin console password (secret; or PGBOUNCER_PASS_FILE)", NULL, false),
     ROW_INT("PGBOUNCER_CONNECT_TIMEOUT", "5", pgbouncer_connect_timeout_s, 1, 3600,
             "seconds to wait for a PgBouncer console connection (and its name's resolution)"),
     ROW_INT("PGBOUNCER_COMMAND_TIMEOUT_MS", "5000", pgbouncer_command_timeout_ms, 100, 3600000,

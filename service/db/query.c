@@ -1,5 +1,6 @@
-/* db/query.c - SQL on a leased connection: PQexecParams with text parameters, the opaque result,
- * SQLSTATE -> tsp_code mapping, identifier validation and quoting.
+/* db/query.c - SQL on a leased connection: statements sent asynchronously against a deadline
+ * (cancelled past it), the opaque result, SQLSTATE -> tsp_code mapping, identifier validation
+ * and quoting.
  * SPDX-License-Identifier: MIT
  */
 #include "tspool/db.h"
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,28 +31,28 @@ enum tsp_code tsp_db_code_for_sqlstate(const char *sqlstate)
         const char *state;
         enum tsp_code code;
     } exact[] = {
-        {"57014", TSP_TIMEOUT},        /* query_canceled (statement_timeout) */
-        {"57P01", TSP_DB_UNAVAILABLE}, /* admin_shutdown */
-        {"57P02", TSP_DB_UNAVAILABLE}, /* crash_shutdown */
-        {"57P03", TSP_DB_UNAVAILABLE}, /* cannot_connect_now */
-        {"25006", TSP_DB_UNAVAILABLE}, /* read_only_sql_transaction: a standby after failover */
-        {"3D000", TSP_DB_UNAVAILABLE}, /* invalid_catalog_name: database does not exist */
-        {"23505", TSP_CONFLICT},       /* unique_violation */
-        {"23503", TSP_CONFLICT},       /* foreign_key_violation */
-        {"23P01", TSP_CONFLICT},       /* exclusion_violation */
-        {"42P07", TSP_CONFLICT},       /* duplicate_table */
-        {"42710", TSP_CONFLICT},       /* duplicate_object */
-        {"42P06", TSP_CONFLICT},       /* duplicate_schema */
-        {"42723", TSP_CONFLICT},       /* duplicate_function */
-        {"40001", TSP_CONFLICT},       /* serialization_failure */
-        {"40P01", TSP_CONFLICT},       /* deadlock_detected */
-        {"55P03", TSP_CONFLICT},       /* lock_not_available */
-        {"55006", TSP_CONFLICT},       /* object_in_use */
-        {"42P01", TSP_NOT_FOUND},      /* undefined_table */
-        {"42704", TSP_NOT_FOUND},      /* undefined_object */
-        {"3F000", TSP_NOT_FOUND},      /* invalid_schema_name */
-        {"42501", TSP_DB_ERROR},       /* insufficient_privilege: the service's role, not the
-                                          caller, lacks a grant */
+        {"57014", TSP_TIMEOUT},            /* query_canceled (statement_timeout) */
+        {"57P01", TSP_DB_UNAVAILABLE},     /* admin_shutdown */
+        {"57P02", TSP_DB_UNAVAILABLE},     /* crash_shutdown */
+        {"57P03", TSP_DB_UNAVAILABLE},     /* cannot_connect_now */
+        {"25006", TSP_DB_UNAVAILABLE},     /* read_only_sql_transaction: a standby after failover */
+        {"3D000", TSP_DB_UNAVAILABLE},     /* invalid_catalog_name: database does not exist */
+        {"23505", TSP_CONFLICT},           /* unique_violation */
+        {"23503", TSP_CONFLICT},           /* foreign_key_violation */
+        {"23P01", TSP_CONFLICT},           /* exclusion_violation */
+        {"42P07", TSP_CONFLICT},           /* duplicate_table */
+        {"42710", TSP_CONFLICT},           /* duplicate_object */
+        {"42P06", TSP_CONFLICT},           /* duplicate_schema */
+        {"42723", TSP_CONFLICT},           /* duplicate_function */
+        {"40001", TSP_CONFLICT},           /* serialization_failure */
+        {"40P01", TSP_CONFLICT},           /* deadlock_detected */
+        {"55P03", TSP_LOCK_NOT_AVAILABLE}, /* lock_not_available (lock_timeout) */
+        {"55006", TSP_CONFLICT},           /* object_in_use */
+        {"42P01", TSP_NOT_FOUND},          /* undefined_table */
+        {"42704", TSP_NOT_FOUND},          /* undefined_object */
+        {"3F000", TSP_NOT_FOUND},          /* invalid_schema_name */
+        {"42501", TSP_DB_ERROR},           /* insufficient_privilege: the service's role, not the
+                                              caller, lacks a grant */
     };
     size_t i;
 
@@ -309,9 +311,85 @@ static enum tsp_code exec_error(PGconn *conn, const PGresult *res, const char *s
     return code;
 }
 
-enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
-                          const char *const *params, struct tsp_db_result **out,
-                          struct tsp_error *err)
+/* PQcancel connects to the server and waits for it: a black-holed network would hold the
+ * caller for the TCP connect timeout. It runs on a detached thread of its own instead, which
+ * owns (and frees) the cancel object. */
+static void *cancel_main(void *arg)
+{
+    PGcancel *cancel = arg;
+    char errbuf[256];
+
+    (void)PQcancel(cancel, errbuf, (int)sizeof(errbuf));
+    PQfreeCancel(cancel);
+    return NULL;
+}
+
+static void cancel_async(PGconn *conn)
+{
+    PGcancel *cancel = PQgetCancel(conn);
+    pthread_attr_t attr;
+    pthread_t thread;
+    bool started = false;
+
+    if (cancel == NULL) {
+        return;
+    }
+    if (pthread_attr_init(&attr) == 0) {
+        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&thread, &attr, cancel_main, cancel) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        PQfreeCancel(cancel); /* the connection is closed on return anyway */
+    }
+}
+
+/* Read the statement's results until the last one, or give up at deadline_ms (monotonic).
+ * Returns the last result (the caller clears it) or NULL with *late set when the deadline
+ * passed, or NULL when the connection failed. */
+static PGresult *await_result(PGconn *conn, double deadline_ms, bool *late)
+{
+    PGresult *last = NULL;
+    PGresult *res = NULL;
+
+    *late = false;
+    for (;;) {
+        while (PQisBusy(conn)) {
+            struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+            double left = deadline_ms - ((double)tsp_clock_mono_ns() / 1e6);
+            int ready = 0;
+            if (pfd.fd < 0) {
+                PQclear(last);
+                return NULL;
+            }
+            if (left <= 0) {
+                *late = true;
+                PQclear(last);
+                return NULL;
+            }
+            ready = poll(&pfd, 1, left > 1000 ? 1000 : (int)left + 1);
+            if ((ready < 0 && errno != EINTR) || (ready > 0 && !PQconsumeInput(conn))) {
+                /* the connection failed: what libpq kept is the best answer */
+                break;
+            }
+        }
+        res = PQgetResult(conn);
+        if (res == NULL) {
+            return last;
+        }
+        PQclear(last);
+        last = res;
+        if (PQstatus(conn) != CONNECTION_OK) {
+            return last;
+        }
+    }
+}
+
+/* The statement, sent without waiting for the answer and awaited for at most deadline_ms;
+ * `knob` names the setting that chose the deadline, for the error text. */
+static enum tsp_code exec_by(struct tsp_lease *lease, const char *sql, int nparams,
+                             const char *const *params, long deadline_ms, const char *knob,
+                             struct tsp_db_result **out, struct tsp_error *err)
 {
     PGconn *conn = lease_conn(lease);
     PGresult *res = NULL;
@@ -319,17 +397,34 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
     const char *sqlstate = NULL;
     ExecStatusType status;
     double started;
+    bool late = false;
     enum tsp_code rc = TSP_OK;
 
-    if (conn == NULL || sql == NULL || nparams < 0 || (nparams > 0 && params == NULL)) {
+    if (conn == NULL || sql == NULL || nparams < 0 || (nparams > 0 && params == NULL) ||
+        deadline_ms < 1) {
         return tsp_error_set(err, TSP_INTERNAL, NULL,
                              "tsp_db_exec called without a connection "
                              "or with bad parameters");
     }
-    started = (double)tsp_clock_mono_ns() / 1e6;
-    res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    started = ((double)tsp_clock_mono_ns() / 1e6);
+    /* sent without waiting for the answer, so that a server that stops answering mid-statement
+     * (a frozen backend, a failover that moved the address) costs at most the deadline */
+    if (PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
+        res = await_result(conn, started + (double)deadline_ms, &late);
+    }
     tsp_lease_report_duration(lease, tsp_lease_label(lease),
-                              (double)tsp_clock_mono_ns() / 1e6 - started);
+                              ((double)tsp_clock_mono_ns() / 1e6) - started);
+    if (late) {
+        /* cancel on the server, then the session is closed on return (it is left busy) */
+        cancel_async(conn);
+        tsp_lease_report_error(lease, "57014");
+        rc = tsp_error_set(err, TSP_TIMEOUT, NULL,
+                           "the database did not answer within %ld ms (%s); "
+                           "the statement was cancelled and its connection closed",
+                           deadline_ms, knob);
+        tsp_error_set_sqlstate(err, "57014");
+        goto done;
+    }
     status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
         sqlstate = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -357,6 +452,23 @@ enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
 done:
     PQclear(res);
     return rc;
+}
+
+enum tsp_code tsp_db_exec(struct tsp_lease *lease, const char *sql, int nparams,
+                          const char *const *params, struct tsp_db_result **out,
+                          struct tsp_error *err)
+{
+    long deadline_ms = lease != NULL ? tsp_lease_statement_deadline_ms(lease) : 0;
+
+    return exec_by(lease, sql, nparams, params, deadline_ms, "DB_STATEMENT_DEADLINE_MS", out, err);
+}
+
+enum tsp_code tsp_db_exec_deadline(struct tsp_lease *lease, const char *sql, int nparams,
+                                   const char *const *params, long timeout_ms,
+                                   struct tsp_db_result **out, struct tsp_error *err)
+{
+    return exec_by(lease, sql, nparams, params, timeout_ms, "the operation's own deadline", out,
+                   err);
 }
 
 enum tsp_code tsp_db_identifier_quote(struct tsp_lease *lease, const char *ident, const char *field,
@@ -437,144 +549,4 @@ done:
 int tsp_db_libpq_version(void)
 {
     return PQlibVersion();
-}
-
-/* Wait until the connection's socket is ready for `events` or the monotonic deadline passes.
- * Returns 1 ready, 0 timed out, -1 error (errno). */
-static int wait_socket(PGconn *conn, short events, double deadline_ms)
-{
-    struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
-    double left = 0.0;
-    int rc = 0;
-
-    if (pfd.fd < 0) {
-        errno = EBADF;
-        return -1;
-    }
-    for (;;) {
-        left = deadline_ms - (double)tsp_clock_mono_ns() / 1e6;
-        if (left <= 0.0) {
-            return 0;
-        }
-        rc = poll(&pfd, 1, left > 1000000.0 ? 1000000 : (int)left + 1);
-        if (rc > 0) {
-            return 1;
-        }
-        if (rc < 0 && errno != EINTR) {
-            return -1;
-        }
-    }
-}
-
-/* Send the statement and flush it within the deadline. Returns TSP_OK, TSP_TIMEOUT or a
- * connection failure (sqlstate "08006" in *sqlstate). */
-static enum tsp_code send_deadline(PGconn *conn, const char *sql, int nparams,
-                                   const char *const *params, double deadline_ms)
-{
-    int flushed = 0;
-    int ready = 0;
-
-    if (PQsetnonblocking(conn, 1) != 0 ||
-        PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1) {
-        return TSP_DB_UNAVAILABLE;
-    }
-    while ((flushed = PQflush(conn)) == 1) {
-        ready = wait_socket(conn, POLLOUT | POLLIN, deadline_ms);
-        if (ready == 0) {
-            return TSP_TIMEOUT;
-        }
-        if (ready < 0 || (PQconsumeInput(conn) != 1 && PQstatus(conn) != CONNECTION_OK)) {
-            return TSP_DB_UNAVAILABLE;
-        }
-    }
-    return flushed == 0 ? TSP_OK : TSP_DB_UNAVAILABLE;
-}
-
-/* Read every result of the statement within the deadline; keeps the first failed one, else
- * the last one, in *res. */
-static enum tsp_code receive_deadline(PGconn *conn, double deadline_ms, PGresult **res)
-{
-    PGresult *next = NULL;
-    int ready = 0;
-
-    for (;;) {
-        while (PQisBusy(conn)) {
-            ready = wait_socket(conn, POLLIN, deadline_ms);
-            if (ready == 0) {
-                return TSP_TIMEOUT;
-            }
-            if (ready < 0 || PQconsumeInput(conn) != 1) {
-                return TSP_DB_UNAVAILABLE;
-            }
-        }
-        next = PQgetResult(conn);
-        if (next == NULL) {
-            return TSP_OK;
-        }
-        if (*res != NULL && PQresultStatus(*res) == PGRES_FATAL_ERROR) {
-            PQclear(next); /* the first error is the one that explains */
-        } else {
-            PQclear(*res);
-            *res = next;
-        }
-    }
-}
-
-enum tsp_code tsp_db_exec_deadline(struct tsp_lease *lease, const char *sql, int nparams,
-                                   const char *const *params, long timeout_ms,
-                                   struct tsp_db_result **out, struct tsp_error *err)
-{
-    PGconn *conn = lease_conn(lease);
-    PGresult *res = NULL;
-    struct tsp_db_result *wrap = NULL;
-    const char *sqlstate = NULL;
-    ExecStatusType status;
-    double started = (double)tsp_clock_mono_ns() / 1e6;
-    double deadline_ms = started + (double)timeout_ms;
-    enum tsp_code rc = TSP_OK;
-
-    if (conn == NULL || sql == NULL || nparams < 0 || (nparams > 0 && params == NULL) ||
-        timeout_ms < 1) {
-        return tsp_error_set(err, TSP_INTERNAL, NULL,
-                             "tsp_db_exec_deadline called without a connection "
-                             "or with bad parameters");
-    }
-    rc = send_deadline(conn, sql, nparams, params, deadline_ms);
-    if (rc == TSP_OK) {
-        rc = receive_deadline(conn, deadline_ms, &res);
-    }
-    (void)PQsetnonblocking(conn, 0);
-    tsp_lease_report_duration(lease, tsp_lease_label(lease),
-                              (double)tsp_clock_mono_ns() / 1e6 - started);
-    if (rc == TSP_TIMEOUT) {
-        /* the statement is still in flight: the session is busy and is closed on return */
-        rc = tsp_error_set(err, TSP_TIMEOUT, NULL, "the database gave no answer within %ld ms",
-                           timeout_ms);
-        goto done;
-    }
-    status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (rc != TSP_OK ||
-        (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)) {
-        sqlstate = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        if (sqlstate == NULL) {
-            /* no answer at all, or the session broke under the statement */
-            sqlstate = PQstatus(conn) != CONNECTION_OK || rc != TSP_OK ? "08006" : "";
-        }
-        tsp_lease_report_error(lease, sqlstate);
-        rc = exec_error(conn, res, sqlstate, err);
-        goto done;
-    }
-    if (out != NULL) {
-        wrap = calloc(1, sizeof(*wrap));
-        if (wrap == NULL) {
-            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory for a query result");
-            goto done;
-        }
-        wrap->res = res;
-        res = NULL;
-        *out = wrap;
-    }
-done:
-    PQclear(res);
-    return rc;
 }

@@ -52,6 +52,30 @@ static bool check_maintenance(const struct tsp_health_inputs *in, char *reason, 
     return true;
 }
 
+/* A cached success is only as good as its age: when no check could run for a while (no idle
+ * connection, no capacity, every connection stuck), readiness must not keep the last word. */
+static bool check_fresh(const struct tsp_health_inputs *in, char *reason, size_t size)
+{
+    long limit = in->max_check_age_ms;
+    int64_t age = 0;
+
+    if (limit <= 0) {
+        limit = 3 * (in->db.interval_ms > 0 ? in->db.interval_ms : 5000);
+    }
+    if (in->db.ok_at_ms <= 0 || in->db.interval_ms < 0) {
+        return true; /* no periodic check (unit tests, health checks off) */
+    }
+    age = in->now_mono_ms - in->db.ok_at_ms;
+    if (age > limit) {
+        snprintf(reason, size,
+                 "no successful database check for %lld ms (limit %ld ms): every connection is "
+                 "busy or the database does not answer",
+                 (long long)age, limit);
+        return false;
+    }
+    return true;
+}
+
 static bool check_db(const struct tsp_health_inputs *in, char *reason, size_t size)
 {
     if (!in->db.checked) {
@@ -59,7 +83,7 @@ static bool check_db(const struct tsp_health_inputs *in, char *reason, size_t si
         return false;
     }
     if (in->db.ok) {
-        return true;
+        return check_fresh(in, reason, size);
     }
     if (in->db.misconfigured) {
         snprintf(reason, size, "database refused the connection (misconfigured): %s",
@@ -295,6 +319,7 @@ enum tsp_code tsp_health_check(struct tsp_health *health, enum tsp_health_probe 
     in.shutting_down = atomic_load(&health->shutting_down);
     in.heartbeat_max_ms = health->opts.heartbeat_max_ms;
     in.ready_max_waiting = health->opts.ready_max_waiting;
+    in.max_check_age_ms = health->opts.max_check_age_ms;
     in.now_mono_ms = tsp_clock_mono_ms();
     in.pgbouncer_required = health->pgbouncer_required;
     in.pgbouncer_enabled = tsp_pgb_fleet_enabled(health->pgbouncer);

@@ -496,6 +496,15 @@ enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
     if (metrics != NULL) {
         render_http(&o, metrics);
     }
+    if (src != NULL && src->http) {
+        gauge(&o, "tspool_http_db_inflight",
+              "Requests being served that need the database (bounded by "
+              "TSPOOL_HTTP_DB_MAX_INFLIGHT).",
+              (double)src->http_db_inflight);
+        counter(&o, "tspool_http_failed_handshakes_total",
+                "Connections closed before they were set up (failed TLS handshakes).",
+                (uint64_t)src->http_failed_handshakes);
+    }
     if (src != NULL && src->append != NULL) {
         src->append(src->append_ctx, &o);
     }

@@ -102,6 +102,9 @@ done:
         }
         free(pool);
     }
+    if (code != TSP_OK && connector->release != NULL) {
+        connector->release(connector->ctx);
+    }
     return code;
 }
 
@@ -130,17 +133,37 @@ void tsp_pool_free(struct tsp_pool *pool)
     pthread_condattr_destroy(&pool->cond_attr);
     pthread_mutex_destroy(&pool->task_lock);
     pthread_mutex_destroy(&pool->lock);
+    if (pool->connector.release != NULL) {
+        pool->connector.release(pool->connector.ctx);
+    }
     free(pool);
 }
 
-/* 25006 read-only transaction (failover), class 08 connection exceptions, 57P01-57P03. */
-static bool is_failover_state(const char *s)
+/* Class 08 connection exceptions, 57P01-57P03 (a terminated or shut down session) and a
+ * statement past its deadline (57014, reported with the session still busy): this session is
+ * finished, the others may be fine. */
+static bool is_session_failure(const char *s)
 {
     if (s == NULL || strlen(s) != 5) {
         return false;
     }
-    return strcmp(s, "25006") == 0 || strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
-           strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0;
+    return strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
+           strcmp(s, "57P03") == 0 || strcmp(s, "57014") == 0;
+}
+
+/* Every other open connection must pass a ping before it is lent again. Lock held. */
+static void mark_suspect(struct tsp_pool *pool, const struct tsp_pool_conn *failed)
+{
+    struct tsp_pool_conn *c = NULL;
+
+    for (c = pool->lists[TSP_POOL_CONN_IDLE].head; c != NULL; c = c->next) {
+        c->suspect = true;
+    }
+    for (c = pool->lists[TSP_POOL_CONN_IN_USE].head; c != NULL; c = c->next) {
+        if (c != failed) {
+            c->suspect = true;
+        }
+    }
 }
 
 void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate)
@@ -155,15 +178,24 @@ void tsp_lease_report_error(struct tsp_lease *lease, const char *sqlstate)
                               .fields = fields,
                               .nfields = 1};
 
-    if (!is_failover_state(sqlstate)) {
+    bool failover = sqlstate != NULL && strcmp(sqlstate, "25006") == 0;
+
+    if (!failover && !is_session_failure(sqlstate)) {
         return;
     }
     pthread_mutex_lock(&pool->lock);
     conn->doomed = true;
-    conn->close_reason = strcmp(sqlstate, "25006") == 0 ? TSP_CLOSE_FAILOVER : TSP_CLOSE_BROKEN;
-    /* a report from an already invalidated connection teaches nothing new: without this check
-     * every stale connection failing after a restart would invalidate the fresh ones too */
-    if (conn->generation == pool->generation) {
+    conn->close_reason = failover ? TSP_CLOSE_FAILOVER : TSP_CLOSE_BROKEN;
+    /* one broken session (pg_terminate_backend, a statement past its deadline) closes only
+     * itself: invalidating every connection would turn it into a reconnect storm. A read-only
+     * primary is a failover. A report from an already invalidated connection teaches nothing
+     * new: without this check every stale connection would invalidate the fresh ones too */
+    if (!failover) {
+        /* whatever killed this session (a restart, a mass pg_terminate_backend) may have killed
+         * its siblings too: each is pinged before it is lent again, and only the dead ones go */
+        mark_suspect(pool, conn);
+    }
+    if (failover && conn->generation == pool->generation) {
         pool->generation++;
         pool->counters.failover_invalidations++;
         invalidated = true;

@@ -141,6 +141,33 @@ void tsp_pool_connected(struct tsp_pool *pool, struct tsp_pool_conn *conn, void 
     tsp_pool_change_state(pool, conn, state, now_ms, false);
 }
 
+void tsp_pool_read_identity(struct tsp_pool *pool, void *handle, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (pool->connector.identity != NULL) {
+        pool->connector.identity(pool->connector.ctx, handle, buf, size);
+    }
+}
+
+void tsp_pool_note_identity(struct tsp_pool *pool, struct tsp_pool_conn *conn, const char *identity)
+{
+    struct tsp_log_ctx ctx = {.event = "pool.failover", .conn_id = conn->id};
+
+    if (identity[0] == '\0') {
+        return;
+    }
+    if (pool->identity[0] != '\0' && strcmp(pool->identity, identity) != 0) {
+        /* a different server answers now: connections to the old one are stale. The new
+         * connection itself belongs to the new generation. */
+        pool->generation++;
+        pool->counters.failover_invalidations++;
+        conn->generation = pool->generation;
+        TSP_LOG_WARN(&ctx, "server changed from %s to %s: invalidating older connections",
+                     pool->identity, identity);
+    }
+    snprintf(pool->identity, sizeof(pool->identity), "%s", identity);
+}
+
 void tsp_pool_conn_destroy(struct tsp_pool *pool, struct tsp_pool_conn *conn)
 {
     list_unlink(&pool->lists[conn->state], conn);
@@ -418,11 +445,12 @@ static enum tsp_pool_grant wait_turn(struct tsp_pool *pool, const char *label, b
     return got;
 }
 
-/* 0 = ping every time (hand-offs included), > 0 = after that long idle, < 0 = never. */
+/* 0 = ping every time (hand-offs included), > 0 = after that long idle, < 0 = never; and
+ * always when a sibling session failed since the last check (suspect). */
 static bool needs_preping(const struct tsp_pool *pool, const struct tsp_pool_conn *conn)
 {
     long limit = pool->opts.preping_idle_ms;
-    return limit == 0 || (limit > 0 && conn->idle_for_ms >= limit);
+    return conn->suspect || limit == 0 || (limit > 0 && conn->idle_for_ms >= limit);
 }
 
 /* Borrow succeeded: account and arm the lease. Lock held. */
@@ -457,6 +485,7 @@ static enum tsp_code connect_slot(struct tsp_pool *pool, struct tsp_pool_conn *c
 {
     void *handle = NULL;
     int pid = 0;
+    char identity[sizeof(pool->identity)];
     enum tsp_code code = TSP_OK;
     struct tsp_error cerr;
     struct tsp_pool_conn *batch = NULL;
@@ -467,6 +496,7 @@ static enum tsp_code connect_slot(struct tsp_pool *pool, struct tsp_pool_conn *c
     code = pool->connector.connect(pool->connector.ctx, &handle, &cerr);
     if (code == TSP_OK) {
         pid = pool->connector.backend_pid(pool->connector.ctx, handle);
+        tsp_pool_read_identity(pool, handle, identity, sizeof(identity));
     } else {
         ctx.label = conn->holder;
         TSP_LOG_WARN(&ctx, "connect failed: %s", cerr.detail);
@@ -479,6 +509,7 @@ static enum tsp_code connect_slot(struct tsp_pool *pool, struct tsp_pool_conn *c
         return code;
     }
     tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_clock_coarse_ms());
+    tsp_pool_note_identity(pool, conn, identity);
     if (pool->shutting_down) {
         tsp_pool_close_begin(pool, conn, TSP_CLOSE_SHUTDOWN, tsp_clock_coarse_ms(), &batch);
         pthread_mutex_unlock(&pool->lock);
@@ -525,6 +556,8 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
     enum tsp_close_reason reason = TSP_CLOSE_REASON_COUNT;
     enum tsp_code code = TSP_OK;
     struct tsp_error perr;
+    int64_t left_ms = 0;
+    long ping_ms = 0;
     bool front = false; /* keeps its turn after discarding a dead connection */
     bool waited = false;
     bool ready = false;
@@ -603,11 +636,23 @@ enum tsp_code tsp_pool_borrow(struct tsp_pool *pool, const char *label, long tim
             goto done;
         }
         start_clock(&start_ns, &deadline_ns, timeout_ms);
+        left_ms = (deadline_ns - tsp_clock_mono_ns()) / 1000000;
+        if (left_ms <= 0) {
+            /* a discarded connection already used the deadline: never ping past it */
+            conn->holder[0] = '\0';
+            tsp_pool_change_state(pool, conn, TSP_POOL_CONN_IDLE, tsp_clock_coarse_ms(), false);
+            front = true; /* the connection goes to the next waiter */
+            code = exhausted(pool, timeout_ms, pool->waiting, err);
+            goto done;
+        }
+        ping_ms = pool->opts.ping_timeout_ms > 0 ? pool->opts.ping_timeout_ms : 5000;
+        ping_ms = ping_ms < left_ms ? ping_ms : (long)left_ms;
         pthread_mutex_unlock(&pool->lock);
         tsp_error_init(&perr);
-        code = pool->connector.ping(pool->connector.ctx, conn->handle, &perr);
+        code = pool->connector.ping(pool->connector.ctx, conn->handle, ping_ms, &perr);
         pthread_mutex_lock(&pool->lock);
         if (code == TSP_OK) {
+            conn->suspect = false;
             borrow_done(pool, conn, start_ns, waited, out);
             goto done;
         }
@@ -678,6 +723,12 @@ long long tsp_lease_conn_id(const struct tsp_lease *lease)
 const char *tsp_lease_label(const struct tsp_lease *lease)
 {
     return lease->conn->holder;
+}
+
+long tsp_lease_statement_deadline_ms(const struct tsp_lease *lease)
+{
+    long ms = lease->pool->opts.statement_deadline_ms; /* immutable after tsp_pool_new */
+    return ms > 0 ? ms : 60000;
 }
 
 uint64_t tsp_lease_wait_ns(const struct tsp_lease *lease)

@@ -103,10 +103,16 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
 {
     struct tsp_pool_health *h = &pool->health;
 
+    if (ok && pool->cred_refused.code != TSP_OK) {
+        /* the server answers the connections we have, but refuses the new credentials */
+        ok = false;
+        err = &pool->cred_refused;
+    }
     h->checked = true;
     h->ok = ok;
     h->checked_at_ms = tsp_clock_real_ms();
     if (ok) {
+        h->ok_at_ms = tsp_clock_mono_ms();
         h->ever_ok = true;
         h->misconfigured = false;
         h->latency_ms = latency_ms;
@@ -115,8 +121,8 @@ static void health_record(struct tsp_pool *pool, bool ok, double latency_ms,
     } else {
         /* the server answered but refused us: not "down" (internal_ping's distinction) */
         h->misconfigured = err->code == TSP_DB_ERROR || err->code == TSP_INVALID;
-        snprintf(h->detail, sizeof(h->detail), "%s", err->detail);
-        snprintf(h->sqlstate, sizeof(h->sqlstate), "%s", err->sqlstate);
+        snprintf(h->detail, sizeof(h->detail), "%.*s", (int)sizeof(h->detail) - 1, err->detail);
+        snprintf(h->sqlstate, sizeof(h->sqlstate), "%.5s", err->sqlstate);
     }
 }
 
@@ -129,6 +135,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
     struct tsp_pool_conn *batch = NULL;
     void *handle = NULL;
     int pid = 0;
+    char identity[sizeof(pool->identity)];
     int64_t t0 = 0;
     int open = 0;
     enum tsp_code code = TSP_OK;
@@ -142,6 +149,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
     *latency_ms = (double)(tsp_clock_mono_ns() - t0) / 1e6;
     if (code == TSP_OK) {
         pid = pool->connector.backend_pid(pool->connector.ctx, handle);
+        tsp_pool_read_identity(pool, handle, identity, sizeof(identity));
     }
     pthread_mutex_lock(&pool->lock);
     if (code != TSP_OK) {
@@ -149,6 +157,7 @@ static enum tsp_code open_one(struct tsp_pool *pool, double *latency_ms, struct 
         return code;
     }
     tsp_pool_connected(pool, conn, handle, pid, TSP_POOL_CONN_IN_USE, tsp_clock_coarse_ms());
+    tsp_pool_note_identity(pool, conn, identity);
     open = pool->lists[TSP_POOL_CONN_IDLE].count + pool->lists[TSP_POOL_CONN_IN_USE].count +
            pool->lists[TSP_POOL_CONN_CONNECTING].count;
     if (pool->opts.mode == TSP_POOL_MODE_DIRECT) {
@@ -222,9 +231,13 @@ static void health_check(struct tsp_pool *pool, struct maint_state *ms, int64_t 
         snprintf(conn->holder, sizeof(conn->holder), "pool.health");
         pthread_mutex_unlock(&pool->lock);
         t0 = tsp_clock_mono_ns();
-        code = pool->connector.ping(pool->connector.ctx, conn->handle, &err);
+        code = pool->connector.ping(pool->connector.ctx, conn->handle, pool->opts.ping_timeout_ms,
+                                    &err);
         latency_ms = (double)(tsp_clock_mono_ns() - t0) / 1e6;
         pthread_mutex_lock(&pool->lock);
+        if (code == TSP_OK) {
+            conn->suspect = false;
+        }
         tsp_pool_release(pool, conn, code == TSP_OK ? TSP_CONN_IDLE : TSP_CONN_BAD,
                          tsp_clock_coarse_ms(), &batch);
         if (batch != NULL) {
@@ -277,6 +290,46 @@ static void log_stats(struct tsp_pool *pool, int64_t now_ms)
     pthread_mutex_lock(&pool->lock);
 }
 
+/* Follow rotated credentials (connector rotate, without the lock): accepted ones soft-recycle
+ * every connection (in-use ones close when returned, nothing is dropped), refused ones are
+ * reported as misconfigured while the old ones keep serving. Lock held. */
+static void rotate_credentials(struct tsp_pool *pool, struct maint_state *ms)
+{
+    struct tsp_log_ctx ctx = {.event = "pool.credentials", .conn_id = -1};
+    struct tsp_error err;
+    enum tsp_code code = TSP_OK;
+    bool changed = false;
+    bool was_refused = pool->cred_refused.code != TSP_OK;
+    int marked = 0;
+
+    if (pool->connector.rotate == NULL || pool->shutting_down) {
+        return;
+    }
+    tsp_error_init(&err);
+    pthread_mutex_unlock(&pool->lock);
+    code = pool->connector.rotate(pool->connector.ctx, &changed, &err);
+    pthread_mutex_lock(&pool->lock);
+    if (code != TSP_OK) {
+        pool->cred_refused = err;
+        pool->cred_refused.code = TSP_DB_ERROR;
+        health_record(pool, false, 0.0, &pool->cred_refused);
+        return;
+    }
+    tsp_error_init(&pool->cred_refused);
+    if (was_refused) {
+        ms->next_health_ms = 0; /* report the recovery at once */
+    }
+    if (!changed || pool->opts.mode != TSP_POOL_MODE_POOLED) {
+        return;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    marked = tsp_pool_recycle_all(pool);
+    TSP_LOG_INFO(&ctx, "new database credentials: %d connection(s) recycled onto them", marked);
+    pthread_mutex_lock(&pool->lock);
+    ms->next_fill_ms = 0;
+    ms->fill_backoff_ms = 0;
+}
+
 /* Run the periodic task of tsp_pool_set_task when it is due. Lock held on entry and on return,
  * released while the task runs (it may borrow from this pool). */
 static void run_task(struct tsp_pool *pool, struct maint_state *ms)
@@ -315,6 +368,7 @@ static void maint_tick(struct tsp_pool *pool, struct maint_state *ms)
         log_leaks(leaks, nleaks);
         pthread_mutex_lock(&pool->lock);
     }
+    rotate_credentials(pool, ms);
     fill_min_idle(pool, ms, now_ms);
     /* direct mode keeps nothing open, so there is no warm pool to wait for */
     pool->health.min_idle_filled =

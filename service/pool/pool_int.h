@@ -38,9 +38,10 @@ struct tsp_pool_conn {
     uint64_t generation;   /* pool->generation at reservation; older ones are invalidated */
     uint64_t uses;
     int backend_pid;
-    bool overflow;                      /* reserved while size connections already existed */
-    bool leak_reported;                 /* this lease was already reported as a leak */
-    bool doomed;                        /* close when it comes back (never taken from its holder) */
+    bool overflow;      /* reserved while size connections already existed */
+    bool leak_reported; /* this lease was already reported as a leak */
+    bool doomed;        /* close when it comes back (never taken from its holder) */
+    bool suspect; /* a sibling session failed: ping before lending it again (cleared by a ping) */
     enum tsp_close_reason close_reason; /* reason for doomed / CLOSING */
     char holder[TSP_POOL_LABEL_MAX];    /* label of the current lease, "" when not in use */
     struct tsp_lease lease;
@@ -105,6 +106,7 @@ struct tsp_pool {
     bool maint_stop;
     long long next_id;
     uint64_t generation; /* bumped by a failover report; older connections are invalid */
+    char identity[128];  /* connector identity of the last new connection ("" = none yet) */
     uint32_t rng;        /* xorshift state for recycle jitter */
 
     struct tsp_pool_stats counters; /* only the counter and histogram members are kept here */
@@ -113,6 +115,9 @@ struct tsp_pool {
     uint64_t slow_other;
 
     struct tsp_pool_health health;
+    /* new credentials the server refused (connector rotate); the health check reports this
+     * as misconfigured while it lasts. code TSP_OK = none */
+    struct tsp_error cred_refused;
     int64_t last_borrow_ok_ms; /* stamp of the last successful borrow */
     int64_t started_ms;        /* stamp */
     int64_t started_wall_ms;
@@ -150,6 +155,15 @@ void tsp_pool_dispatch(struct tsp_pool *pool, int64_t now_ms);
 /* A connect for `conn` (reserved) succeeded: stamp it and move it to `state`. Lock held. */
 void tsp_pool_connected(struct tsp_pool *pool, struct tsp_pool_conn *conn, void *handle, int pid,
                         enum tsp_pool_conn_state state, int64_t now_ms);
+
+/* The connector's identity of a new connection into buf ("" when the connector has none).
+ * Lock NOT needed (connector call; non-blocking). */
+void tsp_pool_read_identity(struct tsp_pool *pool, void *handle, char *buf, size_t size);
+
+/* Remember the identity of a new connection; a change from the last one seen is a failover:
+ * every older connection is invalidated. Lock held. */
+void tsp_pool_note_identity(struct tsp_pool *pool, struct tsp_pool_conn *conn,
+                            const char *identity);
 
 /* Unlink conn from its list and free the record (the handle is already closed). Lock held. */
 void tsp_pool_conn_destroy(struct tsp_pool *pool, struct tsp_pool_conn *conn);

@@ -201,5 +201,6 @@ void tsp_pool_health(struct tsp_pool *pool, struct tsp_pool_health *out)
 {
     pthread_mutex_lock(&pool->lock);
     *out = pool->health;
+    out->interval_ms = pool->opts.health_interval_ms;
     pthread_mutex_unlock(&pool->lock);
 }

@@ -65,6 +65,7 @@ static enum tsp_code check_pool_new(const struct tsp_cluster *c, const struct ts
 {
     struct tsp_pool_options popts;
     struct tsp_connector connector;
+    enum tsp_code rc = TSP_OK;
 
     tsp_pool_options_from_config(cfg, &popts);
     popts.mode = TSP_POOL_MODE_POOLED;
@@ -75,10 +76,18 @@ static enum tsp_code check_pool_new(const struct tsp_cluster *c, const struct ts
     popts.health_interval_ms = -1;
     popts.stats_log_interval_ms = 0;
     popts.leak_ms = 0;
-    /* ping before every check: the ping has a deadline (a frozen server is found within the
-     * connect timeout), and the check statement then runs on a session that just answered */
+    /* ping before every check: the ping has a deadline (a frozen server is found within one
+     * check timeout), and the check statement then runs on a session that just answered */
     popts.preping_idle_ms = 0;
-    tsp_pool_pg_connector(cfg, &connector);
+    popts.ping_timeout_ms = c->opts.check_timeout_ms;
+    /* a check statement that hangs (a frozen or overloaded server) is cancelled after one
+     * check timeout too, not after the service-wide DB_STATEMENT_DEADLINE_MS */
+    popts.statement_deadline_ms = c->opts.check_timeout_ms;
+    rc = tsp_pool_pg_connector(cfg, &connector, err);
+    if (rc != TSP_OK) {
+        return rc;
+    }
+    /* the pool owns the connector's context from here (freed by it on failure too) */
     return tsp_pool_new(&popts, &connector, out, err);
 }
 
@@ -102,8 +111,11 @@ static enum tsp_code replica_init(struct tsp_cluster *c, size_t i, struct tsp_er
     snprintf(r->member.reason, sizeof(r->member.reason), "not checked yet");
     snprintf(r->member.state, sizeof(r->member.state), "unknown");
     replica_pool_options(c->cfg, &popts);
-    tsp_pool_pg_connector(&r->cfg, &connector);
-    rc = tsp_pool_new(&popts, &connector, &r->pool, err);
+    /* r->cfg outlives the connector: the replica (and its pools) live as long as the cluster */
+    rc = tsp_pool_pg_connector(&r->cfg, &connector, err);
+    if (rc == TSP_OK) {
+        rc = tsp_pool_new(&popts, &connector, &r->pool, err);
+    }
     if (rc == TSP_OK) {
         rc = check_pool_new(c, &r->cfg, &r->check_pool, err);
     }

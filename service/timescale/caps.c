@@ -200,6 +200,7 @@ enum tsp_code tsp_ts_new(struct tsp_pool *pool, struct tsp_ts **out, struct tsp_
     }
     ts->pool = pool;
     ts->api_override = -1;
+    ts->lock_timeout_ms = 3000;
     *out = ts;
     return TSP_OK;
 }
@@ -207,6 +208,11 @@ enum tsp_code tsp_ts_new(struct tsp_pool *pool, struct tsp_ts **out, struct tsp_
 void tsp_ts_set_cluster(struct tsp_ts *ts, struct tsp_cluster *cluster)
 {
     ts->cluster = cluster;
+}
+
+void tsp_ts_set_lock_timeout(struct tsp_ts *ts, long lock_timeout_ms)
+{
+    ts->lock_timeout_ms = lock_timeout_ms > 0 ? lock_timeout_ms : 0;
 }
 
 void tsp_ts_free(struct tsp_ts *ts)

@@ -204,9 +204,10 @@ static long long job_id_of(const struct tsp_db_result *res)
     return tsp_db_result_int(res, 0, 0, 0);
 }
 
-/* Look the new policy's job up when the statement (a CALL) returned nothing. */
-static long long policy_job_id(struct tsp_ts_op *op, const char *schema, const char *rel,
-                               const char *proc_prefix)
+/* The hypertable's policy of kind `kind` ("compression", "retention") into *out; false when
+ * it has none or it cannot be read. */
+static bool find_policy(struct tsp_ts_op *op, const char *schema, const char *rel, const char *kind,
+                        struct tsp_ts_policy *out)
 {
     struct tsp_hypertable table;
     struct tsp_error ignored;
@@ -217,14 +218,69 @@ static long long policy_job_id(struct tsp_ts_op *op, const char *schema, const c
     snprintf(table.schema, sizeof(table.schema), "%s", schema);
     snprintf(table.name, sizeof(table.name), "%s", rel);
     if (tsp_ts_op_policies(op, &table, 1, &ignored) != TSP_OK) {
-        return 0;
+        return false;
     }
     for (i = 0; i < table.npolicies; i++) {
-        if (strcmp(table.policies[i].kind, proc_prefix) == 0) {
-            return table.policies[i].job_id;
+        if (strcmp(table.policies[i].kind, kind) == 0) {
+            *out = table.policies[i];
+            return true;
         }
     }
-    return 0;
+    return false;
+}
+
+/* Look the new policy's job up when the statement (a CALL) returned nothing. */
+static long long policy_job_id(struct tsp_ts_op *op, const char *schema, const char *rel,
+                               const char *proc_prefix)
+{
+    struct tsp_ts_policy policy;
+
+    return find_policy(op, schema, rel, proc_prefix, &policy) ? policy.job_id : 0;
+}
+
+/* The columnstore procedures commit one by one: when the new policy could not be added after
+ * the old one was removed, add the old one back, so that a failed PUT leaves the hypertable as
+ * it was. Appends what happened to err->detail. */
+static void restore_policy(struct tsp_ts_op *op, const char *schema, const char *rel,
+                           const char *target, enum tsp_ts_policy_kind kind,
+                           const struct tsp_ts_policy *old, struct tsp_error *err)
+{
+    struct tsp_ts_policy now;
+    struct tsp_ts_stmt stmt = {0};
+    struct tsp_error rerr;
+    const char *kind_name = kind == TSP_TS_POLICY_RETENTION ? "retention" : "compression";
+    size_t len = strlen(err->detail);
+    enum tsp_code rc = TSP_OK;
+    struct tsp_log_ctx ctx = {.event = "timescale.audit",
+                              .request_id = op->ctx->request_id,
+                              .conn_id = tsp_lease_conn_id(op->lease),
+                              .label = op->name};
+
+    if (find_policy(op, schema, rel, kind_name, &now)) {
+        return; /* the old policy is still there (the failure came before its removal) */
+    }
+    tsp_error_init(&rerr);
+    rc = tsp_ts_sql_policy_add(&op->quoter, target, kind, old->after,
+                               old->schedule_interval[0] != '\0' ? old->schedule_interval : NULL,
+                               op->caps.columnstore_api, &stmt, &rerr);
+    if (rc == TSP_OK) {
+        rc = tsp_ts_op_query(op, &stmt, NULL, &rerr);
+    }
+    tsp_ts_stmt_fini(&stmt);
+    if (rc == TSP_OK) {
+        TSP_LOG_WARN(&ctx, "%s: new %s policy failed; the previous one (after %s) was restored",
+                     target, kind_name, old->after);
+        snprintf(err->detail + len, sizeof(err->detail) - len,
+                 "; the previous policy (after %s) was restored", old->after);
+    } else {
+        TSP_LOG_ERROR(&ctx,
+                      "%s: new %s policy failed and the previous one (after %s) could not "
+                      "be restored: %s",
+                      target, kind_name, old->after, rerr.detail);
+        snprintf(err->detail + len, sizeof(err->detail) - len,
+                 "; the previous policy (after %s) could not be restored: %.120s", old->after,
+                 rerr.detail);
+    }
 }
 
 enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -238,9 +294,12 @@ enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
     struct tsp_ts_change change = {0};
     struct tsp_ts_target t;
     char name[48];
+    struct tsp_ts_policy old;
+    bool had_old = false;
     enum tsp_code rc;
 
     memset(stmts, 0, sizeof(stmts));
+    memset(&old, 0, sizeof(old));
     rc = tsp_ts_op_begin_on(&op, ts, ctx, policy_op_name(kind, "put", name, sizeof(name)),
                             policy_feature(kind), hypertable, false, &t, err);
     if (rc != TSP_OK) {
@@ -269,8 +328,15 @@ enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
     if (rc != TSP_OK) {
         goto done;
     }
+    /* the policy this PUT replaces, to put back if the new one cannot be added */
+    had_old = !op.ctx->dry_run &&
+              find_policy(&op, t.schema, t.rel,
+                          kind == TSP_TS_POLICY_RETENTION ? "retention" : "compression", &old);
     rc = tsp_ts_op_change(&op, t.qualified, stmts, 2, results, &change, err);
     if (rc != TSP_OK) {
+        if (had_old && !change.atomic && err != NULL) {
+            restore_policy(&op, t.schema, t.rel, t.qualified, kind, &old, err);
+        }
         goto done;
     }
     if (!change.dry_run) {

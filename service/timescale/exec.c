@@ -241,12 +241,106 @@ static enum tsp_code exec_plain(struct tsp_ts_op *op, const char *sql, struct ts
     return tsp_db_exec(op->lease, sql, 0, NULL, NULL, err);
 }
 
+/* Run the change under lock_timeout: SET it for the session and hand back the value it
+ * replaces in `previous` (restored by lock_timeout_restore), so that the application's own
+ * queries queued behind tspool's lock request wait at most that long. */
+static enum tsp_code lock_timeout_set(struct tsp_ts_op *op, char *previous, size_t size,
+                                      struct tsp_error *err)
+{
+    char value[32];
+    const char *params[1] = {value};
+    struct tsp_db_result *res = NULL;
+    enum tsp_code rc = TSP_OK;
+
+    previous[0] = '\0';
+    if (op->ts->lock_timeout_ms <= 0) {
+        return TSP_OK;
+    }
+    snprintf(value, sizeof(value), "%ldms", op->ts->lock_timeout_ms);
+    rc = tsp_db_exec(op->lease,
+                     "SELECT current_setting('lock_timeout') AS previous, "
+                     "set_config('lock_timeout', $1, false)",
+                     1, params, &res, err);
+    if (rc == TSP_OK) {
+        snprintf(previous, size, "%s", tsp_db_result_value(res, 0, 0));
+    }
+    tsp_db_result_free(res);
+    return rc;
+}
+
+static void lock_timeout_restore(struct tsp_ts_op *op, const char *previous)
+{
+    const char *params[1] = {previous};
+    struct tsp_error ignored;
+
+    if (previous[0] == '\0') {
+        return;
+    }
+    /* best effort: a session that cannot take this is broken and closed on return */
+    tsp_error_init(&ignored);
+    if (tsp_db_exec(op->lease, "SELECT set_config('lock_timeout', $1, false)", 1, params, NULL,
+                    &ignored) != TSP_OK) {
+        tsp_lease_report_error(op->lease, "08006"); /* never lend it with our lock_timeout */
+    }
+}
+
+/* After 55P03: name the session that holds a lock on the target (the hypertable or one of its
+ * chunks) and tell the client when to retry. Runs outside the failed transaction. */
+static void lock_holder(struct tsp_ts_op *op, const char *target, struct tsp_error *err)
+{
+    char schema[TSP_TS_NAME_MAX];
+    const char *dot = strchr(target, '.');
+    const char *params[2] = {schema, dot != NULL ? dot + 1 : target};
+    struct tsp_db_result *res = NULL;
+    struct tsp_error ignored;
+    size_t n = dot != NULL ? (size_t)(dot - target) : 0;
+    int pid = 0;
+    const char *app = NULL;
+    char detail[TSP_ERROR_DETAIL_MAX];
+
+    snprintf(schema, sizeof(schema), "%.*s", (int)n, target);
+    if (dot == NULL) {
+        snprintf(schema, sizeof(schema), "public");
+    }
+    tsp_error_init(&ignored);
+    if (tsp_db_exec(
+            op->lease,
+            "SELECT a.pid, a.application_name FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.granted AND l.locktype = 'relation' AND a.pid <> pg_backend_pid() "
+            "AND (l.relation = format('%I.%I', $1::text, $2::text)::regclass OR l.relation IN "
+            "(SELECT inhrelid FROM pg_inherits "
+            "WHERE inhparent = format('%I.%I', $1::text, $2::text)::regclass)) "
+            "ORDER BY a.xact_start NULLS LAST LIMIT 1",
+            2, params, &res, &ignored) == TSP_OK &&
+        tsp_db_result_rows(res) == 1) {
+        pid = (int)tsp_db_result_int(res, 0, 0, 0);
+        app = tsp_db_result_value(res, 0, 1);
+    }
+    err->retry_after_s = (int)((op->ts->lock_timeout_ms + 999) / 1000) + 1;
+    if (pid > 0) {
+        err->blocking_pid = pid;
+        snprintf(err->blocking_application, sizeof(err->blocking_application), "%s",
+                 app != NULL ? app : "");
+        snprintf(detail, sizeof(detail),
+                 "%s: %.200s (lock_timeout %ld ms, TSPOOL_LOCK_TIMEOUT_MS): session pid %d "
+                 "(application \"%s\") holds a lock on it; retry when it ends",
+                 target, err->detail, op->ts->lock_timeout_ms, pid, err->blocking_application);
+    } else {
+        snprintf(detail, sizeof(detail), "%s: %.300s (lock_timeout %ld ms, TSPOOL_LOCK_TIMEOUT_MS)",
+                 target, err->detail, op->ts->lock_timeout_ms);
+    }
+    snprintf(err->detail, sizeof(err->detail), "%s", detail);
+    tsp_db_result_free(res);
+}
+
 enum tsp_code tsp_ts_op_change(struct tsp_ts_op *op, const char *target, struct tsp_ts_stmt *stmts,
                                size_t n, struct tsp_db_result **results, struct tsp_ts_change *out,
                                struct tsp_error *err)
 {
     enum tsp_code rc = TSP_OK;
     bool in_tx = false;
+    char previous_lock_timeout[32] = "";
     size_t i;
 
     out->dry_run = op->ctx->dry_run;
@@ -269,6 +363,10 @@ enum tsp_code tsp_ts_op_change(struct tsp_ts_op *op, const char *target, struct 
     if (out->dry_run) {
         audit(op, target, out, TSP_OK, err);
         return TSP_OK;
+    }
+    rc = lock_timeout_set(op, previous_lock_timeout, sizeof(previous_lock_timeout), err);
+    if (rc != TSP_OK) {
+        goto done;
     }
     if (out->atomic && n > 1) {
         rc = exec_plain(op, "BEGIN", err);
@@ -294,6 +392,10 @@ done:
         tsp_error_init(&ignored);
         (void)exec_plain(op, "ROLLBACK", &ignored);
     }
+    if (rc == TSP_LOCK_NOT_AVAILABLE && err != NULL) {
+        lock_holder(op, target, err);
+    }
+    lock_timeout_restore(op, previous_lock_timeout);
     audit(op, target, out, rc, err);
     return rc;
 }

@@ -24,6 +24,7 @@ struct tsp_ts {
                                  the pool reconnected, maybe to another server */
     int64_t probed_at_ms;     /* monotonic */
     int api_override;         /* tests only: -1 detect, 0 classic names, 1 columnstore names */
+    long lock_timeout_ms;     /* lock_timeout of every change; 0 = wait (set before serving) */
 
     /* watching (obs.c, snapshot.c): everything below is guarded by obs_lock */
     pthread_mutex_t obs_lock;

@@ -1,5 +1,5 @@
-// lib.mjs - shared helpers of the chart tests: render the chart with the test renderer (or a real
-// helm), parse the documents, validate them against the Kubernetes schemas.
+// lib.mjs - shared helpers of the chart tests: render the chart with the real helm 3.17 (unpacked
+// by setup.sh), parse the documents, validate them against the Kubernetes 1.31 schemas.
 // SPDX-License-Identifier: MIT
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -7,29 +7,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
+import { validate131 } from "./k8s-schema.mjs";
 import { unknownFields } from "./strict-fields.mjs";
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = process.env.TSPOOL_SOURCE_DIR || path.resolve(HERE, "../..");
 export const CHART_DIR = path.join(SOURCE_DIR, "helm/tspool");
 export const VALUES_DIR = path.join(HERE, "values");
-
-/* The renderer binary: TSPOOL_HELM_RENDER (set by ctest), else built once into a temp dir. */
-let rendererPath = process.env.TSPOOL_HELM_RENDER || "";
-export function renderer() {
-    if (rendererPath) {
-        return rendererPath;
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tspool-helm-render-"));
-    const res = spawnSync("sh", [path.join(HERE, "build-renderer.sh"), path.join(dir, "tspool-helm-render")], {
-        encoding: "utf8",
-    });
-    if (res.status !== 0) {
-        throw new Error(`building the renderer failed:\n${res.stdout}${res.stderr}`);
-    }
-    rendererPath = path.join(dir, "tspool-helm-render");
-    return rendererPath;
-}
 
 /* Writes values (an object, or YAML text) to a temp file and returns its path. */
 export function valuesFile(values) {
@@ -53,10 +37,44 @@ function parseDocs(text) {
     return docs;
 }
 
-/* Renders the chart. opts: {values: [objects or file paths], kubeVersion, apiVersions, notes,
- * name, namespace}. Returns {ok, status, stdout, stderr, docs}. */
-export function render(opts = {}) {
-    const args = ["--strict", "--lint", "--name", opts.name || "tspool", "--namespace", opts.namespace || "prod"];
+/* The real helm: TSPOOL_HELM (set by ctest to what setup.sh unpacked), else helm on PATH. */
+export function helmPath() {
+    if (process.env.TSPOOL_HELM) {
+        return process.env.TSPOOL_HELM;
+    }
+    const res = spawnSync("sh", ["-c", "command -v helm"], { encoding: "utf8" });
+    if (res.status !== 0) {
+        throw new Error("no helm: run tests/helm/setup.sh BUILD_DIR and set TSPOOL_HELM");
+    }
+    return res.stdout.trim();
+}
+
+function helm(args) {
+    return spawnSync(helmPath(), args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+}
+
+/* A copy of the chart with `extra` files (name -> text) added under templates/ and, when
+ * only is set, every other manifest template removed. Returns its directory. */
+function chartCopy(extra, only) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tspool-chart-"));
+    const copy = path.join(dir, "tspool");
+    fs.cpSync(CHART_DIR, copy, { recursive: true });
+    const templates = path.join(copy, "templates");
+    if (only) {
+        for (const f of fs.readdirSync(templates)) {
+            if (!f.startsWith("_")) {
+                fs.rmSync(path.join(templates, f), { recursive: true });
+            }
+        }
+    }
+    for (const [name, text] of Object.entries(extra)) {
+        fs.writeFileSync(path.join(templates, name), text);
+    }
+    return copy;
+}
+
+function commonArgs(opts) {
+    const args = ["--namespace", opts.namespace || "prod"];
     for (const v of opts.values || []) {
         args.push("-f", typeof v === "string" && fs.existsSync(v) ? v : valuesFile(v));
     }
@@ -66,37 +84,59 @@ export function render(opts = {}) {
     for (const a of opts.apiVersions || []) {
         args.push("--api-versions", a);
     }
+    return args;
+}
+
+/* Renders the chart with `helm template`. opts: {values: [objects or file paths], kubeVersion,
+ * apiVersions, notes, name, namespace}. With notes, stdout is NOTES.txt as helm renders it
+ * (helm template does not print notes: the chart copy renders them as a document).
+ * Returns {ok, status, stdout, stderr, args, docs}. */
+export function render(opts = {}) {
+    let chart = CHART_DIR;
+    const args = ["template", opts.name || "tspool"];
     if (opts.notes) {
-        args.push("--notes");
+        const notes = fs.readFileSync(path.join(CHART_DIR, "templates/NOTES.txt"), "utf8");
+        chart = chartCopy({
+            "_tsptest_notes.tpl": `{{- define "tsptest.notes" -}}\n${notes}{{- end -}}\n`,
+            "tsptest-notes.yaml": 'notes: {{ include "tsptest.notes" . | toJson }}\n',
+        });
     }
-    args.push(CHART_DIR);
-    const res = spawnSync(renderer(), args, { encoding: "utf8" });
+    args.push(chart, ...commonArgs(opts));
+    if (opts.notes) {
+        args.push("--show-only", "templates/tsptest-notes.yaml");
+    }
+    const res = helm(args);
     const out = { ok: res.status === 0, status: res.status, stdout: res.stdout, stderr: res.stderr, args, docs: [] };
-    if (out.ok && !opts.notes) {
+    if (out.ok) {
         out.docs = parseDocs(res.stdout);
+        if (opts.notes) {
+            out.stdout = out.docs[0].notes;
+            out.docs = [];
+        }
+    }
+    if (chart !== CHART_DIR) {
+        fs.rmSync(path.dirname(chart), { recursive: true, force: true });
     }
     return out;
 }
 
-/* Same render through a real helm binary (helm template); null when helm is not on PATH. */
-export function helmPath() {
-    const res = spawnSync("sh", ["-c", "command -v helm"], { encoding: "utf8" });
-    return res.status === 0 ? res.stdout.trim() : null;
+/* `helm lint --strict` (a missing value key is an error) with the same options as render. */
+export function lint(opts = {}) {
+    const res = helm(["lint", "--strict", CHART_DIR, ...commonArgs(opts)]);
+    return { ok: res.status === 0, stdout: res.stdout, stderr: res.stderr };
 }
 
-export function helmTemplate(helm, opts = {}) {
-    const args = ["template", opts.name || "tspool", CHART_DIR, "--namespace", opts.namespace || "prod"];
-    for (const v of opts.values || []) {
-        args.push("-f", typeof v === "string" && fs.existsSync(v) ? v : valuesFile(v));
+/* The values helm renders with: the chart's defaults coalesced with the values files (null
+ * deletes a key), before schema validation. */
+export function coalescedValues(files) {
+    const chart = chartCopy({ "tsptest-values.yaml": "values: {{ .Values | toJson }}\n" }, true);
+    const args = ["template", "tspool", chart, "--skip-schema-validation", ...commonArgs({ values: files })];
+    const res = helm(args);
+    fs.rmSync(path.dirname(chart), { recursive: true, force: true });
+    if (res.status !== 0) {
+        throw new Error(`helm template failed: ${res.stderr}`);
     }
-    if (opts.kubeVersion) {
-        args.push("--kube-version", opts.kubeVersion);
-    }
-    for (const a of opts.apiVersions || []) {
-        args.push("--api-versions", a);
-    }
-    const res = spawnSync(helm, args, { encoding: "utf8" });
-    return { ok: res.status === 0, stdout: res.stdout, stderr: res.stderr, docs: res.status === 0 ? parseDocs(res.stdout) : [] };
+    return parseDocs(res.stdout)[0].values;
 }
 
 /* Finds the one document of a kind (and name suffix, if given). */
@@ -108,17 +148,9 @@ export function findDoc(docs, kind, name) {
     return hits[0];
 }
 
-/* Kubernetes schema validation with the kubernetes-models validators (OpenAPI of the API server). */
-const MODELS = {
-    "v1/ConfigMap": "kubernetes-models/v1/ConfigMap",
-    "v1/Secret": "kubernetes-models/v1/Secret",
-    "v1/Service": "kubernetes-models/v1/Service",
-    "v1/ServiceAccount": "kubernetes-models/v1/ServiceAccount",
-    "v1/Pod": "kubernetes-models/v1/Pod",
-    "apps/v1/Deployment": "kubernetes-models/apps/v1/Deployment",
-    "policy/v1/PodDisruptionBudget": "kubernetes-models/policy/v1/PodDisruptionBudget",
-    "autoscaling/v2/HorizontalPodAutoscaler": "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler",
-    "networking.k8s.io/v1/NetworkPolicy": "kubernetes-models/networking.k8s.io/v1/NetworkPolicy",
+/* Kubernetes 1.31 schema validation (k8s-schema.mjs); the Prometheus Operator's kinds, not
+ * built into Kubernetes, with the kubernetes-models validators and the strict-field check. */
+const CRDS = {
     "monitoring.coreos.com/v1/ServiceMonitor":
         "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor",
     "monitoring.coreos.com/v1/PrometheusRule":
@@ -127,13 +159,13 @@ const MODELS = {
 
 export async function validateK8s(doc) {
     const key = `${doc.apiVersion}/${doc.kind}`;
-    const mod = MODELS[key];
+    const mod = CRDS[key];
     if (!mod) {
-        throw new Error(`no schema known for ${key}`);
+        validate131(doc);
+        return;
     }
     const classes = await import(mod);
-    const cls = classes[doc.kind];
-    new cls(doc).validate(); // throws with the JSON path of the first problem
+    new classes[doc.kind](doc).validate(); // throws with the JSON path of the first problem
     const unknown = unknownFields(doc, mod);
     if (unknown.length) {
         throw new Error(`unknown fields (the API server would drop them): ${unknown.join(", ")}`);

@@ -47,9 +47,9 @@ static int open_pool(struct fixture *fx, const char *password)
     opts.preping_idle_ms = 60000;
     opts.health_interval_ms = 60000;
     opts.maintenance_interval_ms = 250;
-    tsp_pool_pg_connector(&fx->cfg, &fx->connector);
     tsp_error_init(&err);
-    if (tsp_pool_new(&opts, &fx->connector, &fx->pool, &err) != TSP_OK) {
+    if (tsp_pool_pg_connector(&fx->cfg, &fx->connector, &err) != TSP_OK ||
+        tsp_pool_new(&opts, &fx->connector, &fx->pool, &err) != TSP_OK) {
         fprintf(stderr, "pool: %s\n", err.detail);
         return -1;
     }

@@ -6,13 +6,17 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "service_harness.h"
+#include "tspool/clock.h"
 #include "tspool/config.h"
+#include "tspool/db.h"
 #include "tspool/log.h"
 #include "tspool/pool.h"
 
@@ -84,7 +88,7 @@ static struct tsp_pool *new_pool(const struct tsp_config *cfg, const struct tsp_
     struct tsp_error err;
 
     tsp_error_init(&err);
-    tsp_pool_pg_connector(cfg, &c);
+    assert_int_equal(tsp_pool_pg_connector(cfg, &c, &err), TSP_OK);
     assert_int_equal(tsp_pool_new(o, &c, &pool, &err), TSP_OK);
     return pool;
 }
@@ -494,6 +498,118 @@ static void test_pool_pg_read_only_error_invalidates_pool(void **state)
     config_fini(&cfg);
 }
 
+/* The value of `SHOW name` on a lease. */
+static char *show(struct tsp_lease *lease, const char *name)
+{
+    char sql[128];
+    PGresult *res = NULL;
+    char *out = NULL;
+
+    snprintf(sql, sizeof(sql), "SHOW %s", name);
+    res = PQexec(tsp_lease_handle(lease), sql);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    out = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return out;
+}
+
+/* Issue 5: DB_STATEMENT_TIMEOUT_MS unset leaves the statement_timeout the DBA set on the role
+ * in force; a value overrides it. */
+static void test_pool_pg_statement_timeout_unset_keeps_role_setting(void **state)
+{
+    struct tsp_config cfg;
+    struct tsp_pool_options o = options(1, 0, 0);
+    struct tsp_pool *pool = NULL;
+    struct tsp_lease *lease = NULL;
+    struct tsp_error err;
+    char sql[256];
+    char *value = NULL;
+    (void)state;
+
+    free(tsp_test_pg_query("DROP ROLE IF EXISTS tspool_timeout_role"));
+    snprintf(sql, sizeof(sql), "CREATE ROLE tspool_timeout_role LOGIN PASSWORD '%s'",
+             tsp_test_pg_password());
+    free(tsp_test_pg_query(sql));
+    free(tsp_test_pg_query("ALTER ROLE tspool_timeout_role SET statement_timeout = '4321ms'"));
+    config_init(&cfg);
+    replace(&cfg.db_user, "tspool_timeout_role");
+    for (int round = 0; round < 2; round++) {
+        cfg.db_statement_timeout_ms = round == 0 ? -1 : 1500;
+        pool = new_pool(&cfg, &o);
+        tsp_error_init(&err);
+        assert_int_equal(tsp_pool_borrow(pool, "show", -1, &lease, &err), TSP_OK);
+        value = show(lease, "statement_timeout");
+        /* before: always SET to DB_STATEMENT_TIMEOUT_MS (default 0), the role's 4321ms lost */
+        assert_string_equal(value, round == 0 ? "4321ms" : "1500ms");
+        free(value);
+        tsp_pool_return(lease);
+        tsp_pool_free(pool);
+    }
+    assert_int_equal(our_sessions(0), 0);
+    config_fini(&cfg);
+    free(tsp_test_pg_query("DROP ROLE IF EXISTS tspool_timeout_role"));
+}
+
+/* Issue 3: a statement past DB_STATEMENT_DEADLINE_MS is cancelled on the server and its
+ * connection closed; the caller gets TSP_TIMEOUT within the deadline, also when the backend
+ * is frozen (SIGSTOP) and cannot answer at all. The other connections stay. */
+static void test_pool_pg_statement_deadline_cancels_and_closes(void **state)
+{
+    struct tsp_config cfg;
+    struct tsp_pool_options o = options(2, 0, 0);
+    struct tsp_pool *pool = NULL;
+    struct tsp_lease *lease = NULL;
+    struct tsp_lease *other = NULL;
+    struct tsp_error err;
+    struct tsp_pool_stats st;
+    char sql[256];
+    int64_t t0 = 0;
+    int64_t took = 0;
+    int pid = 0;
+    (void)state;
+
+    config_init(&cfg);
+    cfg.db_statement_timeout_ms = -1;
+    o.statement_deadline_ms = 700;
+    o.preping_idle_ms = -1;
+    pool = new_pool(&cfg, &o);
+    tsp_error_init(&err);
+    assert_int_equal(tsp_pool_borrow(pool, "other", -1, &other, &err), TSP_OK);
+    assert_int_equal(tsp_pool_borrow(pool, "sleep", -1, &lease, &err), TSP_OK);
+    t0 = tsp_clock_mono_ms();
+    assert_int_equal(tsp_db_exec(lease, "SELECT pg_sleep(30)", 0, NULL, NULL, &err), TSP_TIMEOUT);
+    took = tsp_clock_mono_ms() - t0;
+    assert_true(took >= 700 && took < 2500);
+    assert_string_equal(err.sqlstate, "57014");
+    tsp_pool_return(lease);
+    /* the server stopped the statement (PQcancel) and the session is gone (closed) */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' AND query = "
+             "'SELECT pg_sleep(30)'",
+             app_name);
+    assert_true(tsp_test_wait_query(sql, "0", 5000));
+    assert_int_equal(our_sessions(1), 1);
+
+    /* frozen mid-statement: no answer at all, not even to the cancel */
+    tsp_error_init(&err);
+    assert_int_equal(tsp_pool_borrow(pool, "frozen", -1, &lease, &err), TSP_OK);
+    pid = PQbackendPID(tsp_lease_handle(lease));
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    t0 = tsp_clock_mono_ms();
+    assert_int_equal(tsp_db_exec(lease, "SELECT 1", 0, NULL, NULL, &err), TSP_TIMEOUT);
+    took = tsp_clock_mono_ms() - t0;
+    kill(pid, SIGCONT);
+    assert_true(took >= 700 && took < 2500);
+    tsp_pool_return(lease);
+    tsp_pool_stats(pool, &st);
+    assert_int_equal(st.failover_invalidations, 0); /* one session, not the pool */
+    assert_true(select_one(other));
+    tsp_pool_return(other);
+    tsp_pool_free(pool);
+    assert_int_equal(our_sessions(0), 0);
+    config_fini(&cfg);
+}
+
 static void test_pool_pg_direct_mode_leaves_nothing_open(void **state)
 {
     struct tsp_config cfg;
@@ -526,6 +642,8 @@ int tsp_test_run(void)
         cmocka_unit_test(test_pool_pg_connect_errors_classified_and_scrubbed),
         cmocka_unit_test(test_pool_pg_read_only_error_invalidates_pool),
         cmocka_unit_test(test_pool_pg_direct_mode_leaves_nothing_open),
+        cmocka_unit_test(test_pool_pg_statement_timeout_unset_keeps_role_setting),
+        cmocka_unit_test(test_pool_pg_statement_deadline_cancels_and_closes),
     };
 
     return cmocka_run_group_tests_name("pool_pg", tests, group_setup, NULL);

@@ -93,9 +93,9 @@ static int fixture_open(struct fixture *fx, const char *dsn, bool pooled)
     opts.health_interval_ms = 60000;
     opts.maintenance_interval_ms = 250;
     fixture_config(fx, dsn);
-    tsp_pool_pg_connector(&fx->cfg, &fx->connector);
     tsp_error_init(&err);
-    if (tsp_pool_new(&opts, &fx->connector, &fx->pool, &err) != TSP_OK) {
+    if (tsp_pool_pg_connector(&fx->cfg, &fx->connector, &err) != TSP_OK ||
+        tsp_pool_new(&opts, &fx->connector, &fx->pool, &err) != TSP_OK) {
         fprintf(stderr, "pool: %s\n", err.detail);
         return -1;
     }

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_THREADS 32
+#define MAX_THREADS 512
 #define MAX_PATHS   8
 
 int64_t rel_now_ms(void)
@@ -179,10 +179,11 @@ static void traffic_track(struct rel_traffic *t, bool add)
 struct rel_traffic *rel_traffic_start(const char *base_url, const char *const *paths, int threads,
                                       long max_requests, long max_ms, long request_timeout_ms)
 {
-    struct rel_traffic *t = calloc(1, sizeof(*t));
+    struct rel_traffic *t = NULL;
 
-    assert_non_null(t);
     assert_true(threads > 0 && threads <= MAX_THREADS);
+    t = calloc(1, sizeof(*t));
+    assert_non_null(t);
     snprintf(t->base, sizeof(t->base), "%s", base_url);
     while (t->npaths < MAX_PATHS && paths[t->npaths] != NULL) {
         t->paths[t->npaths] = paths[t->npaths];

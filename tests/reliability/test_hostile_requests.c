@@ -6,6 +6,8 @@
  */
 #include "tsp_test.h"
 
+#include <jansson.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -260,6 +262,17 @@ static void run_case(const char *name, const char *expect, const char *request)
         }
         if (status >= 400 && !has_header(head, "\r\nContent-Type: application/problem+json\r\n")) {
             fail_msg("case %s: status %d is not problem+json:\n%s", name, status, head);
+        }
+        if (status >= 400) {
+            /* the problem document parses (jansson accepts valid UTF-8 only) */
+            const char *body = strstr(resp.data, "\r\n\r\n");
+            json_error_t jerr;
+            json_t *doc = body != NULL ? json_loads(body + 4, 0, &jerr) : NULL;
+            if (doc == NULL) {
+                fail_msg("case %s: the problem document is not valid JSON: %.300s", name,
+                         body != NULL ? body + 4 : "(no body)");
+            }
+            json_decref(doc);
         }
     }
     free(req.data);

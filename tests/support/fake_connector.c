@@ -15,6 +15,7 @@ struct fake_conn {
     struct tsp_fake *fake;
     struct fake_conn *next_all;
     int pid;
+    char identity[64];
     bool dead;
     bool closed;
     enum tsp_conn_status status;
@@ -24,11 +25,17 @@ struct tsp_fake {
     pthread_mutex_t lock;
     struct fake_conn *all;
     long connect_delay_ms;
+    long ping_delay_ms; /* a ping takes this long (or fails at its timeout when shorter) */
+    char identity[64];  /* what identity() reports for connections opened from now on */
     int fail_remaining; /* < 0 = fail until cleared */
     enum tsp_code fail_code;
     char fail_sqlstate[6];
     char fail_detail[TSP_ERROR_DETAIL_MAX];
     bool rollback_fails;
+    bool rotate_changed;       /* reported by the next rotate */
+    enum tsp_code rotate_code; /* returned by every rotate while not TSP_OK */
+    char rotate_detail[TSP_ERROR_DETAIL_MAX];
+    int rotations;
     int next_pid;
     int open, busy, max_busy;
     int connects, attempts, closes, pings, rollbacks;
@@ -101,6 +108,7 @@ static enum tsp_code fake_connect(void *ctx, void **conn_out, struct tsp_error *
     c->fake = fake;
     c->pid = fake->next_pid++;
     c->status = TSP_CONN_IDLE;
+    snprintf(c->identity, sizeof(c->identity), "%s", fake->identity);
     c->next_all = fake->all;
     fake->all = c;
     fake->open++;
@@ -111,15 +119,25 @@ done:
     return code;
 }
 
-static enum tsp_code fake_ping(void *ctx, void *handle, struct tsp_error *err)
+static enum tsp_code fake_ping(void *ctx, void *handle, long timeout_ms, struct tsp_error *err)
 {
     struct tsp_fake *fake = ctx;
     struct fake_conn *c = handle;
     enum tsp_code code = TSP_OK;
+    long delay = 0;
 
     pthread_mutex_lock(&fake->lock);
     fake->pings++;
-    if (c->dead) {
+    delay = fake->ping_delay_ms;
+    pthread_mutex_unlock(&fake->lock);
+    if (delay > 0) {
+        tsp_test_sleep_ms(timeout_ms > 0 && timeout_ms < delay ? timeout_ms : delay);
+    }
+    pthread_mutex_lock(&fake->lock);
+    if (delay > 0 && timeout_ms > 0 && timeout_ms < delay) {
+        code = tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
+                             "ping failed: no answer from the server within %ld ms", timeout_ms);
+    } else if (c->dead) {
         code = tsp_error_set(err, TSP_DB_UNAVAILABLE, NULL,
                              "ping failed: server closed the connection unexpectedly");
     }
@@ -185,6 +203,66 @@ static void fake_close(void *ctx, void *handle)
     pthread_mutex_unlock(&fake->lock);
 }
 
+static void fake_identity(void *ctx, void *handle, char *buf, size_t size)
+{
+    struct tsp_fake *fake = ctx;
+    struct fake_conn *c = handle;
+
+    pthread_mutex_lock(&fake->lock);
+    snprintf(buf, size, "%s", c->identity);
+    pthread_mutex_unlock(&fake->lock);
+}
+
+void tsp_fake_set_ping_delay_ms(struct tsp_fake *fake, long ms)
+{
+    pthread_mutex_lock(&fake->lock);
+    fake->ping_delay_ms = ms;
+    pthread_mutex_unlock(&fake->lock);
+}
+
+void tsp_fake_set_identity(struct tsp_fake *fake, const char *identity)
+{
+    pthread_mutex_lock(&fake->lock);
+    snprintf(fake->identity, sizeof(fake->identity), "%s", identity);
+    pthread_mutex_unlock(&fake->lock);
+}
+
+static enum tsp_code fake_rotate(void *ctx, bool *changed, struct tsp_error *err)
+{
+    struct tsp_fake *fake = ctx;
+    enum tsp_code code = TSP_OK;
+
+    pthread_mutex_lock(&fake->lock);
+    fake->rotations++;
+    *changed = fake->rotate_changed;
+    fake->rotate_changed = false;
+    if (fake->rotate_code != TSP_OK) {
+        code = tsp_error_set(err, fake->rotate_code, "DB_PASS_FILE", "%s", fake->rotate_detail);
+    }
+    pthread_mutex_unlock(&fake->lock);
+    return code;
+}
+
+void tsp_fake_set_rotation(struct tsp_fake *fake, bool changed, enum tsp_code code,
+                           const char *detail)
+{
+    pthread_mutex_lock(&fake->lock);
+    fake->rotate_changed = changed;
+    fake->rotate_code = code;
+    snprintf(fake->rotate_detail, sizeof(fake->rotate_detail), "%s", detail != NULL ? detail : "");
+    pthread_mutex_unlock(&fake->lock);
+}
+
+int tsp_fake_rotations(struct tsp_fake *fake)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&fake->lock);
+    n = fake->rotations;
+    pthread_mutex_unlock(&fake->lock);
+    return n;
+}
+
 void tsp_fake_connector(struct tsp_fake *fake, struct tsp_connector *out)
 {
     memset(out, 0, sizeof(*out));
@@ -195,6 +273,8 @@ void tsp_fake_connector(struct tsp_fake *fake, struct tsp_connector *out)
     out->rollback = fake_rollback;
     out->backend_pid = fake_backend_pid;
     out->close = fake_close;
+    out->identity = fake_identity;
+    out->rotate = fake_rotate;
 }
 
 void tsp_fake_set_connect_delay_ms(struct tsp_fake *fake, long ms)

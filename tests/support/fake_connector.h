@@ -19,6 +19,10 @@ void tsp_fake_free(struct tsp_fake *fake);
 /* Fill a connector vtable that drives this fake. */
 void tsp_fake_connector(struct tsp_fake *fake, struct tsp_connector *out);
 
+/* Every ping takes ms; a ping whose timeout is shorter fails when its timeout runs out. */
+void tsp_fake_set_ping_delay_ms(struct tsp_fake *fake, long ms);
+/* Connections opened from now on report this server identity (failover when it changes). */
+void tsp_fake_set_identity(struct tsp_fake *fake, const char *identity);
 /* Every connect sleeps this long first. */
 void tsp_fake_set_connect_delay_ms(struct tsp_fake *fake, long ms);
 /* The next n connects fail with code / sqlstate (may be NULL) / detail; n < 0 = until the next
@@ -30,6 +34,13 @@ void tsp_fake_set_rollback_fails(struct tsp_fake *fake, bool fails);
 /* Every open connection dies (as after pg_terminate_backend or a restart): its next ping
  * fails. */
 void tsp_fake_kill_all(struct tsp_fake *fake);
+
+/* Script the credentials rotation (the connector's rotate): the next call reports *changed
+ * when `changed` (once), and every call fails with `code` / detail while code != TSP_OK
+ * (new credentials refused). By default rotate reports nothing. */
+void tsp_fake_set_rotation(struct tsp_fake *fake, bool changed, enum tsp_code code,
+                           const char *detail);
+int tsp_fake_rotations(struct tsp_fake *fake);
 
 /* Session state the pool will see for this handle (from tsp_lease_handle). */
 void tsp_fake_handle_set_status(void *handle, enum tsp_conn_status status);

@@ -135,7 +135,7 @@ static void test_tsp_config_load_defaults(void **state)
     assert_string_equal(c->db_user, "postgres");
     assert_null(c->db_pass);
     assert_int_equal(c->db_connect_timeout_s, 5);
-    assert_int_equal(c->db_statement_timeout_ms, 0);
+    assert_int_equal(c->db_statement_timeout_ms, -1);
     assert_string_equal(c->db_sslmode, "prefer");
     assert_string_equal(c->db_application_name, "tspool");
     assert_string_equal(c->db_target_session_attrs, "read-write");
@@ -196,7 +196,7 @@ static void test_tsp_config_format_value_defaults_match_table(void **state)
     char buf[256];
 
     load_ok(f);
-    assert_int_equal(tsp_config_var_count(), 63);
+    assert_int_equal(tsp_config_var_count(), 68);
     for (size_t i = 0; i < tsp_config_var_count(); i++) {
         const struct tsp_config_var *var = tsp_config_var_at(i);
         const char *expected = var->default_value != NULL ? var->default_value : "";
@@ -710,6 +710,88 @@ static void test_tsp_config_load_error_cases(void **state)
     }
 }
 
+/* Replace path's content the way a Secret volume does: a new file renamed over it. */
+static void replace_file(const char *path, const char *text)
+{
+    char tmp[96];
+    FILE *out = NULL;
+
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    out = fopen(tmp, "w");
+    assert_non_null(out);
+    fputs(text, out);
+    fclose(out);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+static void test_tsp_file_watch_changed_once_per_replacement(void **state)
+{
+    struct fixture *f = *state;
+    const char *path = write_tmp(f, 0, "old\n");
+    struct tsp_file_watch *w = tsp_file_watch_new(path, 0);
+
+    assert_non_null(w);
+    assert_string_equal(tsp_file_watch_path(w), path);
+    assert_false(tsp_file_watch_changed(w)); /* the file as it was is the baseline */
+    replace_file(path, "new\n");
+    assert_true(tsp_file_watch_changed(w));
+    assert_false(tsp_file_watch_changed(w)); /* reported once */
+    unlink(path);
+    assert_false(tsp_file_watch_changed(w)); /* a missing file is not a change */
+    replace_file(path, "newer\n");
+    assert_true(tsp_file_watch_changed(w));
+    tsp_file_watch_free(w);
+    tsp_file_watch_free(NULL);
+}
+
+static void test_tsp_file_watch_changed_waits_for_its_interval(void **state)
+{
+    struct fixture *f = *state;
+    const char *path = write_tmp(f, 0, "old\n");
+    struct tsp_file_watch *w = tsp_file_watch_new(path, 60000);
+
+    assert_non_null(w);
+    replace_file(path, "new\n");
+    assert_false(tsp_file_watch_changed(w)); /* not looked at again within the interval */
+    tsp_file_watch_free(w);
+}
+
+static void test_tsp_config_read_secret_rules(void **state)
+{
+    struct fixture *f = *state;
+    char *out = NULL;
+
+    assert_int_equal(
+        tsp_config_read_secret("DB_PASS", write_tmp(f, 0, "s3cret\r\n"), &out, &f->err), TSP_OK);
+    assert_string_equal(out, "s3cret");
+    free(out);
+    out = NULL;
+    assert_int_equal(tsp_config_read_secret("DB_PASS", write_tmp(f, 1, "\n"), &out, &f->err),
+                     TSP_INVALID);
+    assert_null(out);
+    assert_string_equal(f->err.field, "DB_PASS");
+    assert_non_null(strstr(f->err.detail, "DB_PASS_FILE: file"));
+    assert_non_null(strstr(f->err.detail, "is empty"));
+    tsp_error_init(&f->err);
+    assert_int_equal(tsp_config_read_secret("DB_PASS", "/nonexistent/tspool-pass", &out, &f->err),
+                     TSP_IO);
+    assert_non_null(strstr(f->err.detail, "cannot read \"/nonexistent/tspool-pass\""));
+}
+
+static void test_tsp_config_file_of_names_the_secret_file(void **state)
+{
+    struct fixture *f = *state;
+    char var[128];
+    const char *path = write_tmp(f, 0, "pw\n");
+    char *env[] = {var, NULL};
+
+    snprintf(var, sizeof(var), "DB_PASS_FILE=%s", path);
+    assert_int_equal(tsp_config_load_with_default_env(&f->cfg, env, "/nonexistent/.env", &f->err),
+                     TSP_OK);
+    assert_string_equal(tsp_config_file_of(&f->cfg, "DB_PASS"), path);
+    assert_null(tsp_config_file_of(&f->cfg, "TSPOOL_ADMIN_TOKEN"));
+}
+
 int tsp_test_run(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -736,6 +818,10 @@ int tsp_test_run(void)
         T(test_tsp_config_print_table_effective_lines),
         T(test_tsp_config_echo_escapes),
         T(test_tsp_config_load_error_cases),
+        T(test_tsp_file_watch_changed_once_per_replacement),
+        T(test_tsp_file_watch_changed_waits_for_its_interval),
+        T(test_tsp_config_read_secret_rules),
+        T(test_tsp_config_file_of_names_the_secret_file),
     };
 #undef T
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -129,6 +129,31 @@ static void test_tsp_health_evaluate_stale_heartbeat_fails_live(void **state)
                         "maintenance thread last ran 20000 ms ago (limit 10000 ms)");
 }
 
+/* The cached success is older than three health intervals (no check could run): readiness
+ * fails and says how old it is; liveness does not care. */
+static void test_tsp_health_evaluate_stale_db_check_fails_ready(void **state)
+{
+    struct tsp_health_inputs in = healthy();
+    struct tsp_health_report r;
+    (void)state;
+
+    in.db.interval_ms = 300;
+    in.db.ok_at_ms = 1000;
+    in.now_mono_ms = 1800; /* 800 ms: within 3 x 300 */
+    r = eval(&in, TSP_PROBE_READY, NULL, NULL, 0);
+    assert_true(r.ok);
+    in.now_mono_ms = 2000; /* 1000 ms */
+    r = eval(&in, TSP_PROBE_READY, NULL, NULL, 0);
+    assert_false(r.ok);
+    assert_string_equal(r.checks[1].name, "db");
+    assert_string_equal(r.checks[1].reason,
+                        "no successful database check for 1000 ms (limit 900 ms): every "
+                        "connection is busy or the database does not answer");
+    assert_true(eval(&in, TSP_PROBE_LIVE, NULL, NULL, 0).ok);
+    in.max_check_age_ms = 5000; /* TSPOOL_READY_MAX_CHECK_AGE_MS */
+    assert_true(eval(&in, TSP_PROBE_READY, NULL, NULL, 0).ok);
+}
+
 static void test_tsp_health_evaluate_startup_before_first_check(void **state)
 {
     struct tsp_health_inputs in;
@@ -242,6 +267,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_health_evaluate_misconfigured_reason),
         cmocka_unit_test(test_tsp_health_evaluate_paused_saturated_shutdown),
         cmocka_unit_test(test_tsp_health_evaluate_stale_heartbeat_fails_live),
+        cmocka_unit_test(test_tsp_health_evaluate_stale_db_check_fails_ready),
         cmocka_unit_test(test_tsp_health_evaluate_startup_before_first_check),
         cmocka_unit_test(test_tsp_health_evaluate_exclude),
         cmocka_unit_test(test_tsp_health_evaluate_unknown_check),

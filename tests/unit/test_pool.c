@@ -413,10 +413,116 @@ static void test_tsp_lease_report_error_failover_invalidates_older(void **state)
     assert_int_equal(st.open, 0);
     fresh = must_borrow(f.pool, "fresh");
     assert_int_equal(tsp_fake_handle_pid(tsp_lease_handle(fresh)), 1004);
-    tsp_lease_report_error(fresh, "08006"); /* a fresh connection failing: invalidate again */
+    tsp_lease_report_error(fresh, "25006"); /* a fresh connection read-only: invalidate again */
     assert_int_equal(stats_of(f.pool).failover_invalidations, 2);
     tsp_pool_return(fresh);
-    assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_BROKEN], 2);
+    assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_FAILOVER], 3);
+    stop_pool(&f);
+}
+
+/* One broken session (pg_terminate_backend: 57P01, a lost connection: 08006, a statement past
+ * its deadline: 57014) closes only itself; the other connections stay. */
+static void test_tsp_lease_report_error_session_failure_closes_only_it(void **state)
+{
+    struct fixture f;
+    struct tsp_pool_options o = base_options();
+    struct tsp_lease *l[3];
+    struct tsp_pool_stats st;
+    static const char *const states[] = {"57P01", "08006", "57014"};
+    int pings = 0;
+    (void)state;
+
+    o.size = 3;
+    o.max_overflow = 0;
+    start_pool(&f, &o);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 3; i++) {
+            l[i] = must_borrow(f.pool, "warm");
+        }
+        tsp_lease_report_error(l[0], states[round]);
+        for (int i = 0; i < 3; i++) {
+            tsp_pool_return(l[i]);
+        }
+        st = stats_of(f.pool);
+        assert_int_equal(st.failover_invalidations, 0);
+        assert_int_equal(st.closes[TSP_CLOSE_BROKEN], round + 1);
+        assert_int_equal(st.closes[TSP_CLOSE_FAILOVER], 0);
+        assert_int_equal(st.open, 2); /* the two healthy ones are kept */
+    }
+    /* the siblings are checked before they are lent again (pre-ping is off otherwise) */
+    pings = tsp_fake_pings(f.fake);
+    l[0] = must_borrow(f.pool, "after");
+    assert_int_equal(tsp_fake_pings(f.fake), pings + 1);
+    tsp_pool_return(l[0]);
+    l[0] = must_borrow(f.pool, "again");
+    assert_int_equal(tsp_fake_pings(f.fake), pings + 1); /* verified once is enough */
+    tsp_pool_return(l[0]);
+    stop_pool(&f);
+}
+
+/* A new connection that reached another server (libpq multi-host failover) invalidates the
+ * connections to the old one. */
+static void test_tsp_pool_identity_change_invalidates_older(void **state)
+{
+    struct fixture f;
+    struct tsp_pool_options o = base_options();
+    struct tsp_lease *a = NULL;
+    struct tsp_lease *b = NULL;
+    struct tsp_lease *c = NULL;
+    (void)state;
+
+    o.size = 3;
+    o.max_overflow = 0;
+    start_pool(&f, &o);
+    tsp_fake_set_identity(f.fake, "db1:5432");
+    a = must_borrow(f.pool, "a");
+    b = must_borrow(f.pool, "b");
+    assert_int_equal(stats_of(f.pool).failover_invalidations, 0);
+    tsp_fake_set_identity(f.fake, "db2:5432");
+    c = must_borrow(f.pool, "c");
+    assert_int_equal(stats_of(f.pool).failover_invalidations, 1);
+    tsp_pool_return(a);
+    tsp_pool_return(b);
+    tsp_pool_return(c);
+    assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_FAILOVER], 2);
+    assert_int_equal(stats_of(f.pool).open, 1);
+    stop_pool(&f);
+}
+
+/* A borrow never pings past its own deadline: after one dead connection was discarded, the
+ * next idle one gets only what is left of the timeout. */
+static void test_tsp_pool_borrow_preping_honours_deadline(void **state)
+{
+    struct fixture f;
+    struct tsp_pool_options o = base_options();
+    struct tsp_lease *l[3];
+    struct tsp_lease *lease = NULL;
+    struct tsp_error err;
+    int64_t t0 = 0;
+    int64_t took = 0;
+    enum tsp_code rc;
+    (void)state;
+
+    o.size = 3;
+    o.max_overflow = 0;
+    o.preping_idle_ms = 0;    /* ping every time */
+    o.ping_timeout_ms = 2000; /* each ping may take up to 2 s */
+    start_pool(&f, &o);
+    for (int i = 0; i < 3; i++) {
+        l[i] = must_borrow(f.pool, "warm");
+    }
+    for (int i = 0; i < 3; i++) {
+        tsp_pool_return(l[i]);
+    }
+    tsp_fake_set_ping_delay_ms(f.fake, 5000); /* a silent server: every ping runs out */
+    tsp_error_init(&err);
+    t0 = tsp_clock_mono_ms();
+    rc = tsp_pool_borrow(f.pool, "late", 300, &lease, &err);
+    took = tsp_clock_mono_ms() - t0;
+    assert_int_not_equal(rc, TSP_OK);
+    /* before: 3 pings of 2 s each, 6 s; now the 300 ms deadline bounds them all */
+    assert_true(took < 1000);
+    tsp_fake_set_ping_delay_ms(f.fake, 0);
     stop_pool(&f);
 }
 
@@ -436,7 +542,7 @@ static void test_tsp_pool_borrow_skips_invalidated_idle(void **state)
     bad = must_borrow(f.pool, "c");
     tsp_pool_return(l[0]);
     tsp_pool_return(l[1]);
-    tsp_lease_report_error(bad, "57P02");
+    tsp_lease_report_error(bad, "25006");
     l[0] = must_borrow(f.pool, "after");
     assert_int_equal(tsp_fake_handle_pid(tsp_lease_handle(l[0])), 1004);
     assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_FAILOVER], 2);
@@ -749,6 +855,9 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_pool_borrow_preping_only_after_idle_threshold),
         cmocka_unit_test(test_tsp_lease_report_error_failover_invalidates_older),
         cmocka_unit_test(test_tsp_pool_borrow_skips_invalidated_idle),
+        cmocka_unit_test(test_tsp_lease_report_error_session_failure_closes_only_it),
+        cmocka_unit_test(test_tsp_pool_identity_change_invalidates_older),
+        cmocka_unit_test(test_tsp_pool_borrow_preping_honours_deadline),
         cmocka_unit_test(test_tsp_pool_return_rolls_back_or_closes),
         cmocka_unit_test(test_tsp_pool_borrow_direct_mode),
         cmocka_unit_test(test_tsp_pool_pause_resume),

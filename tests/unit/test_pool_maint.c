@@ -373,6 +373,52 @@ static void test_tsp_pool_health_misconfigured_vs_down(void **state)
     stop_pool(&f);
 }
 
+static bool two_recycled(struct fixture *f)
+{
+    return stats_of(f->pool).closes[TSP_CLOSE_RECYCLE] >= 2;
+}
+
+/* New credentials: refused ones keep the connections serving and read as misconfigured;
+ * accepted ones recycle every connection, the borrowed one only when it comes back. */
+static void test_tsp_pool_rotate_refused_then_accepted(void **state)
+{
+    struct fixture f = {NULL, NULL};
+    struct tsp_pool_options o = base_options();
+    struct tsp_lease *held = NULL;
+    struct tsp_lease *other = NULL;
+    struct tsp_pool_health h;
+    (void)state;
+
+    o.health_interval_ms = 20;
+    start_pool(&f, &o);
+    warm(f.pool, 3);
+    assert_true(poll_until(healthy, &f));
+    held = must_borrow(f.pool, "held");
+
+    tsp_fake_set_rotation(f.fake, false, TSP_DB_ERROR,
+                          "DB_PASS_FILE: the new password was refused");
+    assert_true(poll_until(misconfigured, &f));
+    h = health_of(f.pool);
+    assert_false(h.ok);
+    assert_string_equal(h.detail, "DB_PASS_FILE: the new password was refused");
+    /* the open connections keep serving, none is closed */
+    other = must_borrow(f.pool, "other");
+    tsp_pool_return(other);
+    assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_RECYCLE], 0);
+    assert_int_equal(tsp_fake_open(f.fake), 3);
+
+    tsp_fake_set_rotation(f.fake, true, TSP_OK, NULL);
+    assert_true(poll_until(healthy, &f));
+    assert_true(poll_until(two_recycled, &f)); /* both idle ones at once */
+    assert_false(tsp_fake_handle_dead(tsp_lease_handle(held)));
+    assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_RECYCLE], 2);
+    tsp_pool_return(held); /* the borrowed one closes on its return */
+    assert_int_equal(stats_of(f.pool).closes[TSP_CLOSE_RECYCLE], 3);
+    assert_false(health_of(f.pool).misconfigured);
+    assert_true(tsp_fake_rotations(f.fake) > 2);
+    stop_pool(&f);
+}
+
 static void test_tsp_pool_health_dead_idle_then_connect(void **state)
 {
     struct fixture f = {NULL, NULL};
@@ -465,6 +511,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_pool_health_ok_by_ping),
         cmocka_unit_test(test_tsp_pool_health_misconfigured_vs_down),
         cmocka_unit_test(test_tsp_pool_health_dead_idle_then_connect),
+        cmocka_unit_test(test_tsp_pool_rotate_refused_then_accepted),
         cmocka_unit_test(test_tsp_pool_stats_log_line),
         cmocka_unit_test(test_tsp_pool_set_task_runs_until_removed),
     };

@@ -64,6 +64,44 @@ static void test_tsp_problem_build_ok_code_becomes_internal(void **state)
     json_decref(doc);
 }
 
+/* GET /%ff: the instance (and a server message) are not UTF-8; the document is still built,
+ * with U+FFFD in their place, never "500 Out of memory". */
+static void test_tsp_problem_build_invalid_utf8(void **state)
+{
+    struct tsp_error err;
+    json_t *doc = NULL;
+    (void)state;
+
+    tsp_error_init(&err);
+    (void)tsp_error_set(&err, TSP_NOT_FOUND, NULL, "no resource at /\xff");
+    doc = tsp_problem_build(&err, "/\xff", "r");
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "instance")), "/\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_object_get(doc, "detail")),
+                        "no resource at /\xef\xbf\xbd");
+    json_decref(doc);
+}
+
+/* 409 LOCK_NOT_AVAILABLE carries the blocking session. */
+static void test_tsp_problem_build_lock_holder(void **state)
+{
+    struct tsp_error err;
+    json_t *doc = NULL;
+    (void)state;
+
+    tsp_error_init(&err);
+    (void)tsp_error_set(&err, TSP_LOCK_NOT_AVAILABLE, NULL, "held");
+    err.blocking_pid = 4242;
+    snprintf(err.blocking_application, sizeof(err.blocking_application), "report");
+    doc = tsp_problem_build(&err, "/hypertables/metrics/compression", NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(doc, "status")), 409);
+    assert_string_equal(json_string_value(json_object_get(doc, "code")), "LOCK_NOT_AVAILABLE");
+    assert_int_equal(json_integer_value(json_object_get(doc, "blocking_pid")), 4242);
+    assert_string_equal(json_string_value(json_object_get(doc, "blocking_application")), "report");
+    json_decref(doc);
+}
+
 static void test_tsp_problem_headers_cases(void **state)
 {
     (void)state;
@@ -149,6 +187,8 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_problem_build_pool_exhausted),
         cmocka_unit_test(test_tsp_problem_build_field_and_sqlstate),
         cmocka_unit_test(test_tsp_problem_build_ok_code_becomes_internal),
+        cmocka_unit_test(test_tsp_problem_build_invalid_utf8),
+        cmocka_unit_test(test_tsp_problem_build_lock_holder),
         cmocka_unit_test(test_tsp_problem_headers_cases),
         cmocka_unit_test(test_tsp_response_build_one_buffer),
         cmocka_unit_test(test_tsp_response_build_connection_close),

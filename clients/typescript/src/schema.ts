@@ -1348,11 +1348,15 @@ export interface components {
             /** @description The request path */
             instance?: string;
             /** @enum {string} */
-            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
+            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LOCK_NOT_AVAILABLE" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
             /** @description The input at fault */
             field?: string;
             sqlstate?: string;
             request_id?: string;
+            /** @description LOCK_NOT_AVAILABLE only, the server process id of the session holding the lock */
+            blocking_pid?: number;
+            /** @description LOCK_NOT_AVAILABLE only, that session's application_name */
+            blocking_application?: string;
         };
         /**
          * @description `host:port` of the server that answered (as the X-Tspool-Server header): a replica of the read pool, or the primary
@@ -2089,7 +2093,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Pool exhausted, paused, shutting down, or database unreachable */
+        /**
+         * @description Pool exhausted, paused, shutting down, or database unreachable; also answered at once
+         *     when `TSPOOL_HTTP_DB_MAX_INFLIGHT` requests already wait for the database
+         */
         Unavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2100,7 +2107,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The statement timed out */
+        /**
+         * @description The statement did not finish within its deadline (`DB_STATEMENT_DEADLINE_MS`; the
+         *     statement was cancelled and its connection closed) or the server's `statement_timeout`
+         *     cancelled it
+         */
         Timeout: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2136,11 +2147,16 @@ export interface components {
         };
         /**
          * @description A capability is missing (e.g. `extension timescaledb is not installed in database
-         *     "app"`, or a TSL feature under the Apache-only license), or the object already exists
+         *     "app"`, or a TSL feature under the Apache-only license), or the object already exists,
+         *     or (code `LOCK_NOT_AVAILABLE`) a change could not take its lock within
+         *     `TSPOOL_LOCK_TIMEOUT_MS`: `blocking_pid` and `blocking_application` name the session
+         *     holding it, and `Retry-After` says when to try again
          */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description LOCK_NOT_AVAILABLE only, seconds after which the change may get its lock */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -3172,6 +3188,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     listJobs: {
@@ -3201,6 +3218,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     listJobErrors: {
@@ -3221,6 +3239,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     getJob: {
@@ -3255,6 +3274,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     alterJob: {
@@ -3324,6 +3344,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     runJob: {
@@ -3382,6 +3403,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     getHypertable: {
@@ -3416,6 +3438,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     listChunks: {
@@ -3460,6 +3483,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     setCompression: {
@@ -3614,6 +3638,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putCompressionPolicy: {
@@ -3723,6 +3748,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putRetentionPolicy: {
@@ -3871,6 +3897,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     createAggregate: {
@@ -3926,6 +3953,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     putAggregatePolicy: {
@@ -4089,6 +4117,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             502: components["responses"]["DatabaseError"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     dropAggregate: {
@@ -4150,6 +4179,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["ActivityOff"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     getServerStatements: {
@@ -4180,6 +4210,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["ActivityOff"];
             503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     cancelSession: {

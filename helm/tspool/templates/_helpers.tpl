@@ -145,6 +145,14 @@ surge, because old and new pods hold connections side by side during a rollout. 
 {{- end }}
 {{- end }}
 
+{{/* TSPOOL_PROBE_LISTEN for server.probePort, or nothing (an empty string is left out). */}}
+{{- define "tspool.probeListen" -}}
+{{- $pp := index .Values.server "probePort" }}
+{{- if not (kindIs "invalid" $pp) }}
+{{- printf "0.0.0.0:%d" (int $pp) }}
+{{- end }}
+{{- end }}
+
 {{/* The ConfigMap's variables as a dict; null values are left out (the service default applies).
 Nullable values are read with index: Helm versions differ in whether a null default survives. */}}
 {{- define "tspool.env" -}}
@@ -157,7 +165,7 @@ Nullable values are read with index: Helm versions differ in whether a null defa
 {{- end }}
 {{- $env := dict
   "DB_HOST" $d.host "DB_PORT" $d.port "DB_NAME" $d.name "DB_USER" $d.user
-  "DB_CONNECT_TIMEOUT" $d.connectTimeout "DB_STATEMENT_TIMEOUT_MS" $d.statementTimeoutMs
+  "DB_CONNECT_TIMEOUT" $d.connectTimeout "DB_STATEMENT_TIMEOUT_MS" (index $d "statementTimeoutMs")
   "DB_SSLMODE" $d.sslmode "DB_APPLICATION_NAME" $d.applicationName
   "DB_TARGET_SESSION_ATTRS" (index $d "targetSessionAttrs") "DB_SESSION_SETTINGS" (index $d "sessionSettings")
   "DB_POOL_MODE" $p.mode "DB_MAX_CONNS" $p.maxConns "DB_MAX_OVERFLOW" $p.maxOverflow
@@ -173,6 +181,9 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "TSPOOL_HTTP_CONNECTION_QUEUE" (index $s "httpConnectionQueue")
   "TSPOOL_HEALTH_INTERVAL_MS" (index $s "healthIntervalMs") "TSPOOL_STATS_LOG_INTERVAL" (index $s "statsLogIntervalSeconds")
   "TSPOOL_READY_MAX_WAITING" (index $s "readyMaxWaiting")
+  "TSPOOL_READY_MAX_CHECK_AGE_MS" (index $s "readyMaxCheckAgeMs")
+  "TSPOOL_HTTP_DB_MAX_INFLIGHT" (index $s "httpDbMaxInflight")
+  "DB_STATEMENT_DEADLINE_MS" (index $d "statementDeadlineMs") "TSPOOL_LOCK_TIMEOUT_MS" (index $d "lockTimeoutMs")
   "TSPOOL_TIMESCALEDB_REFRESH_MS" (index $s "timescaledbRefreshMs")
   "TSPOOL_ACTIVITY_INTERVAL_MS" (index $s "activityIntervalMs")
   "TSPOOL_STATEMENTS_INTERVAL_MS" (index $s "statementsIntervalMs")
@@ -188,6 +199,9 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "PGBOUNCER_COMMAND_TIMEOUT_MS" (index .Values.pgbouncer "commandTimeoutMs")
   "TSPOOL_READY_PGBOUNCER" .Values.pgbouncer.readinessCheck
 }}
+{{- with include "tspool.probeListen" . }}
+{{- $_ := set $env "TSPOOL_PROBE_LISTEN" . }}
+{{- end }}
 {{- range $k, $v := .Values.extraEnv }}
 {{- $_ := set $env $k $v }}
 {{- end }}
