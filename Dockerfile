@@ -25,6 +25,7 @@ RUN apt-get update \
       libcivetweb-dev \
       civetweb \
       libjansson-dev \
+      libyaml-dev \
       libcurl4-openssl-dev \
       libssl-dev \
       libcmocka-dev \
@@ -49,6 +50,7 @@ RUN apt-get update \
       libpq5 \
       libcivetweb1 \
       libjansson4 \
+      libyaml-0-2 \
       libcurl4 \
       libssl3 \
       ca-certificates \

@@ -98,6 +98,7 @@ const char *tsp_problem_headers(enum tsp_code code)
     switch (code) {
     case TSP_POOL_EXHAUSTED:
     case TSP_POOL_PAUSED:
+    case TSP_CHANGE_IN_PROGRESS:
         return "Retry-After: 1\r\n";
     case TSP_UNAVAILABLE:
     case TSP_DB_UNAVAILABLE:

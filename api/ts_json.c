@@ -79,10 +79,29 @@ json_t *tsp_ts_json_policy(const struct tsp_ts_policy *p)
     if (strcmp(p->kind, "refresh") == 0) {
         put(obj, "start_offset", text_or_null(p->start_offset), &ok);
         put(obj, "end_offset", text_or_null(p->end_offset), &ok);
+    } else if (strcmp(p->kind, "reorder") == 0) {
+        put(obj, "index_name", text_or_null(p->index_name), &ok);
     } else {
         put(obj, strcmp(p->kind, "retention") == 0 ? "drop_after" : "compress_after",
             text_or_null(p->after), &ok);
     }
+    return finish(obj, ok);
+}
+
+static json_t *advice_json(const struct tsp_ts_interval_advice *a)
+{
+    json_t *obj = json_object();
+    bool ok = obj != NULL;
+
+    if (!ok) {
+        return NULL;
+    }
+    put(obj, "recommendation", json_string(a->recommendation), &ok);
+    put(obj, "reason", json_string(a->reason), &ok);
+    put(obj, "shared_buffers_bytes", json_integer(a->shared_buffers_bytes), &ok);
+    put(obj, "newest_chunk_bytes", a->known ? json_integer(a->newest_chunk_bytes) : json_null(),
+        &ok);
+    put(obj, "newest_chunks", json_integer(a->newest_chunks), &ok);
     return finish(obj, ok);
 }
 
@@ -179,6 +198,7 @@ json_t *tsp_ts_json_hypertable(const struct tsp_hypertable *h, bool detail)
     if (detail) {
         put(obj, "dimensions", dimensions_json(h), &ok);
         put(obj, "compression_settings", settings_json(h), &ok);
+        put(obj, "chunk_interval_advice", advice_json(&h->advice), &ok);
     }
     return finish(obj, ok);
 }
@@ -461,6 +481,136 @@ enum tsp_code tsp_ts_json_policy_body(const json_t *body, const char *after_fiel
     if (rc == TSP_OK) {
         *after = a;
         *schedule_interval = s;
+    }
+    return rc;
+}
+
+/* An interval member that may also be an integer (integer time columns); the integer is
+ * printed into buf. Absent or null -> NULL. */
+static enum tsp_code interval_value(const json_t *body, const char *key, char *buf, size_t size,
+                                    const char **out, struct tsp_error *err)
+{
+    const json_t *v = json_object_get(body, key);
+
+    if (v != NULL && json_is_integer(v)) {
+        if (json_integer_value(v) <= 0) {
+            return tsp_error_set(err, TSP_INVALID, key,
+                                 "%s must be a positive integer or an "
+                                 "interval",
+                                 key);
+        }
+        snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *out = buf;
+        return TSP_OK;
+    }
+    if (v != NULL && !json_is_string(v) && !json_is_null(v)) {
+        return tsp_error_set(err, TSP_INVALID, key,
+                             "%s must be an interval (string) or an "
+                             "integer",
+                             key);
+    }
+    return opt_string(body, key, out, err);
+}
+
+static enum tsp_code opt_bool(const json_t *body, const char *key, bool *out, struct tsp_error *err)
+{
+    const json_t *v = json_object_get(body, key);
+
+    if (v == NULL || json_is_null(v)) {
+        return TSP_OK;
+    }
+    if (!json_is_boolean(v)) {
+        return tsp_error_set(err, TSP_INVALID, key, "%s must be true or false", key);
+    }
+    *out = json_is_true(v);
+    return TSP_OK;
+}
+
+enum tsp_code tsp_ts_json_hypertable_spec(const json_t *body, char *interval_buf,
+                                          size_t interval_size, struct tsp_ts_hypertable_spec *out,
+                                          struct tsp_error *err)
+{
+    static const char *const keys[] = {
+        "name",       "time_column",   "chunk_interval", "partition_column",
+        "partitions", "if_not_exists", "migrate_data",   NULL};
+    struct tsp_ts_hypertable_spec spec;
+    const json_t *parts = NULL;
+    enum tsp_code rc;
+
+    memset(&spec, 0, sizeof(spec));
+    rc = only_keys(body, keys, err);
+    if (rc == TSP_OK) {
+        rc = req_string(body, "name", &spec.name, err);
+    }
+    if (rc == TSP_OK) {
+        rc = req_string(body, "time_column", &spec.time_column, err);
+    }
+    if (rc == TSP_OK) {
+        rc = interval_value(body, "chunk_interval", interval_buf, interval_size,
+                            &spec.chunk_interval, err);
+    }
+    if (rc == TSP_OK) {
+        rc = opt_string(body, "partition_column", &spec.partition_column, err);
+    }
+    parts = json_object_get(body, "partitions");
+    if (rc == TSP_OK && parts != NULL && !json_is_null(parts)) {
+        if (!json_is_integer(parts) || json_integer_value(parts) < 1 ||
+            json_integer_value(parts) > 32767) {
+            rc = tsp_error_set(err, TSP_INVALID, "partitions",
+                               "partitions must be an integer from 1 to 32767");
+        } else {
+            spec.partitions = (long long)json_integer_value(parts);
+        }
+    }
+    if (rc == TSP_OK) {
+        rc = opt_bool(body, "if_not_exists", &spec.if_not_exists, err);
+    }
+    if (rc == TSP_OK) {
+        rc = opt_bool(body, "migrate_data", &spec.migrate_data, err);
+    }
+    if (rc == TSP_OK && (spec.partition_column == NULL) != (spec.partitions == 0)) {
+        rc = tsp_error_set(err, TSP_INVALID,
+                           spec.partition_column == NULL ? "partition_column" : "partitions",
+                           "partition_column and partitions go together");
+    }
+    if (rc == TSP_OK) {
+        *out = spec;
+    }
+    return rc;
+}
+
+enum tsp_code tsp_ts_json_hypertable_patch(const json_t *body, char *interval_buf,
+                                           size_t interval_size, const char **chunk_interval,
+                                           struct tsp_error *err)
+{
+    static const char *const keys[] = {"chunk_interval", NULL};
+    const char *value = NULL;
+    enum tsp_code rc = only_keys(body, keys, err);
+
+    if (rc == TSP_OK) {
+        rc = interval_value(body, "chunk_interval", interval_buf, interval_size, &value, err);
+    }
+    if (rc == TSP_OK && value == NULL) {
+        rc = tsp_error_set(err, TSP_INVALID, "chunk_interval", "chunk_interval is required");
+    }
+    if (rc == TSP_OK) {
+        *chunk_interval = value;
+    }
+    return rc;
+}
+
+enum tsp_code tsp_ts_json_reorder_policy(const json_t *body, const char **index_name,
+                                         struct tsp_error *err)
+{
+    static const char *const keys[] = {"index_name", NULL};
+    const char *value = NULL;
+    enum tsp_code rc = only_keys(body, keys, err);
+
+    if (rc == TSP_OK) {
+        rc = req_string(body, "index_name", &value, err);
+    }
+    if (rc == TSP_OK) {
+        *index_name = value;
     }
     return rc;
 }

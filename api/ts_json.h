@@ -14,7 +14,8 @@
 /* Renderers: a new reference (json_decref it), NULL on out of memory. Empty optional texts
  * become null. Pure and thread-safe. */
 json_t *tsp_ts_json_caps(const struct tsp_ts_caps *caps);
-/* detail adds dimensions and compression settings (GET /hypertables/{name}). */
+/* detail adds dimensions, compression settings and the chunk-interval advice
+ * (GET /hypertables/{name}). */
 json_t *tsp_ts_json_hypertable(const struct tsp_hypertable *h, bool detail);
 json_t *tsp_ts_json_chunk(const struct tsp_ts_chunk *c);
 json_t *tsp_ts_json_policy(const struct tsp_ts_policy *p);
@@ -49,6 +50,19 @@ enum tsp_code tsp_ts_json_chunk_selection(const json_t *body, bool require_older
 enum tsp_code tsp_ts_json_policy_body(const json_t *body, const char *after_field,
                                       const char **after, const char **schedule_interval,
                                       struct tsp_error *err) TSP_MUSTCHECK;
+/* POST /hypertables body: {"name", "time_column", "chunk_interval", "partition_column",
+ * "partitions", "if_not_exists", "migrate_data"}; an integer chunk_interval is printed into
+ * interval_buf. */
+enum tsp_code tsp_ts_json_hypertable_spec(const json_t *body, char *interval_buf,
+                                          size_t interval_size, struct tsp_ts_hypertable_spec *out,
+                                          struct tsp_error *err) TSP_MUSTCHECK;
+/* PATCH /hypertables/{name} body: {"chunk_interval": "1 day" | 86400} (required). */
+enum tsp_code tsp_ts_json_hypertable_patch(const json_t *body, char *interval_buf,
+                                           size_t interval_size, const char **chunk_interval,
+                                           struct tsp_error *err) TSP_MUSTCHECK;
+/* PUT .../reorder-policy body: {"index_name": "..."} (required). */
+enum tsp_code tsp_ts_json_reorder_policy(const json_t *body, const char **index_name,
+                                         struct tsp_error *err) TSP_MUSTCHECK;
 /* POST /aggregates body. */
 enum tsp_code tsp_ts_json_aggregate_spec(const json_t *body, struct tsp_ts_aggregate_spec *out,
                                          struct tsp_error *err) TSP_MUSTCHECK;

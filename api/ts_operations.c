@@ -88,17 +88,63 @@ static enum tsp_code chunk_query(struct tsp_req *req, char bufs[2][TSP_TS_TEXT_M
     return TSP_OK;
 }
 
+/* ?limit= (1..1000, default 100) and ?cursor= of GET .../chunks; the cursor lives in buf. */
+static enum tsp_code page_query(struct tsp_req *req, char *buf, size_t size, long *limit,
+                                const char **cursor, struct tsp_error *err)
+{
+    static const char *const names[2] = {"limit", "cursor"};
+    char text[16];
+    char *end = NULL;
+    int n;
+
+    for (int i = 0; i < 2; i++) {
+        if (tsp_query_repeated(req->query, names[i])) {
+            return tsp_error_set(err, TSP_INVALID, names[i],
+                                 "query parameter '%s' is given more than once", names[i]);
+        }
+    }
+    *limit = TSP_TS_PAGE_DEFAULT;
+    n = tsp_query_get(req->query, "limit", 0, text, sizeof(text));
+    if (n != -1) {
+        long value = n > 0 ? strtol(text, &end, 10) : 0;
+        if (n <= 0 || end == NULL || *end != '\0' || text[0] == '-' || text[0] == '+' ||
+            value < 1 || value > TSP_TS_PAGE_MAX) {
+            return tsp_error_set(err, TSP_INVALID, "limit", "limit must be an integer from 1 to %d",
+                                 TSP_TS_PAGE_MAX);
+        }
+        *limit = value;
+    }
+    *cursor = NULL;
+    n = tsp_query_get(req->query, "cursor", 0, buf, size);
+    if (n == -2 || n == 0) {
+        return tsp_error_set(err, TSP_INVALID, "cursor",
+                             "cursor is not a next_cursor this service returned");
+    }
+    if (n > 0) {
+        *cursor = buf;
+    }
+    return TSP_OK;
+}
+
 static enum tsp_code run_chunks_list(struct tsp_ts_call *c, struct tsp_error *err)
 {
     char bufs[2][TSP_TS_TEXT_MAX];
+    char cursor_buf[TSP_TS_CURSOR_MAX];
+    char next[TSP_TS_CURSOR_MAX];
     struct tsp_ts_chunk_filter filter;
     struct tsp_ts_chunk *chunks = NULL;
+    const char *cursor = NULL;
+    long limit = 0;
     size_t count = 0;
     json_t *arr = NULL;
     enum tsp_code rc = chunk_query(c->req, bufs, &filter, err);
 
     if (rc == TSP_OK) {
-        rc = tsp_ts_chunks_list(c->ts, &c->ctx, c->name, &filter, &chunks, &count, err);
+        rc = page_query(c->req, cursor_buf, sizeof(cursor_buf), &limit, &cursor, err);
+    }
+    if (rc == TSP_OK) {
+        rc = tsp_ts_chunks_page(c->ts, &c->ctx, c->name, &filter, limit, cursor, &chunks, &count,
+                                next, err);
     }
     arr = rc == TSP_OK ? json_array() : NULL;
     for (size_t i = 0; arr != NULL && i < count; i++) {
@@ -106,6 +152,12 @@ static enum tsp_code run_chunks_list(struct tsp_ts_call *c, struct tsp_error *er
     }
     free(chunks);
     c->answer = tsp_ts_json_list("chunks", arr);
+    if (c->answer != NULL &&
+        json_object_set_new(c->answer, "next_cursor",
+                            next[0] != '\0' ? json_string(next) : json_null()) != 0) {
+        json_decref(c->answer);
+        c->answer = NULL;
+    }
     return rc;
 }
 
@@ -129,6 +181,11 @@ static enum tsp_code run_compression_policy_get(struct tsp_ts_call *c, struct ts
 static enum tsp_code run_retention_policy_get(struct tsp_ts_call *c, struct tsp_error *err)
 {
     return policy_get(c, TSP_TS_POLICY_RETENTION, err);
+}
+
+static enum tsp_code run_reorder_policy_get(struct tsp_ts_call *c, struct tsp_error *err)
+{
+    return policy_get(c, TSP_TS_POLICY_REORDER, err);
 }
 
 static enum tsp_code run_aggregates_list(struct tsp_ts_call *c, struct tsp_error *err)
@@ -310,6 +367,48 @@ static enum tsp_code run_retention_policy_delete(struct tsp_ts_call *c, struct t
     return tsp_ts_policy_delete(c->ts, &c->ctx, c->name, TSP_TS_POLICY_RETENTION, &c->change, err);
 }
 
+static enum tsp_code run_reorder_policy_put(struct tsp_ts_call *c, struct tsp_error *err)
+{
+    const char *index_name = NULL;
+    enum tsp_code rc = tsp_ts_json_reorder_policy(c->body, &index_name, err);
+
+    if (rc == TSP_OK) {
+        rc = tsp_ts_policy_put(c->ts, &c->ctx, c->name, TSP_TS_POLICY_REORDER, index_name, NULL,
+                               &c->change, err);
+    }
+    return rc;
+}
+
+static enum tsp_code run_reorder_policy_delete(struct tsp_ts_call *c, struct tsp_error *err)
+{
+    return tsp_ts_policy_delete(c->ts, &c->ctx, c->name, TSP_TS_POLICY_REORDER, &c->change, err);
+}
+
+static enum tsp_code run_hypertable_create(struct tsp_ts_call *c, struct tsp_error *err)
+{
+    char interval[32];
+    struct tsp_ts_hypertable_spec spec;
+    enum tsp_code rc = tsp_ts_json_hypertable_spec(c->body, interval, sizeof(interval), &spec, err);
+
+    if (rc == TSP_OK) {
+        rc = tsp_ts_hypertable_create(c->ts, &c->ctx, &spec, &c->change, err);
+    }
+    return rc;
+}
+
+static enum tsp_code run_hypertable_alter(struct tsp_ts_call *c, struct tsp_error *err)
+{
+    char interval[32];
+    const char *chunk_interval = NULL;
+    enum tsp_code rc =
+        tsp_ts_json_hypertable_patch(c->body, interval, sizeof(interval), &chunk_interval, err);
+
+    if (rc == TSP_OK) {
+        rc = tsp_ts_chunk_interval_set(c->ts, &c->ctx, c->name, chunk_interval, &c->change, err);
+    }
+    return rc;
+}
+
 static enum tsp_code run_aggregate_create(struct tsp_ts_call *c, struct tsp_error *err)
 {
     struct tsp_ts_aggregate_spec spec;
@@ -403,6 +502,8 @@ static const struct tsp_ts_operation operations[] = {
     READ("getTimescaledb", run_caps),
     READ("listHypertables", run_hypertables_list),
     READ("getHypertable", run_hypertable_get),
+    BODY("createHypertable", TSP_TS_FEATURE_EXTENSION, 201, run_hypertable_create),
+    BODY("alterHypertable", TSP_TS_FEATURE_EXTENSION, 200, run_hypertable_alter),
     READ("listChunks", run_chunks_list),
     BODY("setCompression", TSP_TS_FEATURE_COMPRESSION, 200, run_compression_set),
     BODY("compressChunks", TSP_TS_FEATURE_COMPRESSION, 200, run_chunks_compress),
@@ -414,6 +515,9 @@ static const struct tsp_ts_operation operations[] = {
     READ("getRetentionPolicy", run_retention_policy_get),
     BODY("putRetentionPolicy", TSP_TS_FEATURE_RETENTION, 200, run_retention_policy_put),
     CHANGE("deleteRetentionPolicy", run_retention_policy_delete),
+    READ("getReorderPolicy", run_reorder_policy_get),
+    BODY("putReorderPolicy", TSP_TS_FEATURE_JOBS, 200, run_reorder_policy_put),
+    CHANGE("deleteReorderPolicy", run_reorder_policy_delete),
     READ("listAggregates", run_aggregates_list),
     BODY("createAggregate", TSP_TS_FEATURE_AGGREGATES, 201, run_aggregate_create),
     READ("getAggregate", run_aggregate_get),

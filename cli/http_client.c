@@ -23,6 +23,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *token,
                            long timeout_ms, struct tsp_http_reply *out, struct tsp_error *err)
 {
+    return tsp_http_request("GET", base_url, path, token, NULL, timeout_ms, out, err);
+}
+
+enum tsp_code tsp_http_request(const char *method, const char *base_url, const char *path,
+                               const char *token, const char *json_body, long timeout_ms,
+                               struct tsp_http_reply *out, struct tsp_error *err)
+{
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;
     struct tsp_http_reply reply = {0, NULL, 0};
@@ -42,6 +49,13 @@ enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *t
     if (token != NULL && token[0] != '\0') {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         headers = curl_slist_append(headers, auth);
+    }
+    if (json_body != NULL) {
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
+    }
+    if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -148,6 +162,11 @@ const char *tsp_http_read_token(void)
 {
     const char *token = token_from("TSPOOL_READ_TOKEN");
     return token != NULL ? token : token_from("TSPOOL_ADMIN_TOKEN");
+}
+
+const char *tsp_http_admin_token(void)
+{
+    return token_from("TSPOOL_ADMIN_TOKEN");
 }
 
 bool tsp_http_client_option(int argc, char **argv, int *i, const char **url, long *timeout_s)

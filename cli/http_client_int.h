@@ -23,6 +23,12 @@ enum tsp_code tsp_http_get(const char *base_url, const char *path, const char *t
                            long timeout_ms, struct tsp_http_reply *out,
                            struct tsp_error *err) TSP_MUSTCHECK;
 
+/* Any method: json_body (NULL = none) is sent as application/json. Otherwise as
+ * tsp_http_get (which is this with "GET" and no body). Blocks up to timeout_ms. */
+enum tsp_code tsp_http_request(const char *method, const char *base_url, const char *path,
+                               const char *token, const char *json_body, long timeout_ms,
+                               struct tsp_http_reply *out, struct tsp_error *err) TSP_MUSTCHECK;
+
 /* Consume an option every client subcommand shares at argv[*i]: --url URL, --url=URL or
  * --timeout S (a positive number of seconds). Returns true (and moves *i past a value it
  * took) when it was one; false otherwise, also for an incomplete or invalid one. Pure. */
@@ -39,6 +45,10 @@ void tsp_http_default_url(const char *explicit_url, char *out, size_t outsize);
 /* The token for reads: TSPOOL_READ_TOKEN (or the file TSPOOL_READ_TOKEN_FILE names), else
  * TSPOOL_ADMIN_TOKEN (or TSPOOL_ADMIN_TOKEN_FILE), else NULL. Not thread-safe (CLI only). */
 const char *tsp_http_read_token(void);
+
+/* The token for changes: TSPOOL_ADMIN_TOKEN (or the file TSPOOL_ADMIN_TOKEN_FILE names), else
+ * NULL. Not thread-safe (CLI only). */
+const char *tsp_http_admin_token(void);
 
 /* The admin token first (TSPOOL_ADMIN_TOKEN or its _FILE), else the read token, else NULL:
  * for reads that show more to admins (query texts in `tspool top`). Not thread-safe. */

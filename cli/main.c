@@ -21,6 +21,7 @@ static const struct subcommand subcommands[] = {
      "show the pool status (or the PgBouncer fleet) of a running service"},
     {"probe", tsp_cli_probe, "probe a running service: live, ready or startup (exit 0/1)"},
     {"check", tsp_cli_check, "connect to the database directly and report what it is"},
+    {"apply", tsp_cli_apply, "make TimescaleDB match a desired-state file (JSON or YAML)"},
     {"top", tsp_cli_top, "every application's sessions on the database server, refreshing"},
 };
 

@@ -9,7 +9,7 @@ packages=(
     gcc make cmake pkg-config clang-format
     # libFuzzer targets (tests/fuzz, make fuzz); load test and leak check (tests/reliability)
     clang libclang-rt-14-dev wrk valgrind openssl
-    libpq-dev libcivetweb-dev civetweb libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
+    libpq-dev libcivetweb-dev civetweb libjansson-dev libyaml-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
     postgresql-15 postgresql-client-15
     # chart and Dockerfile checks (tests/helm, tests/docker): unzip for the helm and kubectl
     # binaries of the pinned npm layer package, objdump for the binary's NEEDED entries

@@ -9,6 +9,7 @@
     const TIMESCALE_MS = 30000;     /* TimescaleDB reads every 30 s, beside the main loop */
     const HISTORY_MS = 5 * 60 * 1000;
     const REQUEST_TIMEOUT_MS = 8000;
+    const CHUNK_PAGE = 50;             /* chunks per page of the chunk list (GET .../chunks?limit=) */
     const TIMESCALE_TIMEOUT_MS = 30000; /* catalog reads can be slow; they never mean "down" */
     const MAX_BACKOFF_MS = 30000;
     const TOKEN_KEY = 'tspool.readToken';
@@ -25,6 +26,7 @@
         waitingForToken: false,
         tokenRejected: false,
         tsEndpoints: null, /* null: not known yet; true/false from the compiled-in openapi.yaml */
+        chunkPage: 0,      /* the page of the chunk list on show */
         tsDue: true,       /* read TimescaleDB at the next poll (start, token, recovery) */
         tsLast: 0,         /* when the last TimescaleDB read finished */
         tsBusy: false,     /* a TimescaleDB read is running */
@@ -606,14 +608,18 @@
                                                        : `grows by ${Math.round(-saved * 100)}%`),
                      `${ratio.toFixed(1)}×`)
                 : '–';
-            return [qualified(h.schema, h.name), num(h.num_chunks), compressed,
-                    bytes(h.total_bytes), ratioCell];
+            const name = qualified(h.schema, h.name);
+            const open = el('button', {type: 'button', class: 'link', 'data-ht': name,
+                                       title: `List the chunks of ${name}`}, name);
+            open.addEventListener('click', () => showChunks(name, null));
+            return [open, num(h.num_chunks), compressed, bytes(h.total_bytes), ratioCell];
         }), 'No hypertables in this database.');
         const policies = [];
         for (const h of list) {
             for (const p of h.policies || []) {
                 const setting = p.compress_after ? `compress after ${p.compress_after}`
                     : p.drop_after ? `drop after ${p.drop_after}`
+                    : p.index_name ? `cluster on ${p.index_name}`
                         : p.kind === 'refresh' ? `${p.start_offset || '–'} … ${p.end_offset || '–'}` : '–';
                 policies.push([qualified(h.schema, h.name), p.kind || '–', setting,
                                `${p.schedule_interval || '–'}${p.scheduled === false ? ' (paused)' : ''}`,
@@ -621,6 +627,31 @@
             }
         }
         fillTable('policies', policies, 'No compression or retention policies.');
+    }
+
+    /* One page of a hypertable's chunks; "next page" follows next_cursor (the service pages by
+     * keyset, so a page costs the same however many chunks there are). */
+    async function showChunks(name, cursor) {
+        const query = `limit=${CHUNK_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        $('chunks-of').textContent = name;
+        $('chunks-panel').hidden = false;
+        let body;
+        try {
+            body = await getJson(`/hypertables/${encodeURIComponent(name)}/chunks?${query}`,
+                                 TIMESCALE_TIMEOUT_MS);
+        } catch (e) {
+            fillTable('chunks', [], `Could not list the chunks: ${e.message}`);
+            $('chunks-next').hidden = true;
+            return;
+        }
+        state.chunkPage = cursor ? state.chunkPage + 1 : 1;
+        $('chunks-page').textContent = `page ${state.chunkPage}`;
+        fillTable('chunks', (body.chunks || []).map((c) => [
+            qualified(c.schema, c.name), `${c.range_start ?? '–'} … ${c.range_end ?? '–'}`,
+            c.compressed ? 'yes' : 'no', bytes(c.total_bytes)]), 'No chunks.');
+        const next = $('chunks-next');
+        next.hidden = !body.next_cursor;
+        next.onclick = () => showChunks(name, body.next_cursor);
     }
 
     const jobFailing = (j) => /fail/i.test((j.job_stats || {}).last_run_status || '');

@@ -30,6 +30,15 @@ int tsp_cli_probe(int argc, char **argv);
  * 2 on an invalid configuration. */
 int tsp_cli_check(int argc, char **argv);
 
+/* `tspool apply FILE [--dry-run] [--prune] [--url URL] [--timeout S]`: make the TimescaleDB
+ * hypertables and continuous aggregates of a running service match the desired-state document
+ * FILE (JSON or YAML, checked against desired-state.schema.json with the line at fault),
+ * through its HTTP API with TSPOOL_ADMIN_TOKEN. Prints one line per difference and applies
+ * only those. Exit 0 applied or nothing to do, 2 --dry-run found changes or a usage error,
+ * 1 an error (an invalid document, or each object whose change failed). Blocks on the
+ * requests (each bounded by --timeout). */
+int tsp_cli_apply(int argc, char **argv);
+
 /* `tspool top [--once] [--interval S] [--min-duration MS] [--application NAME] [--state S]
  * [--json] [--url URL] [--timeout S]`: GET /server/activity from a running service as a
  * table, blocking chains first, refreshed every interval until interrupted (--once: one

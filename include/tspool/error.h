@@ -24,6 +24,7 @@
     XX(NOT_FOUND, 404, "Not found")                                                                \
     XX(METHOD_NOT_ALLOWED, 405, "Method not allowed")                                              \
     XX(CONFLICT, 409, "Conflict")                                                                  \
+    XX(CHANGE_IN_PROGRESS, 409, "Change in progress")                                              \
     XX(LOCK_NOT_AVAILABLE, 409, "Lock not available")                                              \
     XX(TOO_LARGE, 413, "Request body too large")                                                   \
     XX(UNSUPPORTED_MEDIA, 415, "Unsupported media type")                                           \

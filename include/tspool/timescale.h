@@ -31,6 +31,9 @@
 #define TSP_TS_MAX_COLUMNS    16 /* segment_by / order_by / group_by / aggregates entries */
 #define TSP_TS_MAX_POLICIES   8
 #define TSP_TS_MAX_DIMENSIONS 4
+#define TSP_TS_CURSOR_MAX     256  /* an opaque chunk-listing cursor + NUL */
+#define TSP_TS_PAGE_DEFAULT   100  /* chunks per page when no limit is given */
+#define TSP_TS_PAGE_MAX       1000 /* the largest page */
 
 struct tsp_ts; /* opaque: the pool and the cached capabilities */
 
@@ -118,7 +121,20 @@ struct tsp_ts_policy {
     char after[TSP_TS_TEXT_MAX];        /* drop_after / compress_after, "" for refresh */
     char start_offset[TSP_TS_TEXT_MAX]; /* refresh policies, "" when unbounded */
     char end_offset[TSP_TS_TEXT_MAX];
+    char index_name[TSP_TS_NAME_MAX]; /* reorder policies, "" otherwise */
     bool scheduled;
+};
+
+/* Chunk-interval advice (GET /hypertables/{name}): TimescaleDB's rule of thumb is that the
+ * newest chunks of the active hypertables, indexes included, fit in about 25% of memory,
+ * which shared_buffers usually is. Advice only: nothing is changed. */
+struct tsp_ts_interval_advice {
+    bool known;                     /* false: no chunk yet or shared_buffers unreadable */
+    long long shared_buffers_bytes; /* the server's shared_buffers */
+    long long newest_chunk_bytes;   /* average total size of the newest (up to 3) chunks */
+    int newest_chunks;              /* how many chunks that average covers */
+    char recommendation[16];        /* "keep", "decrease" or "increase" */
+    char reason[192];               /* one line explaining the recommendation */
 };
 
 struct tsp_ts_dimension {
@@ -156,6 +172,7 @@ struct tsp_hypertable {
     char segment_by[TSP_TS_MAX_COLUMNS][TSP_TS_NAME_MAX];
     size_t norder_by;
     struct tsp_ts_order_by order_by[TSP_TS_MAX_COLUMNS];
+    struct tsp_ts_interval_advice advice;
 };
 
 struct tsp_ts_chunk {
@@ -256,7 +273,46 @@ enum tsp_code tsp_ts_chunks_list(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
                                  struct tsp_ts_chunk **out, size_t *count,
                                  struct tsp_error *err) TSP_MUSTCHECK;
 
-/* ---- changes: *out is filled on TSP_OK (dry run: statements only) ---- */
+/* One page of chunks in a stable order (oldest range first, then name), by keyset: the
+ * server reads from the cursor on, so the memory held is one page whatever the count.
+ * limit 1..TSP_TS_PAGE_MAX; cursor NULL = the first page, else a next_cursor from before (a
+ * malformed one -> TSP_INVALID, field "cursor"). On TSP_OK *out as above and next_cursor
+ * (TSP_TS_CURSOR_MAX bytes) holds the cursor of the next page, "" on the last page. */
+enum tsp_code tsp_ts_chunks_page(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                                 const char *hypertable, const struct tsp_ts_chunk_filter *filter,
+                                 long limit, const char *cursor, struct tsp_ts_chunk **out,
+                                 size_t *count, char *next_cursor,
+                                 struct tsp_error *err) TSP_MUSTCHECK;
+
+/* ---- changes: *out is filled on TSP_OK (dry run: statements only) ----
+ *
+ * Every change to one hypertable or continuous aggregate (not a dry run) holds a PostgreSQL
+ * session advisory lock keyed on the object's catalog name for its duration, so changes to
+ * one object are serialised across every tspool connected to the same database. A change
+ * that finds the lock taken fails at once with TSP_CHANGE_IN_PROGRESS (never waits). */
+
+struct tsp_ts_hypertable_spec {
+    const char *name;           /* an existing table: name or schema.name */
+    const char *time_column;    /* required */
+    const char *chunk_interval; /* interval text, or an integer for integer time; NULL = default */
+    const char *partition_column; /* optional space partitioning column */
+    long long partitions;         /* number of space partitions (with partition_column), else 0 */
+    bool if_not_exists;           /* an existing hypertable is not an error */
+    bool migrate_data;            /* move existing rows into chunks */
+};
+
+/* create_hypertable(): turn an existing table into a hypertable. An existing hypertable ->
+ * TSP_CONFLICT unless if_not_exists; an unknown table -> TSP_NOT_FOUND. */
+enum tsp_code tsp_ts_hypertable_create(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                                       const struct tsp_ts_hypertable_spec *spec,
+                                       struct tsp_ts_change *out,
+                                       struct tsp_error *err) TSP_MUSTCHECK;
+/* set_chunk_time_interval(): an interval, or an integer for an integer time column. Applies to
+ * chunks created from now on. */
+enum tsp_code tsp_ts_chunk_interval_set(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                                        const char *hypertable, const char *chunk_interval,
+                                        struct tsp_ts_change *out,
+                                        struct tsp_error *err) TSP_MUSTCHECK;
 
 struct tsp_ts_compression_spec {
     size_t nsegment_by;
@@ -286,14 +342,16 @@ enum tsp_code tsp_ts_chunks_drop(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
 enum tsp_ts_policy_kind {
     TSP_TS_POLICY_COMPRESSION = 0,
     TSP_TS_POLICY_RETENTION = 1,
+    TSP_TS_POLICY_REORDER = 2, /* add_reorder_policy: `after` is the index name */
 };
 
 /* The hypertable's compression or retention policy. No policy -> TSP_NOT_FOUND. */
 enum tsp_code tsp_ts_policy_get(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                                 const char *hypertable, enum tsp_ts_policy_kind kind,
                                 struct tsp_ts_policy *out, struct tsp_error *err) TSP_MUSTCHECK;
-/* Add or replace (PUT) the policy: after = compress_after / drop_after (required),
- * schedule_interval optional (NULL = TimescaleDB's default). */
+/* Add or replace (PUT) the policy: after = compress_after / drop_after / (reorder) the index
+ * name (required), schedule_interval optional (NULL = TimescaleDB's default; reorder
+ * policies take none). */
 enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                                 const char *hypertable, enum tsp_ts_policy_kind kind,
                                 const char *after, const char *schedule_interval,

@@ -419,7 +419,7 @@ static enum tsp_code exec_by(struct tsp_lease *lease, const char *sql, int npara
         cancel_async(conn);
         tsp_lease_report_error(lease, "57014");
         rc = tsp_error_set(err, TSP_TIMEOUT, NULL,
-                           "the database did not answer within %ld ms (%s); "
+                           "the database gave no answer within %ld ms (%s); "
                            "the statement was cancelled and its connection closed",
                            deadline_ms, knob);
         tsp_error_set_sqlstate(err, "57014");

@@ -14,14 +14,34 @@
 static const char *policy_op_name(enum tsp_ts_policy_kind kind, const char *verb, char *buf,
                                   size_t size)
 {
-    snprintf(buf, size, "%s_policy.%s",
-             kind == TSP_TS_POLICY_RETENTION ? "retention" : "compression", verb);
+    static const char *const kinds[] = {"compression", "retention", "reorder"};
+
+    snprintf(buf, size, "%s_policy.%s", kinds[kind], verb);
     return buf;
 }
 
 static enum tsp_ts_feature policy_feature(enum tsp_ts_policy_kind kind)
 {
-    return kind == TSP_TS_POLICY_RETENTION ? TSP_TS_FEATURE_RETENTION : TSP_TS_FEATURE_COMPRESSION;
+    switch (kind) {
+    case TSP_TS_POLICY_RETENTION:
+        return TSP_TS_FEATURE_RETENTION;
+    case TSP_TS_POLICY_REORDER:
+        return TSP_TS_FEATURE_JOBS; /* a TSL policy job like the others */
+    default:
+        return TSP_TS_FEATURE_COMPRESSION;
+    }
+}
+
+/* The remove statement of a policy of any kind. */
+static enum tsp_code policy_remove_sql(struct tsp_ts_op *op, const char *target,
+                                       enum tsp_ts_policy_kind kind, bool if_exists,
+                                       struct tsp_ts_stmt *out, struct tsp_error *err)
+{
+    if (kind == TSP_TS_POLICY_REORDER) {
+        return tsp_ts_sql_reorder_remove(&op->quoter, target, if_exists, out, err);
+    }
+    return tsp_ts_sql_policy_remove(&op->quoter, target, kind, if_exists, op->caps.columnstore_api,
+                                    out, err);
 }
 
 enum tsp_code tsp_ts_compression_set(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
@@ -319,9 +339,10 @@ enum tsp_code tsp_ts_policy_put(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
         }
     }
     /* PUT replaces: remove whatever is there, then add */
-    rc = tsp_ts_sql_policy_remove(&op.quoter, t.qualified, kind, true, op.caps.columnstore_api,
-                                  &stmts[0], err);
-    if (rc == TSP_OK) {
+    rc = policy_remove_sql(&op, t.qualified, kind, true, &stmts[0], err);
+    if (rc == TSP_OK && kind == TSP_TS_POLICY_REORDER) {
+        rc = tsp_ts_sql_reorder_add(&op.quoter, t.qualified, after, &stmts[1], err);
+    } else if (rc == TSP_OK) {
         rc = tsp_ts_sql_policy_add(&op.quoter, t.qualified, kind, after, schedule_interval,
                                    op.caps.columnstore_api, &stmts[1], err);
     }
@@ -376,7 +397,6 @@ enum tsp_code tsp_ts_policy_delete(struct tsp_ts *ts, const struct tsp_ts_ctx *c
     if (rc != TSP_OK) {
         return rc;
     }
-    rc = tsp_ts_sql_policy_remove(&op.quoter, t.qualified, kind, false, op.caps.columnstore_api,
-                                  &stmt, err);
+    rc = policy_remove_sql(&op, t.qualified, kind, false, &stmt, err);
     return tsp_ts_op_finish_one(&op, rc, t.qualified, &stmt, policy.job_id, out, err);
 }

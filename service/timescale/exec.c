@@ -70,10 +70,69 @@ enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const str
     return rc;
 }
 
+static void audit(const struct tsp_ts_op *op, const char *target,
+                  const struct tsp_ts_change *change, enum tsp_code rc,
+                  const struct tsp_error *err);
+
+/* Advisory lock keys: (hashtext('tspool'), hashtext(object)) in the two-int4 key space, so
+ * they cannot collide with an application's single-bigint keys. */
+#define LOCK_TRY                                                                                   \
+    "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('tspool'), "                       \
+    "pg_catalog.hashtext($1::text)) AS locked"
+#define LOCK_RELEASE                                                                               \
+    "SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('tspool'), "                         \
+    "pg_catalog.hashtext($1::text))"
+
+enum tsp_code tsp_ts_op_lock(struct tsp_ts_op *op, const char *key, struct tsp_error *err)
+{
+    const char *params[1] = {key};
+    struct tsp_db_result *res = NULL;
+    enum tsp_code rc;
+
+    if (op->ctx->dry_run) {
+        return TSP_OK;
+    }
+    rc = tsp_db_exec(op->lease, LOCK_TRY, 1, params, &res, err);
+    if (rc != TSP_OK) {
+        goto done;
+    }
+    if (!tsp_db_result_bool(res, 0, 0)) {
+        struct tsp_ts_change refused = {0};
+        rc = tsp_error_set(err, TSP_CHANGE_IN_PROGRESS, NULL,
+                           "another change to \"%s\" is in progress (on this or another tspool "
+                           "connected to the same database); retry later",
+                           key);
+        audit(op, key, &refused, rc, err); /* the refusal is on the record too */
+        goto done;
+    }
+    snprintf(op->lock_key, sizeof(op->lock_key), "%s", key);
+done:
+    tsp_db_result_free(res);
+    return rc;
+}
+
 void tsp_ts_op_end(struct tsp_ts_op *op)
 {
     if (op == NULL || op->lease == NULL) {
         return;
+    }
+    if (op->lock_key[0] != '\0') {
+        const char *params[1] = {op->lock_key};
+        struct tsp_error ignored;
+        tsp_error_init(&ignored);
+        enum tsp_code released = tsp_db_exec(op->lease, LOCK_RELEASE, 1, params, NULL, &ignored);
+        if (released != TSP_OK) {
+            /* a session lock must not outlive the change on a pooled connection: drop the
+               session's every advisory lock (or, when even that fails, the connection is
+               broken and its locks went with it) */
+            tsp_error_init(&ignored);
+            released = tsp_db_exec(op->lease, "SELECT pg_catalog.pg_advisory_unlock_all()", 0, NULL,
+                                   NULL, &ignored);
+            if (released != TSP_OK) {
+                tsp_lease_report_error(op->lease, ignored.sqlstate);
+            }
+        }
+        op->lock_key[0] = '\0';
     }
     tsp_pool_return(op->lease);
     op->lease = NULL;
@@ -417,7 +476,11 @@ enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
         return rc;
     }
     snprintf(target->qualified, sizeof(target->qualified), "%s.%s", target->schema, target->rel);
-    return TSP_OK;
+    rc = tsp_ts_op_lock(op, target->qualified, err);
+    if (rc != TSP_OK) {
+        tsp_ts_op_end(op);
+    }
+    return rc;
 }
 
 enum tsp_code tsp_ts_op_finish_one(struct tsp_ts_op *op, enum tsp_code rc, const char *target,

@@ -114,6 +114,56 @@ done:
     return rc;
 }
 
+enum tsp_code tsp_ts_op_chunks_page(struct tsp_ts_op *op, const char *schema, const char *name,
+                                    const struct tsp_ts_chunk_filter *filter,
+                                    const struct tsp_ts_keyset *keyset, struct tsp_ts_chunk **out,
+                                    size_t *count, char *next_cursor, struct tsp_error *err)
+{
+    struct tsp_ts_stmt stmt = {0};
+    struct tsp_db_result *res = NULL;
+    struct tsp_ts_chunk *chunks = NULL;
+    size_t rows = 0;
+    size_t n = 0;
+    size_t i;
+    enum tsp_code rc;
+
+    rc = query(op, &stmt,
+               tsp_ts_sql_chunks_page(&op->quoter, schema, name, filter, op->caps.compression,
+                                      keyset, &stmt, err),
+               &res, err);
+    if (rc != TSP_OK) {
+        goto done;
+    }
+    /* one row more than the page says whether another page follows */
+    rows = (size_t)tsp_db_result_rows(res);
+    n = rows > (size_t)keyset->limit ? (size_t)keyset->limit : rows;
+    if (n > 0) {
+        chunks = calloc(n, sizeof(*chunks));
+        if (chunks == NULL) {
+            rc = tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
+            goto done;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        chunk_from_row(res, (int)i, &chunks[i]);
+    }
+    next_cursor[0] = '\0';
+    if (rows > n && n > 0) {
+        rc = tsp_ts_cursor_encode(col_int(res, (int)n - 1, "sort_key"), chunks[n - 1].name,
+                                  next_cursor, TSP_TS_CURSOR_MAX, err);
+        if (rc != TSP_OK) {
+            goto done;
+        }
+    }
+    *out = chunks;
+    chunks = NULL;
+    *count = n;
+done:
+    free(chunks);
+    tsp_db_result_free(res);
+    return rc;
+}
+
 /* "policy_retention" -> "retention" etc.; other procedures keep their name. */
 static void policy_kind(const char *proc, char *dst, size_t size)
 {
@@ -121,6 +171,8 @@ static void policy_kind(const char *proc, char *dst, size_t size)
         snprintf(dst, size, "retention");
     } else if (strcmp(proc, "policy_compression") == 0) {
         snprintf(dst, size, "compression");
+    } else if (strcmp(proc, "policy_reorder") == 0) {
+        snprintf(dst, size, "reorder");
     } else if (strcmp(proc, "policy_refresh_continuous_aggregate") == 0) {
         snprintf(dst, size, "refresh");
     } else {
@@ -140,6 +192,7 @@ static void policy_from_row(const struct tsp_db_result *res, int row, struct tsp
     col_text(res, row, "after", p->after, sizeof(p->after));
     col_text(res, row, "start_offset", p->start_offset, sizeof(p->start_offset));
     col_text(res, row, "end_offset", p->end_offset, sizeof(p->end_offset));
+    col_text(res, row, "index_name", p->index_name, sizeof(p->index_name));
     p->scheduled = col_bool(res, row, "scheduled");
 }
 
@@ -324,6 +377,9 @@ enum tsp_code tsp_ts_hypertable_get(struct tsp_ts *ts, const struct tsp_ts_ctx *
         rc = load_details(&op, &tables[0], err);
     }
     if (rc == TSP_OK) {
+        rc = tsp_ts_op_advice(&op, &tables[0], err);
+    }
+    if (rc == TSP_OK) {
         *out = tables[0];
     }
     free(tables);
@@ -354,11 +410,49 @@ enum tsp_code tsp_ts_chunks_list(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx
     return rc;
 }
 
+enum tsp_code tsp_ts_chunks_page(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
+                                 const char *hypertable, const struct tsp_ts_chunk_filter *filter,
+                                 long limit, const char *cursor, struct tsp_ts_chunk **out,
+                                 size_t *count, char *next_cursor, struct tsp_error *err)
+{
+    struct tsp_ts_op op;
+    struct tsp_ts_keyset keyset;
+    char schema[TSP_TS_NAME_MAX];
+    char rel[TSP_TS_NAME_MAX];
+    enum tsp_code rc = TSP_OK;
+
+    memset(&keyset, 0, sizeof(keyset));
+    if (limit < 1 || limit > TSP_TS_PAGE_MAX) {
+        return tsp_error_set(err, TSP_INVALID, "limit", "limit must be an integer from 1 to %d",
+                             TSP_TS_PAGE_MAX);
+    }
+    keyset.limit = limit;
+    if (cursor != NULL) {
+        rc = tsp_ts_cursor_decode(cursor, &keyset, err);
+    }
+    if (rc != TSP_OK) {
+        return rc;
+    }
+    rc = tsp_ts_op_begin(&op, ts, ctx, "chunks.list", TSP_TS_FEATURE_EXTENSION, err);
+    if (rc != TSP_OK) {
+        return rc;
+    }
+    rc = tsp_ts_op_resolve(&op, hypertable, false, "hypertable", schema, rel, err);
+    if (rc == TSP_OK) {
+        rc = tsp_ts_op_chunks_page(&op, schema, rel, filter, &keyset, out, count, next_cursor, err);
+    }
+    tsp_ts_op_end(&op);
+    return rc;
+}
+
 enum tsp_code tsp_ts_policy_get(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                                 const char *hypertable, enum tsp_ts_policy_kind kind,
                                 struct tsp_ts_policy *out, struct tsp_error *err)
 {
-    const char *want = kind == TSP_TS_POLICY_RETENTION ? "retention" : "compression";
+    static const char *const kinds[] = {"compression", "retention", "reorder"};
+    static const char *const ops[] = {"compression_policy.get", "retention_policy.get",
+                                      "reorder_policy.get"};
+    const char *want = kinds[kind];
     struct tsp_ts_op op;
     struct tsp_hypertable *table = NULL;
     size_t i;
@@ -368,10 +462,7 @@ enum tsp_code tsp_ts_policy_get(struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
     if (table == NULL) {
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
     }
-    rc = tsp_ts_op_begin(&op, ts, ctx,
-                         kind == TSP_TS_POLICY_RETENTION ? "retention_policy.get"
-                                                         : "compression_policy.get",
-                         TSP_TS_FEATURE_EXTENSION, err);
+    rc = tsp_ts_op_begin(&op, ts, ctx, ops[kind], TSP_TS_FEATURE_EXTENSION, err);
     if (rc != TSP_OK) {
         free(table);
         return rc;

@@ -222,7 +222,8 @@ enum tsp_code tsp_ts_sql_policies(const char *schema, const char *name, struct t
         "SELECT j.hypertable_schema AS schema, j.hypertable_name AS name, j.job_id, j.proc_name, "
         "j.schedule_interval::text AS schedule_interval, j.scheduled, "
         "COALESCE(j.config->>'drop_after', j.config->>'compress_after') AS after, "
-        "j.config->>'start_offset' AS start_offset, j.config->>'end_offset' AS end_offset "
+        "j.config->>'start_offset' AS start_offset, j.config->>'end_offset' AS end_offset, "
+        "j.config->>'index_name' AS index_name "
         "FROM timescaledb_information.jobs j "
         "WHERE j.hypertable_name IS NOT NULL "
         "AND ($1::text IS NULL OR j.hypertable_schema = $1::text) "
@@ -304,8 +305,8 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
              "CASE WHEN c.is_compressed THEN s.after_compression_total_bytes "
              "ELSE pg_catalog.pg_total_relation_size(sc.chunk) END AS total_bytes, "
              "s.before_compression_total_bytes AS before_bytes, "
-             "s.after_compression_total_bytes AS after_bytes "
-             "FROM show_chunks($1::regclass");
+             "s.after_compression_total_bytes AS after_bytes");
+    tsp_strbuf_puts(&sb, " FROM show_chunks($1::regclass");
     ok = add_time_bounds(&sb, out, filter);
     tsp_strbuf_puts(&sb, ") AS sc(chunk) "
                          "JOIN pg_catalog.pg_class pc ON pc.oid = sc.chunk "
@@ -323,6 +324,84 @@ enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hyper
                                                     : " WHERE NOT c.is_compressed");
     }
     tsp_strbuf_puts(&sb, " ORDER BY c.range_start, c.range_start_integer, c.chunk_name");
+    return tsp_ts_stmt_finish(&sb, ok, out, err);
+}
+
+#define SORT_KEY                                                                                   \
+    "COALESCE((extract(epoch FROM c.range_start) * 1000000)::bigint, c.range_start_integer, 0)"
+
+enum tsp_code tsp_ts_sql_chunks_page(const struct tsp_ts_quoter *q, const char *schema,
+                                     const char *name, const struct tsp_ts_chunk_filter *filter,
+                                     bool compression_stats, const struct tsp_ts_keyset *keyset,
+                                     struct tsp_ts_stmt *out, struct tsp_error *err)
+{
+    struct tsp_strbuf sb = {0};
+    char qualified[2 * TSP_TS_NAME_MAX + 2];
+    char number[24];
+    bool ok;
+    int ns;
+    int nn;
+    enum tsp_code rc;
+
+    snprintf(qualified, sizeof(qualified), "%s.%s", schema, name);
+    rc = tsp_ts_bind_relation(q, qualified, "hypertable", out, err);
+    if (rc != TSP_OK) {
+        return rc;
+    }
+    ns = tsp_ts_stmt_param(out, schema, "hypertable");
+    nn = tsp_ts_stmt_param(out, name, "hypertable");
+    ok = ns != 0 && nn != 0;
+    /* the page is chosen from the catalog view alone (keyset, then LIMIT); sizes and
+       compression statistics are computed for the page's rows only */
+    tsp_strbuf_printf(
+        &sb,
+        "SELECT p.chunk, p.schema, p.name, p.range_start, p.range_end, p.compressed, "
+        "CASE WHEN p.compressed THEN s.after_compression_total_bytes "
+        "ELSE pg_catalog.pg_total_relation_size(p.chunk::regclass) END AS total_bytes, "
+        "s.before_compression_total_bytes AS before_bytes, "
+        "s.after_compression_total_bytes AS after_bytes, p.sort_key "
+        "FROM (SELECT pg_catalog.format('%%I.%%I', c.chunk_schema, c.chunk_name) AS chunk, "
+        "c.chunk_schema AS schema, c.chunk_name AS name, "
+        "COALESCE(c.range_start::text, c.range_start_integer::text) AS range_start, "
+        "COALESCE(c.range_end::text, c.range_end_integer::text) AS range_end, "
+        "c.is_compressed AS compressed, " SORT_KEY " AS sort_key "
+        "FROM timescaledb_information.chunks c "
+        "WHERE c.hypertable_schema = $%d::text AND c.hypertable_name = $%d::text",
+        ns, nn);
+    if (filter != NULL && (filter->older_than != NULL || filter->newer_than != NULL)) {
+        tsp_strbuf_puts(&sb, " AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', "
+                             "c.chunk_schema, c.chunk_name))::oid IN (SELECT sc.chunk::oid "
+                             "FROM show_chunks($1::regclass");
+        ok = add_time_bounds(&sb, out, filter) && ok;
+        tsp_strbuf_puts(&sb, ") AS sc(chunk))");
+    }
+    if (filter != NULL && filter->compressed >= 0) {
+        tsp_strbuf_puts(&sb, filter->compressed > 0 ? " AND c.is_compressed"
+                                                    : " AND NOT c.is_compressed");
+    }
+    if (keyset->after) {
+        int nk;
+        int nc;
+        snprintf(number, sizeof(number), "%lld", keyset->key);
+        nk = tsp_ts_stmt_param(out, number, "cursor");
+        nc = tsp_ts_stmt_param(out, keyset->name, "cursor");
+        ok = ok && nk != 0 && nc != 0;
+        tsp_strbuf_printf(&sb,
+                          " AND (" SORT_KEY ", c.chunk_name COLLATE \"C\") > ($%d::bigint, "
+                          "$%d::text COLLATE \"C\")",
+                          nk, nc);
+    }
+    snprintf(number, sizeof(number), "%ld", keyset->limit + 1);
+    nn = tsp_ts_stmt_param(out, number, "limit");
+    ok = ok && nn != 0;
+    tsp_strbuf_printf(&sb, " ORDER BY 7, c.chunk_name COLLATE \"C\" LIMIT $%d::integer) p ", nn);
+    tsp_strbuf_puts(&sb, compression_stats
+                             ? "LEFT JOIN chunk_compression_stats($1::regclass) s "
+                               "ON s.chunk_schema = p.schema AND s.chunk_name = p.name"
+                             : "LEFT JOIN LATERAL (SELECT NULL::bigint AS "
+                               "before_compression_total_bytes, NULL::bigint AS "
+                               "after_compression_total_bytes) s ON true");
+    tsp_strbuf_puts(&sb, " ORDER BY p.sort_key, p.name COLLATE \"C\"");
     return tsp_ts_stmt_finish(&sb, ok, out, err);
 }
 

@@ -119,9 +119,55 @@ enum tsp_code tsp_ts_sql_dimensions(const char *schema, const char *name, struct
 enum tsp_code tsp_ts_sql_compression_settings(const char *schema, const char *name,
                                               struct tsp_ts_stmt *out,
                                               struct tsp_error *err) TSP_MUSTCHECK;
+/* Where a page of chunks starts: after (key, name) of the previous page's last chunk, in the
+ * listing's order (range start as microseconds since the epoch or the integer start, then the
+ * chunk name); limit rows at most (the executor asks for one more to learn if a next page
+ * exists). */
+struct tsp_ts_keyset {
+    bool after; /* false: from the first chunk */
+    long long key;
+    char name[TSP_TS_NAME_MAX];
+    long limit;
+};
+
+/* Every selected chunk, oldest first. */
 enum tsp_code tsp_ts_sql_chunks(const struct tsp_ts_quoter *q, const char *hypertable,
                                 const struct tsp_ts_chunk_filter *filter, bool compression_stats,
                                 struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* One page (keyset) of the chunks of hypertable schema.name (catalog names) in the listing's
+ * order, with a sort_key column; the time bounds go through show_chunks(). */
+enum tsp_code tsp_ts_sql_chunks_page(const struct tsp_ts_quoter *q, const char *schema,
+                                     const char *name, const struct tsp_ts_chunk_filter *filter,
+                                     bool compression_stats, const struct tsp_ts_keyset *keyset,
+                                     struct tsp_ts_stmt *out, struct tsp_error *err) TSP_MUSTCHECK;
+/* The opaque cursor of the chunk after (key, name): "c1" + hex. Pure. */
+enum tsp_code tsp_ts_cursor_encode(long long key, const char *name, char *out, size_t size,
+                                   struct tsp_error *err) TSP_MUSTCHECK;
+/* Parse a cursor into keyset->after/key/name (limit untouched); anything else -> TSP_INVALID
+ * (field "cursor"). Pure. */
+enum tsp_code tsp_ts_cursor_decode(const char *cursor, struct tsp_ts_keyset *out,
+                                   struct tsp_error *err) TSP_MUSTCHECK;
+/* create_hypertable() on `table` (already resolved; spec->name is ignored). */
+enum tsp_code tsp_ts_sql_hypertable_create(const struct tsp_ts_quoter *q,
+                                           const struct tsp_ts_hypertable_spec *spec,
+                                           const char *table, struct tsp_ts_stmt *out,
+                                           struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_chunk_interval_set(const struct tsp_ts_quoter *q, const char *hypertable,
+                                            const char *chunk_interval, struct tsp_ts_stmt *out,
+                                            struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_reorder_add(const struct tsp_ts_quoter *q, const char *hypertable,
+                                     const char *index_name, struct tsp_ts_stmt *out,
+                                     struct tsp_error *err) TSP_MUSTCHECK;
+enum tsp_code tsp_ts_sql_reorder_remove(const struct tsp_ts_quoter *q, const char *hypertable,
+                                        bool if_exists, struct tsp_ts_stmt *out,
+                                        struct tsp_error *err) TSP_MUSTCHECK;
+/* shared_buffers in bytes and the average size of the newest (up to 3) chunks. */
+enum tsp_code tsp_ts_sql_interval_advice(const char *schema, const char *name,
+                                         struct tsp_ts_stmt *out,
+                                         struct tsp_error *err) TSP_MUSTCHECK;
+/* The chunk-interval advice from the measured sizes. Pure. */
+void tsp_ts_advice_derive(long long shared_buffers, long long newest_bytes, int newest_chunks,
+                          long long num_chunks, struct tsp_ts_interval_advice *out);
 enum tsp_code tsp_ts_sql_compression_set(const struct tsp_ts_quoter *q, const char *hypertable,
                                          const struct tsp_ts_compression_spec *spec,
                                          bool columnstore, struct tsp_ts_stmt *out,
@@ -220,14 +266,22 @@ struct tsp_ts_op {
     struct tsp_ts_caps caps;
     struct tsp_ts_quoter quoter; /* PQescapeIdentifier through db/query.c */
     int64_t started_ms;
+    char lock_key[2 * TSP_TS_NAME_MAX + 2]; /* the object whose advisory lock this session
+                                               holds ("schema.rel"), "" when none */
 };
+
+/* Take the session advisory lock of the object `key` ("schema.rel") on op's connection, without
+ * waiting: taken -> TSP_OK (released by tsp_ts_op_end), held elsewhere -> TSP_CHANGE_IN_PROGRESS
+ * naming the object. A dry run takes nothing. */
+enum tsp_code tsp_ts_op_lock(struct tsp_ts_op *op, const char *key,
+                             struct tsp_error *err) TSP_MUSTCHECK;
 
 /* Borrow (label "ts.<name>"), probe capabilities and require `feature`. On failure nothing is
  * held. On TSP_OK end with tsp_ts_op_end(). */
 enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const struct tsp_ts_ctx *ctx,
                               const char *name, enum tsp_ts_feature feature,
                               struct tsp_error *err) TSP_MUSTCHECK;
-/* Return the lease. Safe to call twice. */
+/* Release the advisory lock (if held) and return the lease. Safe to call twice. */
 void tsp_ts_op_end(struct tsp_ts_op *op);
 /* Run one statement; a data error (SQLSTATE class 22) names the request field whose value the
  * server rejected. */
@@ -245,7 +299,17 @@ enum tsp_code tsp_ts_op_chunks(struct tsp_ts_op *op, const char *hypertable,
                                const struct tsp_ts_chunk_filter *filter, struct tsp_ts_chunk **out,
                                char ***chunk_names, size_t *count,
                                struct tsp_error *err) TSP_MUSTCHECK;
+/* One page of chunks (keyset->limit at most); next_cursor ("" on the last page) as in
+ * tsp_ts_chunks_page. */
+enum tsp_code tsp_ts_op_chunks_page(struct tsp_ts_op *op, const char *schema, const char *name,
+                                    const struct tsp_ts_chunk_filter *filter,
+                                    const struct tsp_ts_keyset *keyset, struct tsp_ts_chunk **out,
+                                    size_t *count, char *next_cursor,
+                                    struct tsp_error *err) TSP_MUSTCHECK;
 void tsp_ts_names_free(char **names, size_t count);
+/* Fill h->advice (chunk-interval advice) for the resolved hypertable h. */
+enum tsp_code tsp_ts_op_advice(struct tsp_ts_op *op, struct tsp_hypertable *h,
+                               struct tsp_error *err) TSP_MUSTCHECK;
 /* Policies of one hypertable (or every one when schema and name are NULL). */
 enum tsp_code tsp_ts_op_policies(struct tsp_ts_op *op, struct tsp_hypertable *tables, size_t count,
                                  struct tsp_error *err) TSP_MUSTCHECK;
@@ -258,8 +322,9 @@ struct tsp_ts_target {
 };
 
 /* tsp_ts_op_begin, then resolve `name` as a hypertable (or, with aggregate, a continuous
- * aggregate; errors name the field "hypertable" or "name") into *target. On failure nothing
- * is held; on TSP_OK end with tsp_ts_op_end(). */
+ * aggregate; errors name the field "hypertable" or "name") into *target, then (not for a dry
+ * run) take the object's advisory lock (tsp_ts_op_lock). Only changes use it. On failure
+ * nothing is held; on TSP_OK end with tsp_ts_op_end(). */
 enum tsp_code tsp_ts_op_begin_on(struct tsp_ts_op *op, struct tsp_ts *ts,
                                  const struct tsp_ts_ctx *ctx, const char *opname,
                                  enum tsp_ts_feature feature, const char *name, bool aggregate,

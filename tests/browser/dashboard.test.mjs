@@ -521,6 +521,11 @@ async function main() {
                 assert((await row.locator("td").nth(4).locator(".bar[role=img]").getAttribute("aria-label")).startsWith("saves "), "bar label");
                 await waitFor("the continuous aggregate", async () =>
                     (await tab.locator("#aggregates tbody tr", { hasText: "browser_metrics_hourly" }).count()) === 1, 10000);
+                // the hypertable opens its chunk list, one page (GET .../chunks?limit=)
+                await row.locator("button[data-ht]").click();
+                await waitFor("the chunk list", async () =>
+                    (await tab.locator("#chunks tbody tr", { hasText: "_chunk" }).count()) === chunks, 10000);
+                assert(await tab.locator("#chunks-next").isHidden(), "no next page for a few chunks");
                 assertEqual(tabSeen.errors.join("\n"), "", "console errors");
                 await tab.locator("#timescaledb").screenshot({ path: path.join(ARTIFACTS, "dashboard-timescaledb.png") });
             } finally {

@@ -11,6 +11,10 @@ FROM generate_series(now() - interval '40 days', now(), interval '1 hour') AS t,
      generate_series(1, 3) AS d;
 ALTER TABLE metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id',
                          timescaledb.compress_orderby = 'ts DESC');
+-- a plain table for createHypertable's example, and a reorder policy on the default index
+DROP TABLE IF EXISTS readings CASCADE;
+CREATE TABLE readings (ts timestamptz NOT NULL, sensor integer, value double precision);
+SELECT add_reorder_policy('metrics', 'metrics_ts_idx');
 -- what the GET examples name besides `metrics`: its compression and retention policies and a
 -- continuous aggregate `metrics_hourly` with a refresh policy (job 3, the examples' job id, is
 -- TimescaleDB's own job history retention job)

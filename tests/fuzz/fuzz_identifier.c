@@ -1,5 +1,5 @@
 /* fuzz_identifier.c - libFuzzer target: the identifier validators (name and schema.name) and
- * the interval/schedule check builder, on arbitrary text.
+ * the interval/schedule check builder and the chunk-listing cursor, on arbitrary text.
  * SPDX-License-Identifier: MIT
  */
 #include <stddef.h>
@@ -35,6 +35,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tsp_error_init(&err);
     if (tsp_ts_sql_policy_check(TSP_TS_POLICY_RETENTION, text, text, &stmt, &err) == TSP_OK) {
         tsp_ts_stmt_fini(&stmt);
+    }
+    {
+        /* a cursor that decodes encodes again, and that decodes to the same place */
+        struct tsp_ts_keyset k;
+        struct tsp_ts_keyset k2;
+        char again[TSP_TS_CURSOR_MAX];
+        memset(&k, 0, sizeof(k));
+        memset(&k2, 0, sizeof(k2));
+        tsp_error_init(&err);
+        if (tsp_ts_cursor_decode(text, &k, &err) == TSP_OK) {
+            tsp_error_init(&err);
+            if (tsp_ts_cursor_encode(k.key, k.name, again, sizeof(again), &err) != TSP_OK ||
+                tsp_ts_cursor_decode(again, &k2, &err) != TSP_OK || k2.key != k.key ||
+                strcmp(k2.name, k.name) != 0) {
+                abort();
+            }
+        }
     }
     free(text);
     return 0;

@@ -30,6 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&agg, 0, sizeof(agg));
     tsp_error_init(&err);
     (void)tsp_ts_json_compression_spec(body, &comp, &err);
+    {
+        struct tsp_ts_hypertable_spec ht;
+        char buf[32];
+        tsp_error_init(&err);
+        (void)tsp_ts_json_hypertable_spec(body, buf, sizeof(buf), &ht, &err);
+        tsp_error_init(&err);
+        (void)tsp_ts_json_hypertable_patch(body, buf, sizeof(buf), &a, &err);
+        tsp_error_init(&err);
+        (void)tsp_ts_json_reorder_policy(body, &a, &err);
+    }
     tsp_error_init(&err);
     (void)tsp_ts_json_chunk_selection(body, true, &filter, &err);
     tsp_error_init(&err);

@@ -410,6 +410,35 @@ describe("optional resources", () => {
     });
 });
 
+describe("timescaledb.desiredState", () => {
+    test("off by default: no apply Job", () => {
+        const r = mustRender({});
+        assert.ok(!r.docs.some((d) => d.kind === "Job"));
+    });
+
+    test("a hook Job runs tspool apply on the document from its ConfigMap with the admin token", () => {
+        const r = mustRender({ values: [path.join(CI_DIR, "full-values.yaml")], kubeVersion: "v1.30.0" });
+        const cm = findDoc(r.docs, "ConfigMap", "tspool-apply");
+        const job = findDoc(r.docs, "Job", "tspool-apply");
+        assert.equal(cm.metadata.annotations["helm.sh/hook"], "post-install,post-upgrade");
+        assert.equal(job.metadata.annotations["helm.sh/hook"], "post-install,post-upgrade");
+        assert.ok(Number(cm.metadata.annotations["helm.sh/hook-weight"]) < Number(job.metadata.annotations["helm.sh/hook-weight"]));
+        const doc = JSON.parse(cm.data["desired-state.json"]);
+        assert.equal(doc.hypertables[0].retention_policy.drop_after, "90 days");
+        const c = job.spec.template.spec.containers[0];
+        assert.deepEqual(c.command, ["tspool", "apply", "/etc/tspool/desired-state/desired-state.json", "--url", "http://tspool:8080", "--prune"]);
+        assert.deepEqual(c.env, [{ name: "TSPOOL_ADMIN_TOKEN_FILE", value: "/var/run/secrets/tspool/admin-token" }]);
+        assert.deepEqual(job.spec.template.spec.volumes[1].secret.items, [{ key: "admin-token", path: "admin-token" }]);
+        assert.equal(job.spec.template.spec.initContainers[0].command[1], "probe");
+    });
+
+    test("without an admin token the Job fails rendering", () => {
+        const r = render({ values: [{ timescaledb: { desiredState: { hypertables: [{ name: "metrics" }] } } }] });
+        assert.ok(!r.ok);
+        assert.match(r.stderr, /timescaledb.desiredState needs the admin token/);
+    });
+});
+
 describe("other guards", () => {
     test("pool.minConns above the pool size fails rendering", () => {
         const r = render({ values: [{ pool: { minConns: 21 } }] });

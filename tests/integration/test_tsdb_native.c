@@ -477,9 +477,10 @@ static void test_native_lock_wait_has_deadline(void **state)
     tsp_test_service_stop(locked);
 }
 
-/* Two requests of the service contend with each other: the same drop-chunks twice, queued
- * behind a third session; when it lets go both are answered 200 (no deadlock between the two),
- * and the old chunks are gone. */
+/* Two requests of the service contend with each other: the same drop-chunks twice while a third
+ * session holds the table. The first waits behind it holding the hypertable's advisory lock, the
+ * second is answered 409 CHANGE_IN_PROGRESS at once; when the holder lets go the first is
+ * answered 200, a retry of the second too, and the old chunks are gone. */
 static void test_native_two_service_sessions_contend(void **state)
 {
     struct call first = {.method = "POST",
@@ -487,26 +488,38 @@ static void test_native_two_service_sessions_contend(void **state)
                          .body = "{\"older_than\": \"15 days\"}"};
     struct call second = first;
     struct tsp_test_reply *r = NULL;
+    char retry[16];
 
     need_server(state);
     first.service = svc;
     second.service = svc;
     lock_hypertable();
     call_start(&first);
-    call_start(&second);
-    assert_true(wait_tsdb_query("SELECT count(DISTINCT l.pid) >= 2 FROM pg_locks l JOIN "
+    /* the first change waits on the table lock inside the database, holding the hypertable's
+       advisory lock; a second change to the same hypertable is refused at once (409
+       CHANGE_IN_PROGRESS) instead of queueing a second session behind the lock */
+    assert_true(wait_tsdb_query("SELECT count(DISTINCT l.pid) >= 1 FROM pg_locks l JOIN "
                                 "pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND "
                                 "a.application_name = '" TSP_TEST_APP_NAME "'",
                                 "t", 10000));
+    call_start(&second);
+    r = call_join(&second);
+    if (r->status != 409) {
+        fail_msg("second drop-chunks: %ld %s", r->status, r->body);
+    }
+    assert_string_equal(tsp_test_json_str(r, "code"), "CHANGE_IN_PROGRESS");
+    assert_true(tsp_test_reply_header(r, "Retry-After", retry, sizeof(retry)));
+    tsp_test_reply_free(r);
     unlock_hypertable();
     r = call_join(&first);
     if (r->status != 200) {
         fail_msg("first drop-chunks: %ld %s", r->status, r->body);
     }
     tsp_test_reply_free(r);
-    r = call_join(&second);
+    /* the retry goes through once the first change is done */
+    r = admin("POST", first.path, first.body);
     if (r->status != 200) {
-        fail_msg("second drop-chunks: %ld %s", r->status, r->body);
+        fail_msg("retried drop-chunks: %ld %s", r->status, r->body);
     }
     tsp_test_reply_free(r);
     assert_int_equal(query_int("SELECT count(*) FROM show_chunks('" HT "', older_than => "

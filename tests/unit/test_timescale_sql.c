@@ -46,6 +46,9 @@ static enum tsp_code pure_quote(void *ctx, const char *ident, bool qualified, co
     return TSP_OK;
 }
 
+static enum tsp_code build_life_case(const struct tsp_ts_quoter *q, const char *name,
+                                     struct tsp_ts_stmt *s, struct tsp_error *e);
+
 /* Build the named case; the table of inputs mirrors the case file. */
 static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct tsp_error *e)
 {
@@ -291,6 +294,60 @@ static enum tsp_code build_case(const char *name, struct tsp_ts_stmt *s, struct 
     if (strcmp(name, "interval_empty") == 0) {
         return tsp_ts_sql_interval_check("", "bucket", s, e);
     }
+    return build_life_case(&q, name, s, e);
+}
+
+/* The lifecycle builders (sql_life.c and the paged listing). */
+static enum tsp_code build_life_case(const struct tsp_ts_quoter *q, const char *name,
+                                     struct tsp_ts_stmt *s, struct tsp_error *e)
+{
+    struct tsp_ts_hypertable_spec plain = {"metrics", "ts", "1 day", NULL, 0, false, false};
+    struct tsp_ts_hypertable_spec space = {"metrics", "ts", "86400", "device_id", 4, true, true};
+    struct tsp_ts_hypertable_spec no_parts = {"metrics", "ts", NULL, "device_id", 0, false, false};
+    struct tsp_ts_hypertable_spec bad_col = {"metrics", "ts;x", NULL, NULL, 0, false, false};
+    struct tsp_ts_chunk_filter older = {"7 days", NULL, 0};
+    struct tsp_ts_keyset first = {false, 0, "", 100};
+    struct tsp_ts_keyset after = {true, 1767225600000000LL, "_hyper_1_7_chunk", 1000};
+
+    if (strcmp(name, "hypertable_create") == 0) {
+        return tsp_ts_sql_hypertable_create(q, &plain, "public.metrics", s, e);
+    }
+    if (strcmp(name, "hypertable_create_space") == 0) {
+        return tsp_ts_sql_hypertable_create(q, &space, "public.metrics", s, e);
+    }
+    if (strcmp(name, "hypertable_create_no_partitions") == 0) {
+        return tsp_ts_sql_hypertable_create(q, &no_parts, "public.metrics", s, e);
+    }
+    if (strcmp(name, "hypertable_create_bad_column") == 0) {
+        return tsp_ts_sql_hypertable_create(q, &bad_col, "public.metrics", s, e);
+    }
+    if (strcmp(name, "chunk_interval_set") == 0) {
+        return tsp_ts_sql_chunk_interval_set(q, "public.metrics", "12 hours", s, e);
+    }
+    if (strcmp(name, "chunk_interval_integer") == 0) {
+        return tsp_ts_sql_chunk_interval_set(q, "public.ticks", "1000", s, e);
+    }
+    if (strcmp(name, "chunk_interval_missing") == 0) {
+        return tsp_ts_sql_chunk_interval_set(q, "public.metrics", NULL, s, e);
+    }
+    if (strcmp(name, "reorder_add") == 0) {
+        return tsp_ts_sql_reorder_add(q, "public.metrics", "metrics_ts_idx", s, e);
+    }
+    if (strcmp(name, "reorder_add_bad_index") == 0) {
+        return tsp_ts_sql_reorder_add(q, "public.metrics", "a b", s, e);
+    }
+    if (strcmp(name, "reorder_remove") == 0) {
+        return tsp_ts_sql_reorder_remove(q, "public.metrics", true, s, e);
+    }
+    if (strcmp(name, "chunks_page_first") == 0) {
+        return tsp_ts_sql_chunks_page(q, "public", "metrics", NULL, true, &first, s, e);
+    }
+    if (strcmp(name, "chunks_page_after_older") == 0) {
+        return tsp_ts_sql_chunks_page(q, "public", "metrics", &older, false, &after, s, e);
+    }
+    if (strcmp(name, "interval_advice") == 0) {
+        return tsp_ts_sql_interval_advice("public", "metrics", s, e);
+    }
     fail_msg("unknown case %s", name);
     return TSP_INTERNAL;
 }
@@ -368,6 +425,53 @@ static void test_tsp_ts_sql_cases_table(void **state)
     fclose(f);
     assert_true(cases >= 60);
     assert_int_equal(failures, 0);
+}
+
+static void test_tsp_ts_cursor_round_trip_and_rejects(void **state)
+{
+    struct tsp_ts_keyset k = {false, 0, "", 10};
+    struct tsp_error err;
+    char cursor[TSP_TS_CURSOR_MAX];
+    static const char *const bad[] = {"",      "c1",     "c1zz",   "x1414243", "c17c41",
+                                      "c1313", "c13132", "c10041", "c1317c"};
+    (void)state;
+
+    tsp_error_init(&err);
+    assert_int_equal(tsp_ts_cursor_encode(-42, "_hyper_1_2_chunk", cursor, sizeof(cursor), &err),
+                     TSP_OK);
+    assert_int_equal(tsp_ts_cursor_decode(cursor, &k, &err), TSP_OK);
+    assert_true(k.after);
+    assert_int_equal(k.key, -42);
+    assert_string_equal(k.name, "_hyper_1_2_chunk");
+    assert_int_equal(k.limit, 10);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tsp_error_init(&err);
+        assert_int_equal(tsp_ts_cursor_decode(bad[i], &k, &err), TSP_INVALID);
+        assert_string_equal(err.field, "cursor");
+    }
+    /* a cursor that does not fit is refused, never cut */
+    tsp_error_init(&err);
+    assert_int_equal(tsp_ts_cursor_encode(1, "n", cursor, 8, &err), TSP_INTERNAL);
+}
+
+static void test_tsp_ts_advice_derive_rules(void **state)
+{
+    struct tsp_ts_interval_advice a;
+    (void)state;
+
+    tsp_ts_advice_derive(128LL << 20, 0, 0, 0, &a);
+    assert_false(a.known);
+    assert_string_equal(a.recommendation, "keep");
+    tsp_ts_advice_derive(128LL << 20, 200LL << 20, 3, 10, &a);
+    assert_true(a.known);
+    assert_string_equal(a.recommendation, "decrease");
+    tsp_ts_advice_derive(128LL << 20, 40960, 3, 5000, &a);
+    assert_string_equal(a.recommendation, "increase");
+    tsp_ts_advice_derive(128LL << 20, 40960, 3, 20, &a);
+    assert_string_equal(a.recommendation, "keep");
+    tsp_ts_advice_derive(128LL << 20, 64LL << 20, 3, 5000, &a);
+    assert_string_equal(a.recommendation, "keep");
+    assert_non_null(strstr(a.reason, "fit in shared_buffers"));
 }
 
 static void test_tsp_ts_time_cast_kinds(void **state)
@@ -454,6 +558,8 @@ int tsp_test_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tsp_ts_sql_cases_table),
+        cmocka_unit_test(test_tsp_ts_cursor_round_trip_and_rejects),
+        cmocka_unit_test(test_tsp_ts_advice_derive_rules),
         cmocka_unit_test(test_tsp_ts_time_cast_kinds),
         cmocka_unit_test(test_tsp_ts_caps_derive_versions_and_licenses),
         cmocka_unit_test(test_tsp_ts_caps_require_messages),

@@ -243,6 +243,74 @@ static void test_tsp_ts_json_small_bodies(void **state)
     json_decref(body);
 }
 
+static void test_tsp_ts_json_lifecycle_bodies(void **state)
+{
+    struct tsp_ts_hypertable_spec spec;
+    struct tsp_error err;
+    char buf[32];
+    const char *value = NULL;
+    static const struct {
+        const char *body;
+        const char *field; /* NULL = accepted */
+    } cases[] = {
+        {"{\"name\": \"m\", \"time_column\": \"ts\"}", NULL},
+        {"{\"name\": \"m\", \"time_column\": \"t\", \"chunk_interval\": 1000}", NULL},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"partition_column\": \"d\", "
+         "\"partitions\": 4, \"if_not_exists\": true, \"migrate_data\": false}",
+         NULL},
+        {"{\"time_column\": \"ts\"}", "name"},
+        {"{\"name\": \"m\"}", "time_column"},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"chunk_interval\": true}", "chunk_interval"},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"chunk_interval\": 0}", "chunk_interval"},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"partitions\": 4}", "partition_column"},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"partition_column\": \"d\"}", "partitions"},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"partitions\": 1.5, "
+         "\"partition_column\": \"d\"}",
+         "partitions"},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"if_not_exists\": \"yes\"}", "if_not_exists"},
+        {"{\"name\": \"m\", \"time_column\": \"ts\", \"chunk\": \"1 day\"}", "chunk"},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *body = parse(cases[i].body);
+        tsp_error_init(&err);
+        enum tsp_code rc = tsp_ts_json_hypertable_spec(body, buf, sizeof(buf), &spec, &err);
+        if (cases[i].field == NULL) {
+            assert_int_equal(rc, TSP_OK);
+        } else {
+            assert_int_equal(rc, TSP_INVALID);
+            assert_string_equal(err.field, cases[i].field);
+        }
+        json_decref(body);
+    }
+    json_t *body = parse("{\"name\": \"m\", \"time_column\": \"t\", \"chunk_interval\": 1000}");
+    assert_int_equal(tsp_ts_json_hypertable_spec(body, buf, sizeof(buf), &spec, &err), TSP_OK);
+    assert_string_equal(spec.chunk_interval, "1000");
+    json_decref(body);
+
+    body = parse("{\"chunk_interval\": 86400}");
+    assert_int_equal(tsp_ts_json_hypertable_patch(body, buf, sizeof(buf), &value, &err), TSP_OK);
+    assert_string_equal(value, "86400");
+    json_decref(body);
+    body = parse("{}");
+    tsp_error_init(&err);
+    assert_int_equal(tsp_ts_json_hypertable_patch(body, buf, sizeof(buf), &value, &err),
+                     TSP_INVALID);
+    assert_string_equal(err.field, "chunk_interval");
+    json_decref(body);
+
+    body = parse("{\"index_name\": \"m_ts_idx\"}");
+    assert_int_equal(tsp_ts_json_reorder_policy(body, &value, &err), TSP_OK);
+    assert_string_equal(value, "m_ts_idx");
+    json_decref(body);
+    body = parse("{\"index_name\": \"m_ts_idx\", \"schedule_interval\": \"1 day\"}");
+    tsp_error_init(&err);
+    assert_int_equal(tsp_ts_json_reorder_policy(body, &value, &err), TSP_INVALID);
+    assert_string_equal(err.field, "schedule_interval");
+    json_decref(body);
+}
+
 static void test_tsp_ts_json_render_caps_and_policy(void **state)
 {
     struct tsp_ts_caps caps;
@@ -308,6 +376,12 @@ static void test_tsp_ts_json_render_hypertable_detail(void **state)
     h->order_by[0].nulls_first = true;
     snprintf(h->order_by[1].column, TSP_TS_NAME_MAX, "v");
     h->order_by[1].nulls_first = true;
+    h->advice.known = true;
+    h->advice.shared_buffers_bytes = 134217728;
+    h->advice.newest_chunk_bytes = 268435456;
+    h->advice.newest_chunks = 3;
+    snprintf(h->advice.recommendation, sizeof(h->advice.recommendation), "decrease");
+    snprintf(h->advice.reason, sizeof(h->advice.reason), "too big");
     expect_json(tsp_ts_json_hypertable(h, false),
                 "{\"chunk_interval\":\"1 day\",\"compression\":{\"after_bytes\":100,"
                 "\"before_bytes\":300,\"compressed_chunks\":2,\"ratio\":3.0},"
@@ -315,7 +389,10 @@ static void test_tsp_ts_json_render_hypertable_detail(void **state)
                 "\"policies\":[],\"schema\":\"public\",\"time_column\":\"ts\","
                 "\"total_bytes\":1000}");
     expect_json(tsp_ts_json_hypertable(h, true),
-                "{\"chunk_interval\":\"1 day\",\"compression\":{\"after_bytes\":100,"
+                "{\"chunk_interval\":\"1 day\",\"chunk_interval_advice\":{"
+                "\"newest_chunk_bytes\":268435456,\"newest_chunks\":3,\"reason\":\"too big\","
+                "\"recommendation\":\"decrease\",\"shared_buffers_bytes\":134217728},"
+                "\"compression\":{\"after_bytes\":100,"
                 "\"before_bytes\":300,\"compressed_chunks\":2,\"ratio\":3.0},"
                 "\"compression_enabled\":true,\"compression_settings\":{\"order_by\":[\"ts "
                 "DESC\",\"v NULLS FIRST\"],\"segment_by\":[\"device_id\"]},\"dimensions\":[{"
@@ -386,6 +463,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_ts_json_policy_body_requires_after),
         cmocka_unit_test(test_tsp_ts_json_aggregate_spec_issue_example),
         cmocka_unit_test(test_tsp_ts_json_small_bodies),
+        cmocka_unit_test(test_tsp_ts_json_lifecycle_bodies),
         cmocka_unit_test(test_tsp_ts_json_render_caps_and_policy),
         cmocka_unit_test(test_tsp_ts_json_render_hypertable_detail),
         cmocka_unit_test(test_tsp_ts_json_render_change_and_job),

@@ -34,7 +34,7 @@ static void test_tsp_ts_operation_find_every_route(void **state)
         assert_int_equal(op->job_id, strstr(route->pattern, "{id}") != NULL);
         assert_true(op->status == 200 || op->status == 201);
     }
-    assert_int_equal(rows, 27);
+    assert_int_equal(rows, 32);
 }
 
 static void test_tsp_ts_operation_find_unknown(void **state)
@@ -45,6 +45,9 @@ static void test_tsp_ts_operation_find_unknown(void **state)
     assert_null(tsp_ts_operation_find("getPoolStatus"));
     assert_null(tsp_ts_operation_find("listhypertables"));
     assert_int_equal(tsp_ts_operation_find("createAggregate")->status, 201);
+    assert_int_equal(tsp_ts_operation_find("createHypertable")->status, 201);
+    assert_true(tsp_ts_operation_find("alterHypertable")->body);
+    assert_false(tsp_ts_operation_find("getReorderPolicy")->change);
 }
 
 int tsp_test_run(void)

@@ -37,3 +37,26 @@ export function describeError(status: number, error: unknown): string {
     }
     return `${status}: ${JSON.stringify(error)}`;
 }
+
+export type Chunk = components["schemas"]["Chunk"];
+export type ChunkQuery = NonNullable<operations["listChunks"]["parameters"]["query"]>;
+
+/**
+ * Every chunk of a hypertable, page by page: follows `next_cursor` until it is null, so the
+ * service never builds more than one page (`limit`, default 100) at a time. Throws an Error
+ * carrying the problem's one-line description on an error answer.
+ */
+export async function* listAllChunks(client: TspoolClient, hypertable: string,
+    query: Omit<ChunkQuery, "cursor"> = {}): AsyncGenerator<Chunk> {
+    let cursor: string | undefined;
+    do {
+        const { data, error, response } = await client.GET("/hypertables/{name}/chunks", {
+            params: { path: { name: hypertable }, query: { ...query, ...(cursor ? { cursor } : {}) } },
+        });
+        if (!data) {
+            throw new Error(describeError(response.status, error));
+        }
+        yield* data.chunks;
+        cursor = data.next_cursor ?? undefined;
+    } while (cursor);
+}

@@ -928,7 +928,16 @@ export interface paths {
         /** Hypertables with sizes, chunks, compression stats and policies */
         get: operations["listHypertables"];
         put?: never;
-        post?: never;
+        /**
+         * Turn an existing table into a hypertable (create_hypertable)
+         * @description `chunk_interval` is an interval, or an integer for an integer time column; absent,
+         *     TimescaleDB's default (7 days). `partition_column` and `partitions` add a space
+         *     dimension. An existing hypertable is `409` unless `if_not_exists` is true;
+         *     `migrate_data` moves rows already in the table into chunks. Serialised per table with
+         *     the other changes (`409 CHANGE_IN_PROGRESS` with `Retry-After` while another tspool
+         *     changes it).
+         */
+        post: operations["createHypertable"];
         delete?: never;
         options?: never;
         head?: never;
@@ -949,7 +958,13 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Set the chunk interval (set_chunk_time_interval) for chunks created from now on
+         * @description `chunk_interval` is an interval, or an integer for an integer time column. The
+         *     `chunk_interval_advice` of `GET /hypertables/{name}` says whether the newest chunks
+         *     fit in memory.
+         */
+        patch: operations["alterHypertable"];
         trace?: never;
     };
     "/hypertables/{name}/chunks": {
@@ -959,7 +974,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Chunks selected with show_chunks(older_than, newer_than), oldest first */
+        /**
+         * Chunks selected with show_chunks(older_than, newer_than), oldest first, paged
+         * @description One page of at most `limit` chunks (default 100) in a stable order (range start, then
+         *     name). `next_cursor` is the `cursor` of the next page, null on the last page; the
+         *     service reads from the cursor on (keyset), so a page costs the same whatever the
+         *     number of chunks.
+         */
         get: operations["listChunks"];
         put?: never;
         post?: never;
@@ -1056,6 +1077,25 @@ export interface paths {
         post?: never;
         /** Remove the retention policy */
         delete: operations["deleteRetentionPolicy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hypertables/{name}/reorder-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hypertable's reorder policy (the index its chunks are clustered on) */
+        get: operations["getReorderPolicy"];
+        /** Add or replace the reorder policy (add_reorder_policy) */
+        put: operations["putReorderPolicy"];
+        post?: never;
+        /** Remove the reorder policy */
+        delete: operations["deleteReorderPolicy"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1348,7 +1388,7 @@ export interface components {
             /** @description The request path */
             instance?: string;
             /** @enum {string} */
-            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "LOCK_NOT_AVAILABLE" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
+            code: "INVALID" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "CHANGE_IN_PROGRESS" | "LOCK_NOT_AVAILABLE" | "TOO_LARGE" | "UNSUPPORTED_MEDIA" | "UNAVAILABLE" | "POOL_EXHAUSTED" | "POOL_PAUSED" | "SHUTTING_DOWN" | "DB_UNAVAILABLE" | "DB_ERROR" | "TIMEOUT" | "NO_MEMORY" | "IO" | "INTERNAL";
             /** @description The input at fault */
             field?: string;
             sqlstate?: string;
@@ -1608,6 +1648,7 @@ export interface components {
              * @example compression
              * @example retention
              * @example refresh
+             * @example reorder
              */
             kind: string;
             schedule_interval: string | null;
@@ -1616,6 +1657,38 @@ export interface components {
             drop_after?: string | null;
             start_offset?: string | null;
             end_offset?: string | null;
+            /** @description reorder policies */
+            index_name?: string | null;
+        };
+        /** @description An interval (`1 day`), or an integer for an integer time column */
+        ChunkInterval: string | number;
+        HypertableSpec: {
+            /** @description `name` or `schema.name` of an existing table */
+            name: string;
+            time_column: string;
+            chunk_interval?: components["schemas"]["ChunkInterval"];
+            /** @description a space partitioning column (with partitions) */
+            partition_column?: string;
+            partitions?: number;
+            /** @default false */
+            if_not_exists: boolean;
+            /** @default false */
+            migrate_data: boolean;
+        };
+        /**
+         * @description Advice, not action: TimescaleDB's rule of thumb is that the newest chunks (indexes
+         *     included) of the active hypertables fit in about 25% of memory, which is what
+         *     shared_buffers usually is. `decrease` when the newest chunks are larger than
+         *     shared_buffers, `increase` when there are 100 or more chunks each under 1% of it.
+         */
+        ChunkIntervalAdvice: {
+            /** @enum {string} */
+            recommendation: "keep" | "decrease" | "increase";
+            reason: string;
+            shared_buffers_bytes: number;
+            /** @description average size of the newest (up to 3) chunks */
+            newest_chunk_bytes: number | null;
+            newest_chunks: number;
         };
         Hypertable: {
             schema: string;
@@ -1670,6 +1743,7 @@ export interface components {
                  */
                 order_by: string[];
             };
+            chunk_interval_advice: components["schemas"]["ChunkIntervalAdvice"];
         };
         Chunk: {
             schema: string;
@@ -2148,14 +2222,15 @@ export interface components {
         /**
          * @description A capability is missing (e.g. `extension timescaledb is not installed in database
          *     "app"`, or a TSL feature under the Apache-only license), or the object already exists,
-         *     or (code `LOCK_NOT_AVAILABLE`) a change could not take its lock within
-         *     `TSPOOL_LOCK_TIMEOUT_MS`: `blocking_pid` and `blocking_application` name the session
-         *     holding it, and `Retry-After` says when to try again
+         *     or (`CHANGE_IN_PROGRESS`, with `Retry-After`) another change to the same hypertable or
+         *     aggregate is running, on this or another tspool connected to the same database, or (code
+         *     `LOCK_NOT_AVAILABLE`) a change could not take its lock within `TSPOOL_LOCK_TIMEOUT_MS`:
+         *     `blocking_pid` and `blocking_application` name the session holding it
          */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
-                /** @description LOCK_NOT_AVAILABLE only, seconds after which the change may get its lock */
+                /** @description CHANGE_IN_PROGRESS and LOCK_NOT_AVAILABLE only, seconds after which a retry may succeed */
                 "Retry-After"?: number;
                 [name: string]: unknown;
             };
@@ -3406,6 +3481,44 @@ export interface operations {
             504: components["responses"]["Timeout"];
         };
     };
+    createHypertable: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "readings",
+                 *       "time_column": "ts",
+                 *       "chunk_interval": "1 day",
+                 *       "if_not_exists": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["HypertableSpec"];
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            201: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
     getHypertable: {
         parameters: {
             query?: never;
@@ -3441,9 +3554,55 @@ export interface operations {
             504: components["responses"]["Timeout"];
         };
     };
+    alterHypertable: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "chunk_interval": "1 day"
+                 *     }
+                 */
+                "application/json": {
+                    chunk_interval: components["schemas"]["ChunkInterval"];
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
     listChunks: {
         parameters: {
             query?: {
+                /** @description Chunks per page, 1-1000 (default 100) */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page (opaque) */
+                cursor?: string;
                 /** @description An interval (`7 days`), a timestamp or an integer (integer time columns) */
                 older_than?: string;
                 /** @description An interval, a timestamp or an integer */
@@ -3474,6 +3633,8 @@ export interface operations {
                     "application/json": {
                         server: components["schemas"]["ServedBy"];
                         chunks: components["schemas"]["Chunk"][];
+                        /** @description The cursor of the next page; null on the last page */
+                        next_cursor: string | null;
                     };
                 };
             };
@@ -3798,6 +3959,115 @@ export interface operations {
         };
     };
     deleteRetentionPolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    getReorderPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    putReorderPolicy: {
+        parameters: {
+            query?: {
+                /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
+                dry_run?: components["parameters"]["DryRun"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The hypertable: `name` or `schema.name`, each part 1-63 bytes of `[A-Za-z_][A-Za-z0-9_$]*`
+                 * @example metrics
+                 */
+                name: components["parameters"]["HypertableName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "index_name": "metrics_ts_idx"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description An index of the hypertable
+                     * @example metrics_ts_idx
+                     */
+                    index_name: string;
+                };
+            };
+        };
+        responses: {
+            200: components["responses"]["Change"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            502: components["responses"]["DatabaseError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    deleteReorderPolicy: {
         parameters: {
             query?: {
                 /** @description Return the SQL the change would run and run nothing (`true`/`false`; a bare `dry_run` is true) */
