@@ -89,6 +89,9 @@ static int setup(void **state)
     }
     /* PGlite serves one connection at a time; a real server gets the default pooled mode */
     env[n++] = tsp_test_tsdb_is_pglite() ? "DB_POOL_MODE=direct" : "DB_POOL_MODE=pooled";
+    /* on PGlite a connection waits its turn behind the snapshot's (one at a time), which takes
+     * seconds on a loaded machine */
+    env[n++] = tsp_test_tsdb_is_pglite() ? "DB_CONNECT_TIMEOUT=30" : "DB_CONNECT_TIMEOUT=5";
     env[n++] = "DB_MIN_CONNS=0";
     env[n++] = "TSPOOL_ADMIN_TOKEN=" ADMIN;
     env[n++] = "TSPOOL_HEALTH_INTERVAL_MS=5000";
