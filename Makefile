@@ -64,6 +64,8 @@ test: deps format-check
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSPOOL_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
+	@# a streaming replica of it (pg_basebackup -R) on another loopback port: the read pool's tests
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_PGBOUNCER_DIR=$(PGB_DIR) scripts/pgbouncer.sh start
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh start; \
@@ -151,6 +153,7 @@ contract-test: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target tspool
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) TSPOOL_DEVDB_CONF="$(DEVDB_CONF)" scripts/devdb.sh start
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh start
 	cd $(BUILD) && TSPOOL_TEST_PGDIR=$(TESTDB_DIR) TSPOOL_TEST_TSDBDIR=$(TSDB_DIR) TSPOOL_TEST_PGBDIR=$(PGB_DIR) \
 		TSPOOL_TEST_TSDB_NATIVEDIR=$(TSDB_NATIVE_DIR) ctest --output-on-failure -L contract
 
@@ -165,6 +168,7 @@ stop:
 	@TSPOOL_DEVDB_DIR=$(DEVDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_TSDB_NATIVE_DIR=$(CURDIR)/.tspool/tsdb-native scripts/tsdb-native.sh stop 2>/dev/null || true
 	@TSPOOL_TSDB_DIR=$(CURDIR)/.tspool/tsdb scripts/tsdb.sh stop 2>/dev/null || true
+	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/replica.sh stop 2>/dev/null || true
 	@TSPOOL_DEVDB_DIR=$(TESTDB_DIR) scripts/devdb.sh stop 2>/dev/null || true
 	@TSPOOL_TSDB_DIR=$(TSDB_DIR) scripts/tsdb.sh stop 2>/dev/null || true
 	@TSPOOL_TSDB_NATIVE_DIR=$(TSDB_NATIVE_DIR) scripts/tsdb-native.sh stop 2>/dev/null || true

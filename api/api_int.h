@@ -18,6 +18,7 @@
 #include "tspool/metrics.h"
 #include "tspool/pgbouncer.h"
 #include "tspool/pool.h"
+#include "tspool/replicas.h"
 #include "tspool/timescale.h"
 
 struct mg_connection;
@@ -42,6 +43,7 @@ struct tsp_api {
     const atomic_int *active_connections; /* connections held by workers (server.c) */
     const atomic_bool *draining;          /* shutting down: refuse new requests (server.c) */
     struct tsp_ts *ts;                    /* TimescaleDB operations over pool (server.c) */
+    struct tsp_cluster *cluster;          /* the read pool and the cluster's topology */
     struct tsp_tokens *tokens;            /* bearer tokens following their *_FILE; NULL = cfg's */
     atomic_int *db_inflight;              /* requests of needs_db routes being served */
     const atomic_long *failed_handshakes; /* connections closed before set-up (server.c) */
@@ -165,6 +167,9 @@ int tsp_respond(struct tsp_req *req, int status, const char *content_type,
 /* Serialise json (not consumed) and send it as application/json; when that runs out of memory,
  * a fixed problem document (500). Returns the status. */
 int tsp_respond_json(struct tsp_req *req, int status, const json_t *json);
+/* tsp_respond_json with extra headers ("Name: value\r\n" lines, may be NULL). */
+int tsp_respond_json_headers(struct tsp_req *req, int status, const json_t *json,
+                             const char *extra_headers);
 /* Send the fixed, allocation-free 500 "out of memory" problem document. Returns 500. Used by
  * problem.c and here, so that response.c never calls back into problem.c. */
 int tsp_respond_oom(struct tsp_req *req);
@@ -282,6 +287,9 @@ int tsp_h_pool_resume(struct tsp_req *req);
 int tsp_h_pool_recycle(struct tsp_req *req);
 int tsp_h_pool_patch(struct tsp_req *req);
 int tsp_h_config(struct tsp_req *req);
+int tsp_h_cluster(struct tsp_req *req);
+int tsp_h_readyz_replica(struct tsp_req *req);
+int tsp_h_readyz_primary(struct tsp_req *req);
 int tsp_h_metrics(struct tsp_req *req);
 int tsp_h_openapi(struct tsp_req *req);
 int tsp_h_docs(struct tsp_req *req);

@@ -5,6 +5,7 @@
  */
 #include "api_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,29 @@
 #endif
 
 #define SLOW_LABELS_MAX 65
+
+/* The replica families' inputs from the cluster's cached view (replicas has room for all). */
+static void replica_sources(const struct tsp_cluster_view *view,
+                            struct tsp_metrics_replica *replicas, struct tsp_metrics_sources *src)
+{
+    for (size_t i = 0; i < view->nreplicas; i++) {
+        const struct tsp_cluster_member *m = &view->replicas[i];
+        memset(&replicas[i], 0, sizeof(replicas[i]));
+        snprintf(replicas[i].server, sizeof(replicas[i].server), "%s", m->name);
+        replicas[i].up = m->reachable;
+        replicas[i].in_rotation = m->in_rotation;
+        replicas[i].has_lag = m->has_lag;
+        replicas[i].lag_bytes = m->lag_bytes;
+        replicas[i].lag_s = m->lag_s;
+    }
+    src->cluster = true;
+    src->replicas = replicas;
+    src->nreplicas = view->nreplicas;
+    src->reads_replica = view->reads_replica;
+    src->reads_fallback = view->reads_fallback;
+    src->reads_refused = view->reads_refused;
+    src->failovers = view->failovers;
+}
 
 /* Append the tspool_server_* families of the activity sampler to *text. */
 static enum tsp_code append_activity(struct tsp_activity *activity, char **text, size_t *len,
@@ -85,6 +109,9 @@ int tsp_h_metrics(struct tsp_req *req)
     struct tsp_pool_health db;
     struct tsp_pool_label_count slow[SLOW_LABELS_MAX];
     struct tsp_metrics_sources src = {0};
+    struct tsp_pool_stats read_stats;
+    struct tsp_cluster_view *view = NULL;
+    struct tsp_metrics_replica replicas[TSP_CLUSTER_MAX_REPLICAS];
     char *text = NULL;
     size_t len = 0;
     int status = 0;
@@ -98,6 +125,16 @@ int tsp_h_metrics(struct tsp_req *req)
     src.slow = slow;
     src.nslow = tsp_pool_slow_by_label(req->api->pool, slow, SLOW_LABELS_MAX);
     src.version = TSPOOL_VERSION;
+    if (req->api->cluster != NULL && tsp_cluster_replica_count(req->api->cluster) > 0) {
+        view = calloc(1, sizeof(*view));
+        if (view == NULL) {
+            return tsp_problem_sendf(req, TSP_NO_MEMORY, NULL, "out of memory");
+        }
+        tsp_cluster_view(req->api->cluster, view);
+        tsp_cluster_read_stats(req->api->cluster, &read_stats);
+        replica_sources(view, replicas, &src);
+        src.read_pool = &read_stats;
+    }
     if (req->api->db_inflight != NULL && req->api->failed_handshakes != NULL) {
         src.http = true;
         src.http_db_inflight = atomic_load(req->api->db_inflight);
@@ -106,6 +143,7 @@ int tsp_h_metrics(struct tsp_req *req)
     src.append = append_timescale;
     src.append_ctx = req->api->ts;
     rc = tsp_metrics_render(req->api->metrics, &src, &text, &len, &err);
+    free(view);
     if (rc == TSP_OK && req->api->activity != NULL) {
         rc = append_activity(req->api->activity, &text, &len, &err);
     }

@@ -14,6 +14,31 @@
  * timeout when the pool is busy or the database is away. */
 #define SERVER_VIEW_TIMEOUT_MS 2000
 
+/* The read pool over the replicas, or null without DB_READ_HOSTS. */
+static json_t *read_pool_doc(struct tsp_cluster *cluster)
+{
+    struct tsp_cluster_view *view = NULL;
+    struct tsp_pool_stats total;
+    struct tsp_pool_stats per[TSP_CLUSTER_MAX_REPLICAS];
+    json_t *doc = NULL;
+
+    if (cluster == NULL || tsp_cluster_replica_count(cluster) == 0) {
+        return json_null();
+    }
+    view = calloc(1, sizeof(*view));
+    if (view == NULL) {
+        return NULL;
+    }
+    tsp_cluster_view(cluster, view);
+    tsp_cluster_read_stats(cluster, &total);
+    for (size_t i = 0; i < view->nreplicas; i++) {
+        tsp_cluster_replica_stats(cluster, i, &per[i]);
+    }
+    doc = tsp_render_read_pool(&total, view, per);
+    free(view);
+    return doc;
+}
+
 /* The status document; detailed adds each connection and the server's view (one lease). */
 static json_t *status_doc(struct tsp_req *req, bool detailed, struct tsp_error *err)
 {
@@ -31,6 +56,10 @@ static json_t *status_doc(struct tsp_req *req, bool detailed, struct tsp_error *
     doc = tsp_render_pool_status(&stats);
     if (doc == NULL) {
         tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering the pool status");
+        goto done;
+    }
+    if (json_object_set_new(doc, "read_pool", read_pool_doc(req->api->cluster)) != 0) {
+        tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory rendering the read pool");
         goto done;
     }
     if (!detailed) {

@@ -189,6 +189,7 @@ json_t *tsp_render_ping(const struct tsp_dbinfo_ping *p)
     put(doc, "server_version", json_string(p->server_version), &bad);
     put(doc, "server_version_num", json_integer(p->server_version_num), &bad);
     put(doc, "primary", json_boolean(p->primary), &bad);
+    put(doc, "server", json_string(p->server), &bad);
     put(doc, "timescaledb_version",
         p->timescaledb_version[0] != '\0' ? json_string(p->timescaledb_version) : json_null(),
         &bad);

@@ -164,13 +164,19 @@ int tsp_respond_oom(struct tsp_req *req)
 
 int tsp_respond_json(struct tsp_req *req, int status, const json_t *json)
 {
+    return tsp_respond_json_headers(req, status, json, NULL);
+}
+
+int tsp_respond_json_headers(struct tsp_req *req, int status, const json_t *json,
+                             const char *extra_headers)
+{
     char *text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15));
     int sent = 0;
 
     if (text == NULL) {
         return tsp_respond_oom(req);
     }
-    sent = tsp_respond(req, status, "application/json", NULL, text, strlen(text));
+    sent = tsp_respond(req, status, "application/json", extra_headers, text, strlen(text));
     free(text);
     return sent;
 }

@@ -14,6 +14,8 @@ static const struct tsp_route routes[] = {
     {"GET", "/livez", tsp_h_livez, TSP_ROLE_PROBE, "getLivez", false},
     {"GET", "/livez/{check}", tsp_h_livez, TSP_ROLE_PROBE, "getLivezCheck", false},
     {"GET", "/readyz", tsp_h_readyz, TSP_ROLE_PROBE, "getReadyz", false},
+    {"GET", "/readyz/replica", tsp_h_readyz_replica, TSP_ROLE_PROBE, "getReadyzReplica", false},
+    {"GET", "/readyz/primary", tsp_h_readyz_primary, TSP_ROLE_PROBE, "getReadyzPrimary", false},
     {"GET", "/readyz/{check}", tsp_h_readyz, TSP_ROLE_PROBE, "getReadyzCheck", false},
     {"GET", "/startupz", tsp_h_startupz, TSP_ROLE_PROBE, "getStartupz", false},
     {"GET", "/startupz/{check}", tsp_h_startupz, TSP_ROLE_PROBE, "getStartupzCheck", false},
@@ -25,6 +27,8 @@ static const struct tsp_route routes[] = {
     {"POST", "/pool/resume", tsp_h_pool_resume, TSP_ROLE_ADMIN, "resumePool", false},
     {"POST", "/pool/recycle", tsp_h_pool_recycle, TSP_ROLE_ADMIN, "recyclePool", false},
     {"PATCH", "/pool", tsp_h_pool_patch, TSP_ROLE_ADMIN, "resizePool", false},
+    /* from the cluster monitor's cached checks: no connection is borrowed */
+    {"GET", "/cluster", tsp_h_cluster, TSP_ROLE_READ, "getCluster", false},
     {"GET", "/config", tsp_h_config, TSP_ROLE_ADMIN, "getConfig", false},
     {"GET", "/metrics", tsp_h_metrics, TSP_ROLE_METRICS, "getMetrics", false},
     {"GET", "/openapi.yaml", tsp_h_openapi, TSP_ROLE_PUBLIC, "getOpenapi", false},

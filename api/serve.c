@@ -52,7 +52,9 @@ static void usage(FILE *out)
                  "see 'tspool config' for the effective values. SIGTERM or SIGINT drains:\n"
                  "readiness fails at once, new requests get 503 after TSPOOL_SHUTDOWN_DELAY,\n"
                  "in-flight requests get TSPOOL_SHUTDOWN_GRACE, then the pool closes.\n"
-                 "A second signal exits at once.\n");
+                 "A second signal exits at once.\n"
+                 "With DB_READ_HOSTS, reads that tolerate replica staleness use a second pool\n"
+                 "over the streaming replicas (DB_READ_*); GET /cluster shows the topology.\n");
 }
 
 /* One lifecycle log line: `prefix` followed by `detail`. */
@@ -166,6 +168,8 @@ int tsp_cli_serve(int argc, char **argv)
     struct tsp_health_options health_opts;
     struct tsp_http_deps deps;
     struct tsp_pool *pool = NULL;
+    struct tsp_cluster_options cluster_opts;
+    struct tsp_cluster *cluster = NULL;
     struct tsp_health *health = NULL;
     struct tsp_metrics *metrics = NULL;
     struct tsp_pgb_fleet *pgbouncer = NULL;
@@ -221,6 +225,11 @@ int tsp_cli_serve(int argc, char **argv)
     if (rc != TSP_OK) {
         goto fail;
     }
+    tsp_cluster_options_from_config(&cfg, &cluster_opts);
+    rc = tsp_cluster_new(&cfg, &cluster_opts, pool, &cluster, &err);
+    if (rc != TSP_OK) {
+        goto fail;
+    }
     memset(&health_opts, 0, sizeof(health_opts));
     /* liveness must survive a database outage: the maintenance thread may sit in a connect
      * attempt for the whole connect timeout, so allow for a few of those */
@@ -250,6 +259,7 @@ int tsp_cli_serve(int argc, char **argv)
     }
     deps.cfg = &cfg;
     deps.pool = pool;
+    deps.cluster = cluster;
     deps.health = health;
     deps.metrics = metrics;
     deps.pgbouncer = pgbouncer;
@@ -295,7 +305,9 @@ int tsp_cli_serve(int argc, char **argv)
         activity = NULL;
     }
     {
-        int out = tsp_pool_shutdown(pool, http_stopped ? 1000 : 2000);
+        int out = 0;
+        tsp_cluster_shutdown(cluster, http_stopped ? 1000 : 2000);
+        out = tsp_pool_shutdown(pool, http_stopped ? 1000 : 2000);
         struct tsp_log_field fields[1] = {{.key = "leases_out", .num = out}};
         struct tsp_log_ctx ctx = {
             .event = "serve.stopped", .conn_id = -1, .fields = fields, .nfields = 1};
@@ -313,6 +325,7 @@ fail:
     fprintf(stderr, "tspool: %s\n", err.detail);
 done:
     tsp_http_stop(server);
+    tsp_cluster_free(cluster);
     tsp_activity_free(activity);
     tsp_pool_free(pool);
     tsp_health_free(health);

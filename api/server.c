@@ -250,6 +250,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     server->main.server = server;
     server->main.api.cfg = cfg;
     server->main.api.pool = deps->pool;
+    server->main.api.cluster = deps->cluster;
     server->main.api.health = deps->health;
     server->main.api.metrics = deps->metrics;
     server->main.api.activity = deps->activity;
@@ -275,6 +276,7 @@ enum tsp_code tsp_http_start(const struct tsp_http_deps *deps, struct tsp_http_s
     if (rc != TSP_OK) {
         goto done;
     }
+    tsp_ts_set_cluster(server->main.api.ts, deps->cluster);
     tsp_ts_set_lock_timeout(server->main.api.ts, cfg->lock_timeout_ms);
 
     rc = tsp_tls_check(cfg, err);

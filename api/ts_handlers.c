@@ -5,6 +5,7 @@
 #include "ts_handlers_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,7 @@ static enum tsp_code call_ctx(struct tsp_req *req, bool change, struct tsp_ts_ct
     out->request_id = req->request_id;
     out->role = change ? "admin" : "read";
     out->dry_run = change && dry_run;
+    out->replica_ok = !change;
     out->if_not_exists = if_not_exists;
     return TSP_OK;
 }
@@ -85,12 +87,33 @@ static int send_change(struct tsp_req *req, int status, const struct tsp_ts_chan
     return sent;
 }
 
+/* A read's answer with the server that gave it: the X-Tspool-Server header always, and a
+ * "server" member in the documents that carry metadata (the listings and /timescaledb). */
+static int send_read(struct tsp_req *req, const struct tsp_ts_operation *op, json_t *answer,
+                     const char *served_by)
+{
+    char headers[TSP_TS_SERVER_MAX + 32];
+    bool listing = strncmp(op->operation_id, "list", 4) == 0 ||
+                   strcmp(op->operation_id, "getTimescaledb") == 0 ||
+                   strcmp(op->operation_id, "getJobHistory") == 0;
+
+    if (served_by[0] == '\0') {
+        return tsp_respond_json(req, 200, answer);
+    }
+    if (listing && json_is_object(answer)) {
+        (void)json_object_set_new(answer, "server", json_string(served_by));
+    }
+    snprintf(headers, sizeof(headers), "X-Tspool-Server: %s\r\n", served_by);
+    return tsp_respond_json_headers(req, 200, answer, headers);
+}
+
 int tsp_h_timescale(struct tsp_req *req)
 {
     const struct tsp_ts_operation *op =
         tsp_ts_operation_find(req->route != NULL ? req->route->operation_id : NULL);
     struct tsp_ts_call call;
     struct tsp_error err;
+    char served_by[TSP_TS_SERVER_MAX] = "";
     json_t *body = NULL;
     int status = 0;
     enum tsp_code rc = TSP_OK;
@@ -116,6 +139,8 @@ int tsp_h_timescale(struct tsp_req *req)
     }
     if (rc == TSP_OK) {
         rc = call_ctx(req, op->change, &call.ctx, &err);
+        call.ctx.served_by = served_by;
+        call.ctx.served_by_size = sizeof(served_by);
     }
     if (rc == TSP_OK) {
         rc = op->run(&call, &err);
@@ -127,7 +152,7 @@ int tsp_h_timescale(struct tsp_req *req)
     } else if (call.answer == NULL) {
         status = tsp_problem_sendf(req, TSP_NO_MEMORY, NULL, "out of memory rendering the answer");
     } else {
-        status = tsp_respond_json(req, 200, call.answer);
+        status = send_read(req, op, call.answer, served_by);
     }
 done:
     json_decref(call.answer);

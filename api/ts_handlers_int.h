@@ -26,6 +26,9 @@ struct tsp_ts_call {
 
 /* One TimescaleDB operation: a row in ts_operations.c, bound to its route (router.c, handler
  * tsp_h_timescale) by the operationId. A new operation is a row plus its service function. */
+/* Room for "host:port" of the server that answered. */
+#define TSP_TS_SERVER_MAX 280
+
 struct tsp_ts_operation {
     const char *operation_id;    /* as in router.c and openapi.yaml */
     bool change;                 /* a change: admin role in the context, ?dry_run, change answer */

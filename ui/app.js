@@ -30,6 +30,7 @@
         tsDue: true,       /* read TimescaleDB at the next poll (start, token, recovery) */
         tsLast: 0,         /* when the last TimescaleDB read finished */
         tsBusy: false,     /* a TimescaleDB read is running */
+        lag: new Map(),    /* replica host -> [{t, bytes}] for the lag sparklines */
         timer: null,
     };
 
@@ -834,6 +835,102 @@
         renderActivity(doc);
     }
 
+    /* ---- the cluster: primary, replicas, replication lag ---------------------------------- */
+
+    function clusterNote(text, showBody) {
+        $('cluster-note').textContent = text;
+        $('cluster-body').hidden = !showBody;
+    }
+
+    /* Keep each replica's lag in bytes for HISTORY_MS. */
+    function recordLag(doc) {
+        const now = Date.now();
+        for (const r of doc.replicas || []) {
+            const list = state.lag.get(r.host) || [];
+            list.push({t: now, bytes: typeof r.lag_bytes === 'number' ? r.lag_bytes : null});
+            while (list.length > 0 && now - list[0].t > HISTORY_MS) {
+                list.shift();
+            }
+            state.lag.set(r.host, list);
+        }
+    }
+
+    /* A small line of a replica's lag over the last minutes, labelled for screen readers. */
+    function sparkline(host) {
+        const W = 120;
+        const H = 24;
+        const list = (state.lag.get(host) || []).filter((p) => p.bytes !== null);
+        const max = Math.max(1, ...list.map((p) => p.bytes));
+        const now = Date.now();
+        const last = list.length > 0 ? list[list.length - 1].bytes : null;
+        const node = svg('svg', {class: 'spark', viewBox: `0 0 ${W} ${H}`, width: W, height: H,
+            role: 'img', 'aria-label': last === null ? 'no lag measured yet'
+                : `lag now ${bytes(last)}, highest ${bytes(max)} in the last 5 minutes`});
+        const points = list.map((p) => {
+            const x = W - ((now - p.t) / HISTORY_MS) * W;
+            const y = H - 1 - (p.bytes / max) * (H - 2);
+            return `${x.toFixed(1)},${y.toFixed(1)}`;
+        });
+        if (points.length > 0) {
+            node.append(polyline(points, 'line lag'));
+        }
+        return node;
+    }
+
+    function lagText(r) {
+        if (typeof r.lag_bytes !== 'number') {
+            return '–';
+        }
+        const s = typeof r.lag_seconds === 'number' ? `, ${r.lag_seconds.toFixed(1)} s` : '';
+        return `${bytes(r.lag_bytes)}${s}`;
+    }
+
+    async function refreshCluster() {
+        let doc;
+        try {
+            doc = await getJson('/cluster');
+        } catch (e) {
+            if (e instanceof HttpError && e.status === 404) {
+                clusterNote('This tspool build has no cluster endpoint.', false);
+                return;
+            }
+            throw e;
+        }
+        recordLag(doc);
+        const replicas = doc.replicas || [];
+        const p = doc.primary || {};
+        clusterNote(replicas.length === 0
+            ? `Primary ${p.host || '?'}; no replicas configured (DB_READ_HOSTS is empty): reads use the primary.`
+            : `${num(doc.in_rotation)} of ${num(replicas.length)} replicas serve reads` +
+              ` (lag bound ${bytes(doc.max_lag_bytes)}${doc.max_lag_ms ? `, ${doc.max_lag_ms} ms` : ''});` +
+              ` ${num(doc.failovers)} failovers seen; checked ${when(doc.checked_at_ms ? new Date(doc.checked_at_ms).toISOString() : null)}.`,
+            true);
+        const rows = [[
+            p.host || '?',
+            el('span', {class: p.role === 'primary' ? 'ok' : 'bad'}, p.role || 'unknown'),
+            p.reason ? `${p.state}: ${p.reason}` : p.state,
+            p.timeline === null || p.timeline === undefined ? '–' : num(p.timeline),
+            p.current_lsn || '–',
+            '–',
+            '',
+            'writes',
+        ]];
+        for (const r of replicas) {
+            rows.push([
+                r.host,
+                el('span', {class: r.role === 'replica' ? '' : 'bad'}, r.role),
+                r.state,
+                r.timeline === null || r.timeline === undefined ? '–' : num(r.timeline),
+                r.replayed_lsn || '–',
+                lagText(r),
+                sparkline(r.host),
+                el('span', {class: r.in_rotation ? 'ok' : 'bad'},
+                    r.in_rotation ? 'in rotation' : `out: ${r.reason || 'unknown'}`),
+            ]);
+        }
+        fillTable('cluster-servers', rows, 'No servers.');
+    }
+
     /* ---- PgBouncer ---------------------------------------------------------------------- */
 
     function pgbNote(text, showBody) {
@@ -938,6 +1035,7 @@
             }),
             section(refreshActivity, (e) => activityNote(`Server activity failed: ${e.message}`, false)),
             section(refreshPgbouncer, (e) => pgbNote(`PgBouncer read failed: ${e.message}`, false), true),
+            section(refreshCluster, (e) => clusterNote(`Cluster read failed: ${e.message}`, false), true),
         ];
         if (state.tsDue || Date.now() - state.tsLast >= TIMESCALE_MS) {
             refreshTimescaleAside();

@@ -53,6 +53,16 @@ struct tsp_config {
     char *db_target_session_attrs; /* libpq target_session_attrs */
     char *db_session_settings;     /* "name=value,name=value" applied on every new connection */
 
+    /* read pool over streaming replicas (service/replicas/) */
+    char *db_read_hosts;              /* "" = no replicas: reads use the primary */
+    char *db_read_port;               /* NULL = the first DB_PORT */
+    int db_read_max_conns;            /* as configured; 0 = half the pool size */
+    char *db_read_max_lag_bytes_text; /* DB_READ_MAX_LAG_BYTES as given ("16MB") */
+    long long db_read_max_lag_bytes;  /* parsed; 0 = no byte bound */
+    int db_read_max_lag_ms;           /* 0 = no time bound */
+    char *db_read_fallback;           /* "primary" or "fail" */
+    int read_pool_size;               /* used: DB_READ_MAX_CONNS, or half the pool (>= 1) */
+
     /* pool as configured (the raw variables) */
     int db_max_conns;
     int db_max_overflow;
@@ -184,6 +194,11 @@ const struct tsp_config_var *tsp_config_var_find(const char *name);
  * cfg is caller-owned; release with tsp_config_fini(). Not thread-safe (call once at start). */
 enum tsp_code tsp_config_load(struct tsp_config *cfg, char *const *envp,
                               struct tsp_error *err) TSP_MUSTCHECK;
+
+/* Parse a byte count with an optional PostgreSQL-style unit (B, kB, MB, GB, TB; 1024-based;
+ * no space or one space before the unit): "16MB" -> 16777216. False on anything else, a
+ * negative number or an overflow. Pure. */
+bool tsp_config_parse_bytes(const char *text, long long *out);
 
 /* Free everything tsp_config_load() allocated; cfg may be NULL or zeroed. */
 void tsp_config_fini(struct tsp_config *cfg);

@@ -83,6 +83,11 @@ enum tsp_code tsp_db_qualified_quote(struct tsp_lease *lease, const char *name, 
  * lease is returned; "" when unknown. Non-blocking. */
 const char *tsp_db_database_name(struct tsp_lease *lease);
 
+/* Which server the lease's session reached, "host:port" (libpq's PQhost and PQport: the
+ * member of a multi-host list actually connected), into buf (always NUL-terminated when size
+ * > 0); ":" when unknown. Non-blocking. */
+void tsp_db_server_name(struct tsp_lease *lease, char *buf, size_t size);
+
 /* The libpq library in use, as PQlibVersion() gives it: major * 10000 + minor (PostgreSQL 10
  * and later). Pure; thread-safe. */
 int tsp_db_libpq_version(void);

@@ -24,6 +24,7 @@ struct tsp_dbinfo_ping {
     char server_version[TSP_DBINFO_TEXT_MAX]; /* SHOW server_version, e.g. "15.18 (Debian ...)" */
     bool primary;                             /* NOT pg_is_in_recovery() */
     char timescaledb_version[32];             /* installed extension version, "" when absent */
+    char server[280];                         /* "host:port" the session reached */
 };
 
 /* Borrow (label `label`, the pool's default timeout), run one round trip, return. Errors:

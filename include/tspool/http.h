@@ -12,6 +12,7 @@
 #include "tspool/metrics.h"
 #include "tspool/pgbouncer.h"
 #include "tspool/pool.h"
+#include "tspool/replicas.h"
 
 struct tsp_http_server; /* opaque */
 
@@ -19,6 +20,7 @@ struct tsp_http_server; /* opaque */
 struct tsp_http_deps {
     const struct tsp_config *cfg; /* listen address, threads, timeouts, tokens */
     struct tsp_pool *pool;
+    struct tsp_cluster *cluster; /* the read pool over DB_READ_HOSTS (replicas.h) */
     struct tsp_health *health;
     struct tsp_metrics *metrics;     /* created with tsp_http_route_labels() */
     struct tsp_pgb_fleet *pgbouncer; /* PgBouncer fleet (may be NULL: the endpoints say off) */

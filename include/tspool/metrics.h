@@ -36,9 +36,27 @@ void tsp_metrics_http_observe(struct tsp_metrics *metrics, size_t route, const c
 uint64_t tsp_metrics_http_count(const struct tsp_metrics *metrics, size_t route, const char *method,
                                 int status);
 
+#define TSP_METRICS_SERVER_MAX 280
+
+/* One replica of the read pool as its last check saw it. */
+struct tsp_metrics_replica {
+    char server[TSP_METRICS_SERVER_MAX]; /* "host:port" */
+    bool up;
+    bool in_rotation;
+    bool has_lag;
+    long long lag_bytes;
+    double lag_s;
+};
+
 /* Inputs of the exposition beside the registry; every pointer may be NULL (section skipped). */
 struct tsp_metrics_sources {
-    const struct tsp_pool_stats *pool;
+    const struct tsp_pool_stats *pool;      /* the main pool: series with pool="primary" */
+    const struct tsp_pool_stats *read_pool; /* the read pool (NULL without replicas):
+                                               the same series with pool="read" */
+    bool cluster;                           /* render the replica families below */
+    const struct tsp_metrics_replica *replicas;
+    size_t nreplicas;
+    uint64_t reads_replica, reads_fallback, reads_refused, failovers;
     const struct tsp_pool_label_count *slow; /* per-label slow operations */
     size_t nslow;
     const struct tsp_pool_health *db;
@@ -52,11 +70,13 @@ struct tsp_metrics_sources {
     void *append_ctx;
 };
 
-/* Write the Prometheus text exposition: tspool_up, tspool_build_info, tspool_pool_*,
- * tspool_db_*, tspool_http_* (with src->http: tspool_http_db_inflight and
- * tspool_http_failed_handshakes_total). HELP and TYPE precede every family. On TSP_OK *out is a
- * malloc'd NUL-terminated text (free it) of *len bytes. Errors: TSP_NO_MEMORY. Thread-safe
- * (reads atomics); metrics may be NULL (HTTP families skipped). */
+/* Write the Prometheus text exposition: tspool_up, tspool_build_info, tspool_pool_* (one
+ * series per pool, label pool="primary"|"read"), tspool_replica_* (per replica, label server),
+ * tspool_read_borrows_total, tspool_cluster_failovers_total, tspool_db_*, tspool_http_* (with
+ * src->http: tspool_http_db_inflight and tspool_http_failed_handshakes_total). HELP and TYPE
+ * precede every family. On TSP_OK *out is a malloc'd NUL-terminated text (free it) of *len bytes.
+ * Errors: TSP_NO_MEMORY. Thread-safe (reads atomics); metrics may be NULL (HTTP families
+ * skipped). */
 enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
                                  const struct tsp_metrics_sources *src, char **out, size_t *len,
                                  struct tsp_error *err) TSP_MUSTCHECK;

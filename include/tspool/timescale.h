@@ -57,7 +57,18 @@ struct tsp_ts_ctx {
     bool dry_run;           /* changes: build and return the SQL, run nothing */
     bool if_not_exists;     /* creating an existing aggregate is not an error */
     long timeout_ms;        /* borrow timeout; 0 or negative = the pool's default */
+    bool replica_ok;        /* a read that tolerates replica staleness: borrow from the read
+                               pool (tsp_ts_set_cluster) rather than the primary */
+    char *served_by;        /* when not NULL: receives "host:port" of the server that answered
+                               (served_by_size bytes, NUL-terminated) */
+    size_t served_by_size;
 };
+
+struct tsp_cluster;
+
+/* Serve reads marked replica_ok from the cluster's read pool (borrowed; must outlive ts; NULL =
+ * every operation on the primary pool). Call before the service is shared between threads. */
+void tsp_ts_set_cluster(struct tsp_ts *ts, struct tsp_cluster *cluster);
 
 /* ---- capabilities ---- */
 

@@ -358,6 +358,9 @@ static enum tsp_code derive(struct tsp_config *cfg, const struct raw *raws, stru
     bool dev = strcmp(cfg->env, "development") == 0;
     size_t hosts = tsp_config_list_count(cfg->db_host);
     size_t ports = tsp_config_list_count(cfg->db_port);
+    size_t read_hosts = cfg->db_read_hosts != NULL && cfg->db_read_hosts[0] != '\0'
+                            ? tsp_config_list_count(cfg->db_read_hosts)
+                            : 0;
     long i_min = var_index("DB_MIN_CONNS");
     long i_size = var_index(dev ? "DB_MAX_CONNS_DEV" : "DB_MAX_CONNS");
     long i_over = var_index("DB_MAX_OVERFLOW");
@@ -366,6 +369,15 @@ static enum tsp_code derive(struct tsp_config *cfg, const struct raw *raws, stru
     if (ports > 1 && ports != hosts) {
         return tsp_config_invalid(err, tsp_config_var_find("DB_PORT"), cfg->db_port,
                                   "expected one port, or one per DB_HOST entry (%zu)", hosts);
+    }
+    if (cfg->db_read_port != NULL && tsp_config_list_count(cfg->db_read_port) > 1 &&
+        tsp_config_list_count(cfg->db_read_port) != read_hosts) {
+        return tsp_config_invalid(err, tsp_config_var_find("DB_READ_PORT"), cfg->db_read_port,
+                                  "expected one port, or one per DB_READ_HOSTS entry (%zu)",
+                                  read_hosts);
+    }
+    if (!tsp_config_parse_bytes(cfg->db_read_max_lag_bytes_text, &cfg->db_read_max_lag_bytes)) {
+        cfg->db_read_max_lag_bytes = 0;
     }
     if (dev) {
         cfg->pool_size = cfg->db_max_conns_dev;
@@ -380,6 +392,8 @@ static enum tsp_code derive(struct tsp_config *cfg, const struct raw *raws, stru
         set_origin(&cfg->pool_size_origin, raws[i_size].origin.source, "DB_MAX_CONNS");
         set_origin(&cfg->pool_max_overflow_origin, raws[i_over].origin.source, "DB_MAX_OVERFLOW");
     }
+    cfg->read_pool_size =
+        cfg->db_read_max_conns > 0 ? cfg->db_read_max_conns : (cfg->pool_size + 1) / 2;
     if (raws[var_index("DB_STATEMENT_TIMEOUT_MS")].text == NULL) {
         cfg->db_statement_timeout_ms = -1; /* unset: leave the server's setting alone */
     }

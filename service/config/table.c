@@ -6,6 +6,7 @@
 
 #include "tspool/pgbouncer.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,10 @@ static enum tsp_code check_session_settings(const struct tsp_config_var *var, co
                                             struct tsp_error *err);
 static enum tsp_code check_listen(const struct tsp_config_var *var, const char *value,
                                   struct tsp_error *err);
+static enum tsp_code check_bytes(const struct tsp_config_var *var, const char *value,
+                                 struct tsp_error *err);
+static enum tsp_code check_read_hosts(const struct tsp_config_var *var, const char *value,
+                                      struct tsp_error *err);
 static enum tsp_code check_token(const struct tsp_config_var *var, const char *value,
                                  struct tsp_error *err);
 static enum tsp_code check_pgb_hosts(const struct tsp_config_var *var, const char *value,
@@ -85,6 +90,25 @@ const struct tsp_config_var tsp_config_vars[] = {
             "comma-separated name=value settings applied to every new session "
             "(e.g. work_mem=64MB,search_path=app)",
             check_session_settings),
+    ROW_STR("DB_READ_HOSTS", "", db_read_hosts,
+            "replicas for the read pool: a comma-separated list of host names, addresses or "
+            "socket directories; empty = every read goes to the primary",
+            check_read_hosts),
+    ROW_STR("DB_READ_PORT", NULL, db_read_port,
+            "replica port 1-65535, or a comma-separated list with one port per DB_READ_HOSTS "
+            "entry; unset = the first DB_PORT",
+            check_ports),
+    ROW_INT("DB_READ_MAX_CONNS", "0", db_read_max_conns, 0, 10000,
+            "read pool size: connections kept per replica; 0 = half of the pool size (at least 1)"),
+    ROW_STR("DB_READ_MAX_LAG_BYTES", "16MB", db_read_max_lag_bytes_text,
+            "a replica replaying more than this behind the primary leaves the read rotation "
+            "(bytes, or with a unit: 512kB, 16MB, 1GB); 0 = no byte bound",
+            check_bytes),
+    ROW_INT("DB_READ_MAX_LAG_MS", "10000", db_read_max_lag_ms, 0, 86400000,
+            "a replica whose last replayed transaction is older than this (while WAL is "
+            "pending) leaves the read rotation; 0 = no time bound"),
+    ROW_ENUM("DB_READ_FALLBACK", "primary", db_read_fallback, "primary|fail",
+             "when no replica is in rotation reads go to the primary, or fail with 503"),
     ROW_INT("DB_MAX_CONNS", "20", db_max_conns, 1, 10000,
             "pool size: connections kept open (SQLAlchemy pool_size)"),
     ROW_INT("DB_MAX_OVERFLOW", "10", db_max_overflow, 0, 10000,
@@ -325,6 +349,44 @@ size_t tsp_config_list_count(const char *text)
     return n;
 }
 
+bool tsp_config_parse_bytes(const char *text, long long *out)
+{
+    static const struct {
+        const char *unit;
+        int shift;
+    } units[] = {{"", 0}, {"B", 0}, {"kB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40}};
+    const char *p = text;
+    unsigned long long value = 0;
+    bool digits = false;
+
+    if (text == NULL) {
+        return false;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (value > (unsigned long long)LLONG_MAX / 10) {
+            return false;
+        }
+        value = value * 10 + (unsigned long long)(*p - '0');
+        digits = true;
+    }
+    if (!digits) {
+        return false;
+    }
+    if (*p == ' ' && p[1] != '\0') {
+        p++;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].unit) == 0) {
+            if (value > ((unsigned long long)LLONG_MAX >> units[i].shift)) {
+                return false;
+            }
+            *out = (long long)(value << units[i].shift);
+            return true;
+        }
+    }
+    return false;
+}
+
 static enum tsp_code check_nonempty(const struct tsp_config_var *var, const char *value,
                                     struct tsp_error *err)
 {
@@ -556,6 +618,26 @@ static enum tsp_code check_token(const struct tsp_config_var *var, const char *v
             return tsp_config_invalid(err, var, value,
                                       "expected visible ASCII characters without spaces");
         }
+    }
+    return TSP_OK;
+}
+
+/* DB_READ_HOSTS: empty is off, else a host list as DB_HOST. */
+static enum tsp_code check_read_hosts(const struct tsp_config_var *var, const char *value,
+                                      struct tsp_error *err)
+{
+    return value[0] == '\0' ? TSP_OK : check_hosts(var, value, err);
+}
+
+static enum tsp_code check_bytes(const struct tsp_config_var *var, const char *value,
+                                 struct tsp_error *err)
+{
+    long long bytes = 0;
+
+    if (!tsp_config_parse_bytes(value, &bytes)) {
+        return tsp_config_invalid(err, var, value,
+                                  "expected a byte count, optionally with a unit B, kB, MB, GB "
+                                  "or TB (1024-based), e.g. 16MB");
     }
     return TSP_OK;
 }

@@ -50,6 +50,7 @@ static enum tsp_code ping_once(struct tsp_pool *pool, const char *label,
     ping.server_version_num = (int)tsp_db_result_int(res, 0, 1, 0);
     ping.primary = tsp_db_result_bool(res, 0, 2);
     ping.backend_pid = (int)tsp_db_result_int(res, 0, 3, 0);
+    tsp_db_server_name(lease, ping.server, sizeof(ping.server));
     value = tsp_db_result_value(res, 0, 4);
     snprintf(ping.timescaledb_version, sizeof(ping.timescaledb_version), "%s",
              value != NULL ? value : "");

@@ -267,6 +267,18 @@ const char *tsp_db_database_name(struct tsp_lease *lease)
     return db != NULL ? db : "";
 }
 
+void tsp_db_server_name(struct tsp_lease *lease, char *buf, size_t size)
+{
+    PGconn *conn = lease_conn(lease);
+    const char *host = conn != NULL ? PQhost(conn) : NULL;
+    const char *port = conn != NULL ? PQport(conn) : NULL;
+
+    if (size == 0) {
+        return;
+    }
+    snprintf(buf, size, "%s:%s", host != NULL ? host : "", port != NULL ? port : "");
+}
+
 /* Record a failed statement in err: code from the SQLSTATE, the server's primary message and
  * detail (scrubbed of the session's password), the SQLSTATE itself. */
 static enum tsp_code exec_error(PGconn *conn, const PGresult *res, const char *sqlstate,

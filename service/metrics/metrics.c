@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,75 +188,220 @@ static void counter(struct tsp_strbuf *o, const char *name, const char *help, ui
     tsp_strbuf_printf(o, "%s %llu\n", name, (unsigned long long)value);
 }
 
+/* How a pool series reads its value out of struct tsp_pool_stats. */
+enum field_kind { F_INT, F_BOOL, F_U64, F_DOUBLE, F_MS_AS_S };
+
+struct pool_series {
+    const char *name;
+    const char *type; /* "gauge" or "counter" */
+    const char *help;
+    size_t offset; /* into struct tsp_pool_stats */
+    enum field_kind kind;
+};
+
+#define STAT(f) offsetof(struct tsp_pool_stats, f)
+
+/* Every single-valued pool family; each gets one line per pool (pool="primary", "read"). */
+static const struct pool_series pool_series[] = {
+    {"tspool_pool_size", "gauge", "Connections the pool keeps (DB_MAX_CONNS; DB_READ_MAX_CONNS).",
+     STAT(size), F_INT},
+    {"tspool_pool_max_overflow", "gauge", "Temporary connections allowed beyond the size.",
+     STAT(max_overflow), F_INT},
+    {"tspool_pool_min_idle", "gauge", "Connections kept open at all times (DB_MIN_CONNS).",
+     STAT(min_idle), F_INT},
+    {"tspool_pool_open_connections", "gauge", "Open connections (idle + in use).", STAT(open),
+     F_INT},
+    {"tspool_pool_overflow_in_use", "gauge", "Connections in use beyond the size.",
+     STAT(in_use_overflow), F_INT},
+    {"tspool_pool_waiting", "gauge", "Borrowers waiting for a connection.", STAT(waiting), F_INT},
+    {"tspool_pool_paused", "gauge", "1 while the pool is paused.", STAT(paused), F_BOOL},
+    {"tspool_pool_timeout_seconds", "gauge", "Borrow deadline.", STAT(timeout_ms), F_MS_AS_S},
+    {"tspool_pool_borrows_total", "counter", "Successful borrows.", STAT(borrows), F_U64},
+    {"tspool_pool_borrow_timeouts_total", "counter", "Borrows that timed out (pool exhausted).",
+     STAT(borrow_timeouts), F_U64},
+    {"tspool_pool_borrow_failures_total", "counter",
+     "Borrows that failed for other reasons (connect, shutdown).", STAT(borrow_failures), F_U64},
+    {"tspool_pool_waited_borrows_total", "counter", "Borrows that had to wait.",
+     STAT(waited_borrows), F_U64},
+    {"tspool_pool_connects_total", "counter", "Connections opened.", STAT(connects), F_U64},
+    {"tspool_pool_connect_failures_total", "counter", "Failed connection attempts.",
+     STAT(connect_failures), F_U64},
+    {"tspool_pool_preping_failures_total", "counter", "Idle connections found dead by pre-ping.",
+     STAT(preping_failures), F_U64},
+    {"tspool_pool_rollbacks_total", "counter", "Sessions rolled back on return.", STAT(rollbacks),
+     F_U64},
+    {"tspool_pool_leaks_detected_total", "counter", "Leases held longer than DB_LEAK_DETECTION_MS.",
+     STAT(leaks_detected), F_U64},
+    {"tspool_pool_slow_operations_total", "counter", "Operations slower than DB_SLOW_QUERY_MS.",
+     STAT(slow_operations), F_U64},
+    {"tspool_pool_failover_invalidations_total", "counter",
+     "Times every connection was invalidated after a failover.", STAT(failover_invalidations),
+     F_U64},
+    {"tspool_pool_uptime_seconds", "gauge", "Seconds since the pool started.", STAT(uptime_s),
+     F_DOUBLE},
+};
+
+struct pool_ref {
+    const char *label; /* "primary" or "read" */
+    const struct tsp_pool_stats *s;
+};
+
+static void series_value(const struct tsp_pool_stats *s, const struct pool_series *f, char *buf,
+                         size_t size)
+{
+    const char *base = (const char *)s + f->offset;
+    int i = 0;
+    long l = 0;
+    bool b = false;
+    uint64_t u = 0;
+    double d = 0.0;
+
+    switch (f->kind) {
+    case F_INT:
+        memcpy(&i, base, sizeof(i));
+        snprintf(buf, size, "%d", i);
+        break;
+    case F_BOOL:
+        memcpy(&b, base, sizeof(b));
+        snprintf(buf, size, "%d", b ? 1 : 0);
+        break;
+    case F_U64:
+        memcpy(&u, base, sizeof(u));
+        snprintf(buf, size, "%llu", (unsigned long long)u);
+        break;
+    case F_DOUBLE:
+        memcpy(&d, base, sizeof(d));
+        format_double(d, buf, size);
+        break;
+    case F_MS_AS_S:
+        memcpy(&l, base, sizeof(l));
+        format_double((double)l / 1000.0, buf, size);
+        break;
+    }
+}
+
 static void render_pool(struct tsp_strbuf *o, const struct tsp_metrics_sources *src)
 {
-    const struct tsp_pool_stats *s = src->pool;
+    struct pool_ref pools[2] = {{"primary", src->pool}, {"read", src->read_pool}};
+    size_t npools = src->read_pool != NULL ? 2 : 1;
     uint64_t cumulative = 0;
     char label[2 * TSP_POOL_LABEL_MAX + 1];
+    char value[40];
 
-    gauge(o, "tspool_pool_size", "Connections the pool keeps (DB_MAX_CONNS).", s->size);
-    gauge(o, "tspool_pool_max_overflow", "Temporary connections allowed beyond the size.",
-          s->max_overflow);
-    gauge(o, "tspool_pool_min_idle", "Connections kept open at all times (DB_MIN_CONNS).",
-          s->min_idle);
-    family(o, "tspool_pool_connections", "gauge", "Connections by state.");
-    tsp_strbuf_printf(o, "tspool_pool_connections{state=\"idle\"} %d\n", s->idle);
-    tsp_strbuf_printf(o, "tspool_pool_connections{state=\"in_use\"} %d\n", s->in_use);
-    tsp_strbuf_printf(o, "tspool_pool_connections{state=\"connecting\"} %d\n", s->connecting);
-    gauge(o, "tspool_pool_open_connections", "Open connections (idle + in use).", s->open);
-    gauge(o, "tspool_pool_overflow_in_use", "Connections in use beyond the size.",
-          s->in_use_overflow);
-    gauge(o, "tspool_pool_waiting", "Borrowers waiting for a connection.", s->waiting);
-    gauge(o, "tspool_pool_paused", "1 while the pool is paused.", s->paused ? 1 : 0);
-    gauge(o, "tspool_pool_timeout_seconds", "Borrow deadline.", (double)s->timeout_ms / 1000.0);
-    counter(o, "tspool_pool_borrows_total", "Successful borrows.", s->borrows);
-    counter(o, "tspool_pool_borrow_timeouts_total", "Borrows that timed out (pool exhausted).",
-            s->borrow_timeouts);
-    counter(o, "tspool_pool_borrow_failures_total",
-            "Borrows that failed for other reasons (connect, shutdown).", s->borrow_failures);
-    counter(o, "tspool_pool_waited_borrows_total", "Borrows that had to wait.", s->waited_borrows);
-    counter(o, "tspool_pool_connects_total", "Connections opened.", s->connects);
-    counter(o, "tspool_pool_connect_failures_total", "Failed connection attempts.",
-            s->connect_failures);
-    family(o, "tspool_pool_closes_total", "counter", "Connections closed, by reason.");
-    for (int r = 0; r < TSP_CLOSE_REASON_COUNT; r++) {
-        tsp_strbuf_printf(o, "tspool_pool_closes_total{reason=\"%s\"} %llu\n",
-                          tsp_close_reason_name((enum tsp_close_reason)r),
-                          (unsigned long long)s->closes[r]);
+    for (size_t f = 0; f < sizeof(pool_series) / sizeof(pool_series[0]); f++) {
+        family(o, pool_series[f].name, pool_series[f].type, pool_series[f].help);
+        for (size_t p = 0; p < npools; p++) {
+            series_value(pools[p].s, &pool_series[f], value, sizeof(value));
+            tsp_strbuf_printf(o, "%s{pool=\"%s\"} %s\n", pool_series[f].name, pools[p].label,
+                              value);
+        }
     }
-    counter(o, "tspool_pool_preping_failures_total", "Idle connections found dead by pre-ping.",
-            s->preping_failures);
-    counter(o, "tspool_pool_rollbacks_total", "Sessions rolled back on return.", s->rollbacks);
-    counter(o, "tspool_pool_leaks_detected_total", "Leases held longer than DB_LEAK_DETECTION_MS.",
-            s->leaks_detected);
-    counter(o, "tspool_pool_slow_operations_total", "Operations slower than DB_SLOW_QUERY_MS.",
-            s->slow_operations);
-    counter(o, "tspool_pool_failover_invalidations_total",
-            "Times every connection was invalidated after a failover.", s->failover_invalidations);
+    family(o, "tspool_pool_connections", "gauge", "Connections by state.");
+    for (size_t p = 0; p < npools; p++) {
+        const struct tsp_pool_stats *s = pools[p].s;
+        tsp_strbuf_printf(o, "tspool_pool_connections{pool=\"%s\",state=\"idle\"} %d\n",
+                          pools[p].label, s->idle);
+        tsp_strbuf_printf(o, "tspool_pool_connections{pool=\"%s\",state=\"in_use\"} %d\n",
+                          pools[p].label, s->in_use);
+        tsp_strbuf_printf(o, "tspool_pool_connections{pool=\"%s\",state=\"connecting\"} %d\n",
+                          pools[p].label, s->connecting);
+    }
+    family(o, "tspool_pool_closes_total", "counter", "Connections closed, by reason.");
+    for (size_t p = 0; p < npools; p++) {
+        for (int r = 0; r < TSP_CLOSE_REASON_COUNT; r++) {
+            tsp_strbuf_printf(o, "tspool_pool_closes_total{pool=\"%s\",reason=\"%s\"} %llu\n",
+                              pools[p].label, tsp_close_reason_name((enum tsp_close_reason)r),
+                              (unsigned long long)pools[p].s->closes[r]);
+        }
+    }
     if (src->slow != NULL) {
         family(o, "tspool_pool_slow_operations_by_label_total", "counter",
-               "Slow operations by borrower label.");
+               "Slow operations by borrower label (the primary pool).");
         for (size_t i = 0; i < src->nslow; i++) {
             escape_label(src->slow[i].label, label, sizeof(label));
-            tsp_strbuf_printf(o, "tspool_pool_slow_operations_by_label_total{label=\"%s\"} %llu\n",
+            tsp_strbuf_printf(o,
+                              "tspool_pool_slow_operations_by_label_total{pool=\"primary\","
+                              "label=\"%s\"} %llu\n",
                               label, (unsigned long long)src->slow[i].count);
         }
     }
     family(o, "tspool_pool_acquire_wait_seconds", "histogram",
            "Time borrowers waited for a connection.");
-    for (int b = 0; b < TSP_POOL_WAIT_BUCKETS; b++) {
-        cumulative += s->wait_buckets[b];
-        tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_bucket{le=\"%g\"} %llu\n",
-                          tsp_pool_wait_bucket_bounds_s[b], (unsigned long long)cumulative);
+    for (size_t p = 0; p < npools; p++) {
+        const struct tsp_pool_stats *s = pools[p].s;
+        cumulative = 0;
+        for (int b = 0; b < TSP_POOL_WAIT_BUCKETS; b++) {
+            cumulative += s->wait_buckets[b];
+            tsp_strbuf_printf(o,
+                              "tspool_pool_acquire_wait_seconds_bucket{pool=\"%s\",le=\"%g\"} "
+                              "%llu\n",
+                              pools[p].label, tsp_pool_wait_bucket_bounds_s[b],
+                              (unsigned long long)cumulative);
+        }
+        cumulative += s->wait_buckets[TSP_POOL_WAIT_BUCKETS];
+        tsp_strbuf_printf(o,
+                          "tspool_pool_acquire_wait_seconds_bucket{pool=\"%s\",le=\"+Inf\"} "
+                          "%llu\n",
+                          pools[p].label, (unsigned long long)cumulative);
+        format_double(s->wait_sum_s, value, sizeof(value));
+        tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_sum{pool=\"%s\"} %s\n",
+                          pools[p].label, value);
+        tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_count{pool=\"%s\"} %llu\n",
+                          pools[p].label, (unsigned long long)cumulative);
     }
-    cumulative += s->wait_buckets[TSP_POOL_WAIT_BUCKETS];
-    tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_bucket{le=\"+Inf\"} %llu\n",
-                      (unsigned long long)cumulative);
-    format_double(s->wait_sum_s, label, sizeof(label));
-    tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_sum %s\n", label);
-    tsp_strbuf_printf(o, "tspool_pool_acquire_wait_seconds_count %llu\n",
-                      (unsigned long long)cumulative);
-    gauge(o, "tspool_pool_uptime_seconds", "Seconds since the pool started.", s->uptime_s);
+}
+
+/* Per replica: reachable, in rotation, lag; and the read routing counters. */
+static void render_replicas(struct tsp_strbuf *o, const struct tsp_metrics_sources *src)
+{
+    char name[2 * TSP_METRICS_SERVER_MAX + 1];
+    char value[40];
+    const struct tsp_metrics_replica *r = NULL;
+
+    family(o, "tspool_replica_up", "gauge", "1 when the replica answered its last check.");
+    for (size_t i = 0; i < src->nreplicas; i++) {
+        r = &src->replicas[i];
+        escape_label(r->server, name, sizeof(name));
+        tsp_strbuf_printf(o, "tspool_replica_up{server=\"%s\"} %d\n", name, r->up ? 1 : 0);
+    }
+    family(o, "tspool_replica_in_rotation", "gauge",
+           "1 while the replica serves reads (reachable, in recovery, within the lag bounds).");
+    for (size_t i = 0; i < src->nreplicas; i++) {
+        r = &src->replicas[i];
+        escape_label(r->server, name, sizeof(name));
+        tsp_strbuf_printf(o, "tspool_replica_in_rotation{server=\"%s\"} %d\n", name,
+                          r->in_rotation ? 1 : 0);
+    }
+    family(o, "tspool_replica_lag_bytes", "gauge",
+           "WAL bytes the replica has not replayed yet (primary's position - replay position).");
+    for (size_t i = 0; i < src->nreplicas; i++) {
+        r = &src->replicas[i];
+        if (r->has_lag) {
+            escape_label(r->server, name, sizeof(name));
+            tsp_strbuf_printf(o, "tspool_replica_lag_bytes{server=\"%s\"} %lld\n", name,
+                              r->lag_bytes);
+        }
+    }
+    family(o, "tspool_replica_lag_seconds", "gauge",
+           "Age of the last replayed transaction while WAL is pending replay; 0 when caught up.");
+    for (size_t i = 0; i < src->nreplicas; i++) {
+        r = &src->replicas[i];
+        if (r->has_lag) {
+            escape_label(r->server, name, sizeof(name));
+            format_double(r->lag_s, value, sizeof(value));
+            tsp_strbuf_printf(o, "tspool_replica_lag_seconds{server=\"%s\"} %s\n", name, value);
+        }
+    }
+    family(o, "tspool_read_borrows_total", "counter",
+           "Reads that tolerate staleness, by where they were served.");
+    tsp_strbuf_printf(o, "tspool_read_borrows_total{target=\"replica\"} %llu\n",
+                      (unsigned long long)src->reads_replica);
+    tsp_strbuf_printf(o, "tspool_read_borrows_total{target=\"primary_fallback\"} %llu\n",
+                      (unsigned long long)src->reads_fallback);
+    tsp_strbuf_printf(o, "tspool_read_borrows_total{target=\"refused\"} %llu\n",
+                      (unsigned long long)src->reads_refused);
+    counter(o, "tspool_cluster_failovers_total",
+            "Times the primary changed (another server or a new timeline).", src->failovers);
 }
 
 static void render_db(struct tsp_strbuf *o, const struct tsp_pool_health *db)
@@ -340,6 +486,9 @@ enum tsp_code tsp_metrics_render(const struct tsp_metrics *metrics,
     tsp_strbuf_printf(&o, "tspool_build_info{version=\"%s\"} 1\n", version);
     if (src != NULL && src->pool != NULL) {
         render_pool(&o, src);
+    }
+    if (src != NULL && src->cluster) {
+        render_replicas(&o, src);
     }
     if (src != NULL && src->db != NULL) {
         render_db(&o, src->db);

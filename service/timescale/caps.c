@@ -205,6 +205,11 @@ enum tsp_code tsp_ts_new(struct tsp_pool *pool, struct tsp_ts **out, struct tsp_
     return TSP_OK;
 }
 
+void tsp_ts_set_cluster(struct tsp_ts *ts, struct tsp_cluster *cluster)
+{
+    ts->cluster = cluster;
+}
+
 void tsp_ts_set_lock_timeout(struct tsp_ts *ts, long lock_timeout_ms)
 {
     ts->lock_timeout_ms = lock_timeout_ms > 0 ? lock_timeout_ms : 0;

@@ -12,6 +12,7 @@
 #include "tspool/clock.h"
 #include "tspool/db.h"
 #include "tspool/log.h"
+#include "tspool/replicas.h"
 #include "tspool/strbuf.h"
 
 static const struct tsp_ts_ctx default_ctx = {0};
@@ -42,10 +43,19 @@ enum tsp_code tsp_ts_op_begin(struct tsp_ts_op *op, struct tsp_ts *ts, const str
     op->name = name;
     op->started_ms = tsp_clock_mono_ms();
     snprintf(label, sizeof(label), "ts.%s", name);
-    rc = tsp_pool_borrow(ts->pool, label, op->ctx->timeout_ms > 0 ? op->ctx->timeout_ms : -1,
-                         &lease, err);
+    if (op->ctx->replica_ok && ts->cluster != NULL) {
+        rc = tsp_cluster_borrow_read(ts->cluster, label,
+                                     op->ctx->timeout_ms > 0 ? op->ctx->timeout_ms : -1, &lease,
+                                     NULL, err);
+    } else {
+        rc = tsp_pool_borrow(ts->pool, label, op->ctx->timeout_ms > 0 ? op->ctx->timeout_ms : -1,
+                             &lease, err);
+    }
     if (rc != TSP_OK) {
         return rc;
+    }
+    if (op->ctx->served_by != NULL) {
+        tsp_db_server_name(lease, op->ctx->served_by, op->ctx->served_by_size);
     }
     op->lease = lease;
     op->quoter.quote = lease_quote;

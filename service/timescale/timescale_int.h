@@ -15,9 +15,10 @@
 #define TSP_TS_RUN_LOG 64 /* tspool's own run_job outcomes kept (all jobs together) */
 
 struct tsp_ts {
-    struct tsp_pool *pool; /* borrowed */
-    pthread_mutex_t lock;  /* guards the cache below */
-    bool cached;           /* caps holds a probe result */
+    struct tsp_pool *pool;       /* borrowed */
+    struct tsp_cluster *cluster; /* borrowed; NULL = reads on pool too */
+    pthread_mutex_t lock;        /* guards the cache below */
+    bool cached;                 /* caps holds a probe result */
     struct tsp_ts_caps caps;
     long long newest_conn_id; /* highest connection id the cache has seen: a newer one means
                                  the pool reconnected, maybe to another server */

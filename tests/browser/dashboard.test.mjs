@@ -409,6 +409,40 @@ async function main() {
         }
     });
 
+    await steps.run("the cluster section shows the primary and the streaming replica, its lag sparkline and the rotation", async () => {
+        // the streaming replica of scripts/replica.sh (pg_basebackup -R) of the PostgreSQL test server
+        const repEnvOf = { ...process.env, TSPOOL_DEVDB_DIR: PG_DIR };
+        const rep = (...args) => spawnSync(path.join(SOURCE_DIR, "scripts/replica.sh"), args, { env: repEnvOf, encoding: "utf8" });
+        assertEqual(rep("start").status, 0, "scripts/replica.sh start");
+        const port = rep("port").stdout.trim();
+        const svc = new Service("cluster", await freePort(), dbEnv, { DB_READ_HOSTS: "127.0.0.1", DB_READ_PORT: port, DB_READ_MAX_LAG_BYTES: "1MB", TSPOOL_HEALTH_INTERVAL_MS: "300" });
+        cleanups.push(() => svc.stop());
+        await svc.start();
+        const tab = await context.newPage();
+        const psql = (script, sql) => spawnSync(path.join(SOURCE_DIR, script), ["psql", "-c", sql], { env: repEnvOf, encoding: "utf8" });
+        try {
+            const tabSeen = watch(tab);
+            await tab.goto(`${svc.url}/`);
+            await waitText(tab, "#cluster-note", (t) => t.startsWith("1 of 1 replicas serve reads"), "the cluster note");
+            assertEqual(await tab.locator("#cluster-servers tbody tr").count(), 2, "primary and replica rows");
+            await waitFor("the replica in rotation", async () =>
+                (await tab.locator("#cluster-servers tbody tr", { hasText: "in rotation" }).count()) === 1, 10000);
+            assertEqual(await tab.locator("#cluster-servers svg.spark").count(), 1, "one lag sparkline");
+            // replay paused and WAL written: the replica leaves the rotation and the line rises
+            assertEqual(psql("scripts/replica.sh", "SELECT pg_wal_replay_pause()").status, 0, "pause replay");
+            assertEqual(psql("scripts/devdb.sh", "CREATE TABLE IF NOT EXISTS tspool_browser_lag (x text); INSERT INTO tspool_browser_lag SELECT repeat('x', 1000) FROM generate_series(1, 3000)").status, 0, "write WAL");
+            await waitText(tab, "#cluster-note", (t) => t.startsWith("0 of 1 replicas serve reads"), "the replica out of rotation", 15000);
+            await waitFor("the reason in the row", async () =>
+                (await tab.locator("#cluster-servers tbody tr", { hasText: "DB_READ_MAX_LAG_BYTES" }).count()) === 1, 10000);
+            await tab.locator("#cluster").screenshot({ path: path.join(ARTIFACTS, "dashboard-cluster.png") });
+            assertEqual(tabSeen.errors.join("\n"), "", "console errors");
+        } finally {
+            psql("scripts/replica.sh", "SELECT pg_wal_replay_resume()");
+            psql("scripts/devdb.sh", "DROP TABLE IF EXISTS tspool_browser_lag");
+            await tab.close();
+        }
+    });
+
     await steps.run("the PgBouncer section shows both test instances and their pools, then one down", async () => {
         // the two PgBouncer instances of scripts/pgbouncer.sh in front of the PostgreSQL test server
         const pgbDir = process.env.TSPOOL_TEST_PGBDIR || path.join(SOURCE_DIR, ".tspool/test-pgbouncer");

@@ -11,7 +11,7 @@
 // env: TSPOOL_BINARY (the built tspool), TSPOOL_TEST_PGDIR, TSPOOL_TEST_TSDBDIR, TSPOOL_TEST_PGBDIR,
 // TSPOOL_TEST_TSDB, TSPOOL_TEST_TSDB_NATIVEDIR, TSPOOL_TEST_TSDB_DSN
 import fs from "node:fs";
-import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlCommand, psqlFile, psqlValue, rawRequest, request, Schemas, Service, SPEC_PATH, sleep, sleeperSession, tsdbEnv, tsdbServer } from "./lib.mjs";
+import { deref, loadSpec, lockCatalog, METHODS, operations, parameters, pgbouncerEnv, pgEnv, psqlCommand, psqlFile, psqlValue, rawRequest, replicaEnv, request, Schemas, Service, SPEC_PATH, sleep, sleeperSession, tsdbEnv, tsdbServer } from "./lib.mjs";
 
 const BINARY = process.env.TSPOOL_BINARY;
 const ADMIN = "contract-admin-token";
@@ -457,8 +457,19 @@ function tokens(extra = {}) {
 async function withService(name, env, fn, waitPath = "/startupz") {
     const svc = new Service(BINARY, env);
     svc.readToken = env.TSPOOL_READ_TOKEN;
+    const paths = Array.isArray(waitPath) ? waitPath : [waitPath];
     try {
-        await svc.start(waitPath, authHeader(READ));
+        await svc.start(paths[0], authHeader(READ));
+        // then each further path (e.g. the replica in rotation) in turn
+        for (const p of paths.slice(1)) {
+            const end = Date.now() + 30000;
+            while ((await request(svc.url, "GET", p, { headers: authHeader(READ) })).status !== 200) {
+                if (Date.now() > end) {
+                    throw new Error(`${p} did not pass within 30 s:\n${svc.output}`);
+                }
+                await new Promise((r) => setTimeout(r, 100));
+            }
+        }
     } catch (e) {
         fail(`${name}: start`, e.message);
         return;
@@ -594,11 +605,14 @@ async function fixtureJobsRan(env) {
 async function postgresPhases(pgOps, tsOps) {
     // the PgBouncer operations read and command the two instances of scripts/pgbouncer.sh
     const pg = { ...pgEnv(), ...pgbouncerEnv(), PGBOUNCER_REFRESH_MS: "300", PGBOUNCER_CONNECT_TIMEOUT: "2" };
+    // DB_READ_HOSTS / DB_READ_PORT of the streaming replica of the test server (scripts/replica.sh)
+    const replica = replicaEnv();
 
     activitySetup(pg);
 
-    // 1. PostgreSQL 15, both tokens configured, probes and metrics public
-    await withService("pg", { ...pg, ...tokens() }, async (svc) => {
+    // 1. PostgreSQL 15 and its streaming replica (the read pool), both tokens configured,
+    //    probes and metrics public; used once the replica is in the read rotation
+    await withService("pg", { ...pg, ...replica, ...tokens() }, async (svc) => {
         await activityReady(svc);
         for (const o of ordered(pgOps)) {
             if (SIGNAL_OPS.has(o.id)) {
@@ -642,17 +656,17 @@ async function postgresPhases(pgOps, tsOps) {
         for (const database of ["appdb", "spare"]) {
             await call(svc, byId.get("resumePgbouncer"), `restore ${database}`, { headers: { "Content-Type": "application/json" }, body: JSON.stringify({ database }), expect: "2xx" });
         }
-    });
+    }, ["/startupz", "/readyz/replica"]);
 
     // 2. probes and metrics behind the read token
-    await withService("pg-private", { ...pg, ...tokens({ TSPOOL_PUBLIC_PROBES: "false", TSPOOL_PUBLIC_METRICS: "false" }) }, async (svc) => {
+    await withService("pg-private", { ...pg, ...replica, ...tokens({ TSPOOL_PUBLIC_PROBES: "false", TSPOOL_PUBLIC_METRICS: "false" }) }, async (svc) => {
         await activityReady(svc);
         for (const o of pgOps.filter((x) => x.method === "GET")) {
             const open = (o.op.security || []).length === 1 && Object.keys(o.op.security[0]).length === 0;
             await call(svc, o, "private, no token", { token: "", expect: open ? "2xx" : 401 });
             await call(svc, o, "private, read token", { token: READ, expect: o.op.responses["403"] ? 403 : "2xx" });
         }
-    });
+    }, ["/startupz", "/readyz/replica"]);
 
     // 3. the database cannot be reached: readiness, startup and ping fail as documented
     await withService("pg-down", { ...pg, DB_PORT: "1", DB_CONNECT_TIMEOUT: "1", ...tokens() }, async (svc) => {

@@ -187,6 +187,20 @@ export function pgEnv() {
     return parseEnvLines(res.stdout);
 }
 
+/* DB_READ_HOSTS / DB_READ_PORT for the streaming replica of the PostgreSQL test server
+ * (scripts/replica.sh, pg_basebackup -R; started, or rebuilt, when needed). */
+export function replicaEnv() {
+    const dir = process.env.TSPOOL_TEST_PGDIR || path.join(ROOT, ".tspool/test-pg");
+    const env = { ...process.env, TSPOOL_DEVDB_DIR: dir };
+    const script = path.join(ROOT, "scripts/replica.sh");
+    let res = spawnSync(script, ["start"], { env, encoding: "utf8" });
+    if (res.status !== 0) {
+        throw new Error(`cannot start the replica of the PostgreSQL test server: ${res.stdout}${res.stderr}`);
+    }
+    res = spawnSync(script, ["port"], { env, encoding: "utf8" });
+    return { DB_READ_HOSTS: "127.0.0.1", DB_READ_PORT: res.stdout.trim() };
+}
+
 /* PGBOUNCER_* for the two PgBouncer test instances of scripts/pgbouncer.sh (started if needed)
  * in front of the PostgreSQL test server. */
 export function pgbouncerEnv() {

@@ -198,7 +198,7 @@ static void test_http_metrics_parse(void **state)
         fail_msg("%s", why);
     }
     assert_non_null(strstr(r->body, "\ntspool_up 1\n"));
-    assert_non_null(strstr(r->body, "\ntspool_pool_size 3\n"));
+    assert_non_null(strstr(r->body, "\ntspool_pool_size{pool=\"primary\"} 3\n"));
     assert_non_null(strstr(r->body, "tspool_build_info{version=\""));
     assert_non_null(strstr(
         r->body, "tspool_http_requests_total{route=\"/livez\",method=\"GET\",code=\"200\"}"));

@@ -86,6 +86,26 @@ char *tsp_test_tsdb_query(const char *sql);
  * written, -1 when the server did not start or max < 6. */
 int tsp_test_tsdb_env(const char **env, int max);
 
+/* The streaming replica of the PostgreSQL test server (scripts/replica.sh, pg_basebackup -R;
+ * directory <TSPOOL_TEST_PGDIR>-replica). tsp_test_replica_available() starts the primary and
+ * the replica (rebuilding a stale or promoted one) and returns false (printed) only when it
+ * cannot be made here. */
+bool tsp_test_replica_available(void);
+const char *tsp_test_replica_dir(void);
+int tsp_test_replica_port(void);
+/* scripts/replica.sh <action> for the test server's replica; returns the exit status. */
+int tsp_test_replica_ctl(const char *action);
+/* Like tsp_test_pg_query() on the replica; "" for no rows or SQL NULL. */
+char *tsp_test_replica_query(const char *sql);
+/* Like tsp_test_pg_query() on 127.0.0.1:port (the test password). */
+char *tsp_test_query_port(int port, const char *sql);
+/* scripts/devdb.sh / scripts/replica.sh on other directories (throwaway pairs for failover
+ * tests); return the exit status. */
+int tsp_test_devdb_ctl_in(const char *dir, const char *action);
+int tsp_test_replica_ctl_in(const char *primary_dir, const char *replica_dir, const char *action);
+/* The port recorded in <dir>/port, or 0. */
+int tsp_test_port_in(const char *dir);
+
 /* Sleep for ms milliseconds. */
 void tsp_test_sleep_ms(long ms);
 

@@ -176,6 +176,12 @@ static void test_tsp_config_load_defaults(void **state)
     assert_int_equal(c->health_interval_ms, 2000);
     assert_int_equal(c->stats_log_interval_s, 60);
     assert_int_equal(c->ready_max_waiting, 0);
+    assert_string_equal(c->db_read_hosts, "");
+    assert_null(c->db_read_port);
+    assert_int_equal(c->read_pool_size, 10); /* half of DB_MAX_CONNS=20 */
+    assert_true(c->db_read_max_lag_bytes == 16LL * 1024 * 1024);
+    assert_int_equal(c->db_read_max_lag_ms, 10000);
+    assert_string_equal(c->db_read_fallback, "primary");
     assert_int_equal(c->timescaledb_refresh_ms, 30000);
     assert_int_equal(c->activity_interval_ms, 2000);
     assert_int_equal(c->statements_interval_ms, 60000);
@@ -190,7 +196,7 @@ static void test_tsp_config_format_value_defaults_match_table(void **state)
     char buf[256];
 
     load_ok(f);
-    assert_int_equal(tsp_config_var_count(), 62);
+    assert_int_equal(tsp_config_var_count(), 68);
     for (size_t i = 0; i < tsp_config_var_count(); i++) {
         const struct tsp_config_var *var = tsp_config_var_at(i);
         const char *expected = var->default_value != NULL ? var->default_value : "";

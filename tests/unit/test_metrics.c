@@ -121,19 +121,80 @@ static void test_tsp_metrics_render_pool_section(void **state)
     src.slow = slow;
     src.nslow = 1;
     text = render(NULL, &src);
-    assert_non_null(strstr(text, "tspool_pool_size 20\n"));
-    assert_non_null(strstr(text, "tspool_pool_connections{state=\"idle\"} 3\n"));
-    assert_non_null(strstr(text, "tspool_pool_connections{state=\"in_use\"} 2\n"));
-    assert_non_null(strstr(text, "tspool_pool_borrows_total 42\n"));
-    assert_non_null(strstr(text, "tspool_pool_closes_total{reason=\"broken\"} 4\n"));
-    assert_non_null(strstr(text, "tspool_pool_timeout_seconds 1.5\n"));
-    assert_non_null(strstr(
-        text, "tspool_pool_slow_operations_by_label_total{label=\"we\\\"ird\\\\label\"} 7\n"));
-    assert_non_null(strstr(text, "tspool_pool_acquire_wait_seconds_bucket{le=\"+Inf\"} 8\n"));
-    assert_non_null(strstr(text, "tspool_pool_acquire_wait_seconds_count 8\n"));
+    assert_non_null(strstr(text, "tspool_pool_size{pool=\"primary\"} 20\n"));
+    assert_non_null(strstr(text, "tspool_pool_connections{pool=\"primary\",state=\"idle\"} 3\n"));
+    assert_non_null(strstr(text, "tspool_pool_connections{pool=\"primary\",state=\"in_use\"} 2\n"));
+    assert_non_null(strstr(text, "tspool_pool_borrows_total{pool=\"primary\"} 42\n"));
+    assert_non_null(
+        strstr(text, "tspool_pool_closes_total{pool=\"primary\",reason=\"broken\"} 4\n"));
+    assert_non_null(strstr(text, "tspool_pool_timeout_seconds{pool=\"primary\"} 1.5\n"));
+    assert_non_null(strstr(text, "tspool_pool_slow_operations_by_label_total{pool=\"primary\","
+                                 "label=\"we\\\"ird\\\\label\"} 7\n"));
+    assert_non_null(
+        strstr(text, "tspool_pool_acquire_wait_seconds_bucket{pool=\"primary\",le=\"+Inf\"} 8\n"));
+    assert_non_null(strstr(text, "tspool_pool_acquire_wait_seconds_count{pool=\"primary\"} 8\n"));
     assert_non_null(strstr(text, "tspool_db_up 1\n"));
     assert_non_null(strstr(text, "tspool_db_check_latency_seconds 0.0025\n"));
     assert_null(strstr(text, "tspool_http_"));
+    if (!tsp_test_prometheus_valid(text, why, sizeof(why))) {
+        fail_msg("%s", why);
+    }
+    free(text);
+}
+
+/* The read pool repeats every pool series under pool="read"; replicas get their own families. */
+static void test_tsp_metrics_render_read_pool_and_replicas(void **state)
+{
+    struct tsp_pool_stats primary;
+    struct tsp_pool_stats read;
+    struct tsp_metrics_replica replicas[2];
+    struct tsp_metrics_sources src = {0};
+    char *text = NULL;
+    char why[512];
+    (void)state;
+
+    memset(&primary, 0, sizeof(primary));
+    memset(&read, 0, sizeof(read));
+    memset(replicas, 0, sizeof(replicas));
+    primary.size = 20;
+    read.size = 10;
+    read.in_use = 4;
+    read.borrows = 9;
+    snprintf(replicas[0].server, sizeof(replicas[0].server), "10.0.0.2:5432");
+    replicas[0].up = true;
+    replicas[0].in_rotation = true;
+    replicas[0].has_lag = true;
+    replicas[0].lag_bytes = 1234;
+    replicas[0].lag_s = 0.5;
+    snprintf(replicas[1].server, sizeof(replicas[1].server), "10.0.0.3:5432");
+    src.pool = &primary;
+    src.read_pool = &read;
+    src.cluster = true;
+    src.replicas = replicas;
+    src.nreplicas = 2;
+    src.reads_replica = 7;
+    src.reads_fallback = 2;
+    src.failovers = 1;
+    text = render(NULL, &src);
+    assert_non_null(strstr(text, "tspool_pool_size{pool=\"primary\"} 20\n"));
+    assert_non_null(strstr(text, "tspool_pool_size{pool=\"read\"} 10\n"));
+    assert_non_null(strstr(text, "tspool_pool_connections{pool=\"read\",state=\"in_use\"} 4\n"));
+    assert_non_null(strstr(text, "tspool_pool_borrows_total{pool=\"read\"} 9\n"));
+    assert_non_null(strstr(text, "tspool_replica_up{server=\"10.0.0.2:5432\"} 1\n"));
+    assert_non_null(strstr(text, "tspool_replica_up{server=\"10.0.0.3:5432\"} 0\n"));
+    assert_non_null(strstr(text, "tspool_replica_in_rotation{server=\"10.0.0.3:5432\"} 0\n"));
+    assert_non_null(strstr(text, "tspool_replica_lag_bytes{server=\"10.0.0.2:5432\"} 1234\n"));
+    assert_non_null(strstr(text, "tspool_replica_lag_seconds{server=\"10.0.0.2:5432\"} 0.5\n"));
+    /* an unreachable replica has no lag to report */
+    assert_null(strstr(text, "tspool_replica_lag_bytes{server=\"10.0.0.3:5432\"}"));
+    assert_non_null(strstr(text, "tspool_read_borrows_total{target=\"primary_fallback\"} 2\n"));
+    assert_non_null(strstr(text, "tspool_cluster_failovers_total 1\n"));
+    /* HELP/TYPE once per family, not once per pool */
+    {
+        const char *first = strstr(text, "# TYPE tspool_pool_size gauge");
+        assert_non_null(first);
+        assert_null(strstr(first + 1, "# TYPE tspool_pool_size gauge"));
+    }
     if (!tsp_test_prometheus_valid(text, why, sizeof(why))) {
         fail_msg("%s", why);
     }
@@ -194,6 +255,7 @@ int tsp_test_run(void)
         cmocka_unit_test(test_tsp_metrics_http_observe_concurrent),
         cmocka_unit_test(test_tsp_metrics_render_http_lines),
         cmocka_unit_test(test_tsp_metrics_render_pool_section),
+        cmocka_unit_test(test_tsp_metrics_render_read_pool_and_replicas),
         cmocka_unit_test(test_tsp_test_prometheus_valid_rejects_bad_lines),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -65,6 +65,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/readyz/replica": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Some replica can serve reads (Patroni's /replica?lag=)
+         * @description Passes while at least one `DB_READ_HOSTS` replica is reachable, in recovery, on the
+         *     primary's timeline and within the lag bounds: `DB_READ_MAX_LAG_BYTES` and
+         *     `DB_READ_MAX_LAG_MS`, or the stricter (or looser) `lag` and `lag_ms` given here. Read
+         *     from the cluster monitor's cached checks (every `TSPOOL_HEALTH_INTERVAL_MS`): the probe
+         *     never reaches a database. Fails without replicas configured, and once SIGTERM arrives.
+         */
+        get: operations["getReadyzReplica"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz/primary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The main pool reaches a primary (Patroni's /primary)
+         * @description Passes while the server behind the main pool answered its last check and is not in
+         *     recovery. From the cached checks; never reaches a database.
+         */
+        get: operations["getReadyzPrimary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz/{check}": {
         parameters: {
             query?: never;
@@ -259,6 +304,32 @@ export interface paths {
         head?: never;
         /** Change size, overflow and default borrow timeout at run time */
         patch: operations["resizePool"];
+        trace?: never;
+    };
+    "/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The primary, every replica and the read rotation (Patroni's /cluster)
+         * @description What the cluster monitor saw at its last round of checks (every
+         *     `TSPOOL_HEALTH_INTERVAL_MS`; no database round trip here): the server behind the main pool
+         *     (role, timeline, WAL position), each `DB_READ_HOSTS` replica from its own view (role,
+         *     state, timeline, received and replayed LSN, the sent LSN from the primary's
+         *     `pg_stat_replication`, lag in bytes and seconds, in rotation or not and why) and the
+         *     primary's `pg_stat_replication` rows. After a failover the new primary and its timeline
+         *     show within one interval.
+         */
+        get: operations["getCluster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/config": {
@@ -1327,7 +1398,95 @@ export interface components {
             /** @description LOCK_NOT_AVAILABLE only, that session's application_name */
             blocking_application?: string;
         };
+        /**
+         * @description `host:port` of the server that answered (as the X-Tspool-Server header): a replica of the read pool, or the primary
+         * @example 10.0.0.2:5432
+         */
+        ServedBy: string;
+        ClusterMember: {
+            /** @description `host:port` (a replica as configured in DB_READ_HOSTS / DB_READ_PORT; the primary as reached) */
+            host: string;
+            /**
+             * @description what the server is at its last check (`unknown`: never reached)
+             * @enum {string}
+             */
+            role: "primary" | "replica" | "unknown";
+            /** @enum {string} */
+            state: "unknown" | "down" | "primary" | "in_recovery" | "streaming" | "catching_up" | "paused" | "promoted";
+            reachable: boolean;
+            timeline: number | null;
+            /**
+             * @description the primary's pg_current_wal_lsn()
+             * @example 0/301C678
+             */
+            current_lsn: string | null;
+            /** @description sent_lsn of this replica's row in the primary's pg_stat_replication (matched by application_name) */
+            sent_lsn?: string | null;
+            /** @description pg_last_wal_receive_lsn() on the replica */
+            received_lsn?: string | null;
+            /** @description pg_last_wal_replay_lsn() on the replica */
+            replayed_lsn?: string | null;
+            /** @description primary's WAL position minus the replayed position */
+            lag_bytes?: number | null;
+            /** @description age of the last replayed transaction while WAL is pending replay; 0 when caught up */
+            lag_seconds?: number | null;
+            replay_paused?: boolean;
+            /** @description the name the primary sees the replica under */
+            application_name?: string | null;
+            /** @description the replica serves reads of the read pool */
+            in_rotation?: boolean;
+            /** @description why the replica is out of rotation, or why the server is down */
+            reason: string | null;
+            /** @description wall clock of the last check, ms since the epoch */
+            checked_at_ms: number | null;
+        };
+        Cluster: {
+            primary: components["schemas"]["ClusterMember"];
+            replicas: components["schemas"]["ClusterMember"][];
+            /** @description the primary's pg_stat_replication */
+            replication: {
+                application_name: string;
+                /** @description `local` for a Unix socket */
+                client_addr: string;
+                state: string;
+                sync_state: string;
+                sent_lsn: string | null;
+                replayed_lsn: string | null;
+                replay_lag_seconds: number | null;
+            }[];
+            /** @description replicas serving reads now */
+            in_rotation: number;
+            /**
+             * @description DB_READ_FALLBACK
+             * @enum {string}
+             */
+            fallback: "primary" | "fail";
+            /** @description DB_READ_MAX_LAG_BYTES (0 = no bound) */
+            max_lag_bytes: number;
+            /** @description DB_READ_MAX_LAG_MS (0 = no bound) */
+            max_lag_ms: number;
+            check_interval_ms: number;
+            /** @description times the primary changed (another server or a new timeline) */
+            failovers: number;
+            reads: {
+                replica: number;
+                primary_fallback: number;
+                refused: number;
+            };
+            checked_at_ms: number | null;
+        };
         PoolStatus: {
+            /** @description the read pool over DB_READ_HOSTS (null without replicas): the same members summed over the replica pools (config.size is DB_READ_MAX_CONNS, per replica), plus `replicas` */
+            read_pool?: null | components["schemas"]["PoolStatus"];
+            /** @description read pool only: one entry per replica pool */
+            replicas?: {
+                host: string;
+                in_rotation: boolean;
+                open: number;
+                idle: number;
+                in_use: number;
+                borrows: number;
+            }[];
             /** @enum {string} */
             mode: "pooled" | "direct";
             paused: boolean;
@@ -1436,6 +1595,8 @@ export interface components {
             server_version_num: number;
             /** @description NOT pg_is_in_recovery() */
             primary: boolean;
+            /** @description `host:port` the main pool reached (the member of a DB_HOST list that is the primary) */
+            server?: string;
             timescaledb_version?: string | null;
         };
         Config: {
@@ -1451,6 +1612,7 @@ export interface components {
             }[];
         };
         TimescaleCaps: {
+            server: components["schemas"]["ServedBy"];
             installed: boolean;
             database: string | null;
             server_version_num: number;
@@ -2037,10 +2199,12 @@ export interface components {
         JobRuns: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                 [name: string]: unknown;
             };
             content: {
                 "application/json": {
+                    server: components["schemas"]["ServedBy"];
                     runs: components["schemas"]["JobRun"][];
                 };
             };
@@ -2263,6 +2427,11 @@ export interface components {
         };
     };
     headers: {
+        /**
+         * @description The server that answered a read, `host:port`: a replica of the read pool while one is in
+         *     rotation, else the primary (`DB_READ_FALLBACK=primary`)
+         */
+        "X-Tspool-Server": string;
         /** @description The request's id (echoed when sane, else generated) */
         "X-Request-Id": string;
         /** @description Seconds after which a retry may succeed */
@@ -2336,6 +2505,58 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             503: components["responses"]["ProbeFailed"];
+        };
+    };
+    getReadyzReplica: {
+        parameters: {
+            query?: {
+                /** @description Largest replay lag in bytes, with an optional unit B, kB, MB, GB or TB (1024-based), e.g. `16MB`; `0` = no byte bound */
+                lag?: string;
+                /** @description Largest replay lag in milliseconds (age of the last replayed transaction while WAL is pending); `0` = no time bound */
+                lag_ms?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ProbeOk"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No usable replica; the reason names the last replica and why it is out */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": string;
+                };
+            };
+        };
+    };
+    getReadyzPrimary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ProbeOk"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The primary is unreachable or in recovery */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; charset=utf-8": string;
+                };
+            };
         };
     };
     getReadyzCheck: {
@@ -2566,6 +2787,28 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getCluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cluster */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
         };
     };
     getConfig: {
@@ -3010,6 +3253,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3035,10 +3279,12 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+                        server: components["schemas"]["ServedBy"];
                         jobs: components["schemas"]["Job"][];
                     };
                 };
@@ -3090,6 +3336,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3217,10 +3464,12 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+                        server: components["schemas"]["ServedBy"];
                         hypertables: components["schemas"]["Hypertable"][];
                     };
                 };
@@ -3289,6 +3538,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3376,10 +3626,12 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+                        server: components["schemas"]["ServedBy"];
                         chunks: components["schemas"]["Chunk"][];
                         /** @description The cursor of the next page; null on the last page */
                         next_cursor: string | null;
@@ -3534,6 +3786,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3643,6 +3896,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3899,10 +4153,12 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+                        server: components["schemas"]["ServedBy"];
                         aggregates: components["schemas"]["Aggregate"][];
                     };
                 };
@@ -4118,6 +4374,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Tspool-Server": components["headers"]["X-Tspool-Server"];
                     [name: string]: unknown;
                 };
                 content: {

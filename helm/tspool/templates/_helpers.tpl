@@ -189,6 +189,10 @@ Nullable values are read with index: Helm versions differ in whether a null defa
   "TSPOOL_STATEMENTS_INTERVAL_MS" (index $s "statementsIntervalMs")
   "TSPOOL_QUERY_TEXT_MAX" (index $s "queryTextMax")
   "TSPOOL_SHUTDOWN_DELAY" $delay "TSPOOL_SHUTDOWN_GRACE" .Values.shutdown.graceSeconds
+  "DB_READ_HOSTS" .Values.readReplicas.hosts "DB_READ_PORT" (index .Values.readReplicas "port")
+  "DB_READ_MAX_CONNS" (index .Values.readReplicas "maxConns")
+  "DB_READ_MAX_LAG_BYTES" (index .Values.readReplicas "maxLagBytes")
+  "DB_READ_MAX_LAG_MS" (index .Values.readReplicas "maxLagMs") "DB_READ_FALLBACK" .Values.readReplicas.fallback
   "PGBOUNCER_HOSTS" .Values.pgbouncer.hosts "PGBOUNCER_USER" .Values.pgbouncer.user
   "PGBOUNCER_REFRESH_MS" (index .Values.pgbouncer "refreshMs")
   "PGBOUNCER_CONNECT_TIMEOUT" (index .Values.pgbouncer "connectTimeout")
