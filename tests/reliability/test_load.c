@@ -151,8 +151,9 @@ static void test_load_256_connections_flat_fds_and_rss(void **state)
            "after round 1, %ld kB after round 2\n",
            total, fds_before, fds_after, rss_start, rss_warm, rss_after);
     assert_true(fds_after <= fds_before + 2);
-    /* the second round must not keep growing (generous: 16 MiB for allocator noise) */
-    assert_true(rss_after - rss_warm < 16 * 1024);
+    /* the second round must not keep growing (generous: 32 MiB for the ASan allocator's
+     * per-thread caches over 64 workers; LeakSanitizer checks real leaks at exit) */
+    assert_true(rss_after - rss_warm < 32 * 1024);
     assert_int_equal(rel_get(base, "/livez", 5000, NULL), 200);
     tsp_test_service_signal(svc, SIGTERM);
     assert_int_equal(tsp_test_service_wait(svc, 30000), 0);
