@@ -25,35 +25,8 @@ die() {
 
 [ -x "$pgbin/pg_ctl" ] || die "PostgreSQL 15 server not found in $pgbin (apt-get install postgresql-15)"
 
-as_owner() {
-    if [ "$(id -u)" = 0 ]; then
-        # runuser keeps the environment small and needs no password
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
-
-port_is_free() {
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-choose_port() {
-    local p i low span
-    # below the kernel's ephemeral range: a client socket or its TIME_WAIT holding our port
-    # number would stop a restarted server from binding it ("Address already in use")
-    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    span=$((low - 20000))
-    [ "$span" -ge 1000 ] || span=12000
-    for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % span))
-        if [ "$p" != 5432 ] && port_is_free "$p"; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free loopback port found"
-}
+# as_owner, port_is_free, choose_port
+. "$repo/scripts/server-lib.sh"
 
 is_running() {
     [ -f "$data/postmaster.pid" ] && as_owner "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1
@@ -79,7 +52,7 @@ init_cluster() {
         die "initdb failed, see $dir/initdb.log"
     rm -f "$pwfile"
     echo "$password" >"$dir/password"
-    choose_port >"$dir/port"
+    choose_port 5432 >"$dir/port"
     {
         echo "listen_addresses = '127.0.0.1'"
         echo "port = $(cat "$dir/port")"
@@ -116,7 +89,7 @@ start() {
     port="$(cat "$dir/port")"
     if ! port_is_free "$port"; then
         # someone else took our port while we were down: move
-        choose_port >"$dir/port"
+        choose_port 5432 >"$dir/port"
         port="$(cat "$dir/port")"
         sed -i "s/^port = .*/port = $port/" "$data/postgresql.conf"
     fi

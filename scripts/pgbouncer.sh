@@ -32,13 +32,8 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] ||
     die "pgbouncer not found (apt-get install pgbouncer, or scripts/install-deps.sh)"
 bin="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
 
-as_owner() {
-    if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+# as_owner, choose_port (port_is_free below checks every instance address)
+. "$repo/scripts/server-lib.sh"
 
 port_is_free() {
     local n
@@ -50,20 +45,6 @@ port_is_free() {
     return 0
 }
 
-choose_port() {
-    local p i low span
-    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    span=$((low - 20000))
-    [ "$span" -ge 1000 ] || span=12000
-    for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % span))
-        if [ "$p" != 6432 ] && port_is_free "$p"; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free loopback port found"
-}
 
 pid_of() {
     local f="$dir/$1/pgbouncer.pid"
@@ -95,7 +76,7 @@ setup() {
         printf '"postgres" "%s"\n' "$(cat "$pgdir/password")"
     } >"$dir/userlist.txt"
     chmod 600 "$dir/userlist.txt"
-    [ -f "$dir/port" ] || choose_port >"$dir/port"
+    [ -f "$dir/port" ] || choose_port 6432 >"$dir/port"
     for n in $(seq 1 "$count"); do
         mkdir -p "$dir/$n"
         write_ini "$n"

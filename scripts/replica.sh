@@ -35,32 +35,8 @@ case "$name" in
 *[!A-Za-z0-9_]* | "") die "TSPOOL_REPLICA_NAME must be letters, digits and _" ;;
 esac
 
-as_owner() {
-    if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
-
-port_is_free() {
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-choose_port() {
-    local p i low span
-    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    span=$((low - 20000))
-    [ "$span" -ge 1000 ] || span=12000
-    for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % span))
-        if [ "$p" != 5432 ] && port_is_free "$p" && [ "$p" != "$(cat "$primary/port" 2>/dev/null)" ]; then
-            echo "$p"
-            return 0
-        fi
-    done
-    die "no free loopback port found"
-}
+# as_owner, port_is_free, choose_port
+. "$repo/scripts/server-lib.sh"
 
 is_running() {
     [ -f "$data/postmaster.pid" ] && as_owner "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1
@@ -108,7 +84,7 @@ build() {
     if [ -n "$keep_port" ] && port_is_free "$keep_port"; then
         echo "$keep_port" >"$dir/port"
     else
-        choose_port >"$dir/port"
+        choose_port 5432 "$(cat "$primary/port" 2>/dev/null)" >"$dir/port"
     fi
     {
         echo "# replica.sh: this server is a streaming replica"
@@ -132,7 +108,7 @@ start() {
     local port
     port="$(cat "$dir/port")"
     if ! port_is_free "$port"; then
-        choose_port >"$dir/port"
+        choose_port 5432 "$(cat "$primary/port" 2>/dev/null)" >"$dir/port"
         port="$(cat "$dir/port")"
         echo "port = $port" >>"$data/postgresql.conf"
     fi
