@@ -103,7 +103,7 @@ static int probe_answer(struct tsp_req *req, const char *name, bool ok, const ch
     if (ok) {
         return tsp_respond_text(req, 200, "ok");
     }
-    snprintf(body, sizeof(body), "[-]%s failed: %s", name, reason);
+    snprintf(body, sizeof(body), "[-]%s failed: %.*s", name, (int)TSP_CLUSTER_REASON_MAX, reason);
     return tsp_respond_text(req, 503, body);
 }
 

@@ -22,7 +22,10 @@ static struct tsp_metrics *new_metrics(void)
     return m;
 }
 
-static char *render(const struct tsp_metrics *m, const struct tsp_metrics_sources *src)
+/* noinline: inlined, GCC 12 -O2 takes the returned text for the address of the local `text`
+ * (-Wdangling-pointer false positive) */
+__attribute__((noinline)) static char *render(const struct tsp_metrics *m,
+                                              const struct tsp_metrics_sources *src)
 {
     struct tsp_error err;
     char *text = NULL;
@@ -31,6 +34,18 @@ static char *render(const struct tsp_metrics *m, const struct tsp_metrics_source
     assert_int_equal(tsp_metrics_render(m, src, &text, &len, &err), TSP_OK);
     assert_int_equal(strlen(text), len);
     return text;
+}
+
+/* How many times needle stands in text. */
+static int occurrences(const char *text, const char *needle)
+{
+    int n = 0;
+    size_t len = strlen(needle);
+
+    for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + len, needle)) {
+        n++;
+    }
+    return n;
 }
 
 static void test_tsp_metrics_http_observe_counts(void **state)
@@ -190,11 +205,7 @@ static void test_tsp_metrics_render_read_pool_and_replicas(void **state)
     assert_non_null(strstr(text, "tspool_read_borrows_total{target=\"primary_fallback\"} 2\n"));
     assert_non_null(strstr(text, "tspool_cluster_failovers_total 1\n"));
     /* HELP/TYPE once per family, not once per pool */
-    {
-        const char *first = strstr(text, "# TYPE tspool_pool_size gauge");
-        assert_non_null(first);
-        assert_null(strstr(first + 1, "# TYPE tspool_pool_size gauge"));
-    }
+    assert_int_equal(occurrences(text, "# TYPE tspool_pool_size gauge"), 1);
     if (!tsp_test_prometheus_valid(text, why, sizeof(why))) {
         fail_msg("%s", why);
     }
