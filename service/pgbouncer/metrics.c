@@ -137,56 +137,30 @@ static void render_rows(struct tsp_strbuf *b, const struct tsp_pgb_snapshot *sna
     }
 }
 
-static void render_lists(struct tsp_strbuf *b, const struct tsp_pgb_snapshot *snap,
-                         const char *item)
+/* One series per instance from a key/value SHOW (LISTS: list/items, CONFIG: key/value): the
+ * row whose key column is `key`, as tspool_pgbouncer_<prefix><key>. */
+static void render_keyed(struct tsp_strbuf *b, const struct tsp_pgb_snapshot *snap,
+                         enum tsp_pgb_show show, const char *keycol, const char *valcol,
+                         const char *prefix, const char *key, const char *help)
 {
     char inst[TSP_PGB_ADDRESS_MAX * 2];
 
-    tsp_strbuf_printf(b,
-                      "# HELP tspool_pgbouncer_%s PgBouncer internal list size (SHOW LISTS %s)\n"
-                      "# TYPE tspool_pgbouncer_%s gauge\n",
-                      item, item, item);
+    tsp_strbuf_printf(b, "# HELP tspool_pgbouncer_%s%s PgBouncer %s %s (SHOW %s)\n", prefix, key,
+                      help, key, tsp_pgb_show_name(show));
+    tsp_strbuf_printf(b, "# TYPE tspool_pgbouncer_%s%s gauge\n", prefix, key);
     for (size_t i = 0; i < snap->ninstances; i++) {
         const struct tsp_pgb_instance *in = &snap->instances[i];
-        const struct tsp_pgb_table *t = &in->show[TSP_PGB_SHOW_LISTS];
-        int name = tsp_pgb_table_col(t, "list");
-        if (in->state != TSP_PGB_UP) {
-            continue;
-        }
-        for (int r = 0; r < t->nrows; r++) {
-            const char *v = tsp_pgb_table_cell(t, r, name);
-            if (v != NULL && strcmp(v, item) == 0) {
-                tsp_strbuf_printf(b, "tspool_pgbouncer_%s{instance=\"%s\"} %.17g\n", item,
-                                  esc(in->address, inst, sizeof(inst)),
-                                  tsp_pgb_table_num(t, r, "items", 0));
-            }
-        }
-    }
-}
-
-/* max_client_conn and default_pool_size from SHOW CONFIG, one series per instance. */
-static void render_config(struct tsp_strbuf *b, const struct tsp_pgb_snapshot *snap,
-                          const char *key)
-{
-    char inst[TSP_PGB_ADDRESS_MAX * 2];
-
-    tsp_strbuf_printf(b,
-                      "# HELP tspool_pgbouncer_config_%s PgBouncer setting %s (SHOW CONFIG)\n"
-                      "# TYPE tspool_pgbouncer_config_%s gauge\n",
-                      key, key, key);
-    for (size_t i = 0; i < snap->ninstances; i++) {
-        const struct tsp_pgb_instance *in = &snap->instances[i];
-        const struct tsp_pgb_table *t = &in->show[TSP_PGB_SHOW_CONFIG];
-        int kcol = tsp_pgb_table_col(t, "key");
+        const struct tsp_pgb_table *t = &in->show[show];
+        int kcol = tsp_pgb_table_col(t, keycol);
         if (in->state != TSP_PGB_UP) {
             continue;
         }
         for (int r = 0; r < t->nrows; r++) {
             const char *k = tsp_pgb_table_cell(t, r, kcol);
             if (k != NULL && strcmp(k, key) == 0) {
-                tsp_strbuf_printf(b, "tspool_pgbouncer_config_%s{instance=\"%s\"} %.17g\n", key,
+                tsp_strbuf_printf(b, "tspool_pgbouncer_%s%s{instance=\"%s\"} %.17g\n", prefix, key,
                                   esc(in->address, inst, sizeof(inst)),
-                                  tsp_pgb_table_num(t, r, "value", 0));
+                                  tsp_pgb_table_num(t, r, valcol, 0));
             }
         }
     }
@@ -222,10 +196,13 @@ enum tsp_code tsp_pgb_metrics_render(const struct tsp_pgb_snapshot *snap, char *
         render_rows(&b, snap, &row_series[i]);
     }
     for (size_t i = 0; i < sizeof(list_items) / sizeof(list_items[0]); i++) {
-        render_lists(&b, snap, list_items[i]);
+        render_keyed(&b, snap, TSP_PGB_SHOW_LISTS, "list", "items", "", list_items[i],
+                     "internal list size");
     }
-    render_config(&b, snap, "max_client_conn");
-    render_config(&b, snap, "default_pool_size");
+    render_keyed(&b, snap, TSP_PGB_SHOW_CONFIG, "key", "value", "config_", "max_client_conn",
+                 "setting");
+    render_keyed(&b, snap, TSP_PGB_SHOW_CONFIG, "key", "value", "config_", "default_pool_size",
+                 "setting");
     text = tsp_strbuf_take(&b, len);
     if (text == NULL) {
         return tsp_error_set(err, TSP_NO_MEMORY, NULL, "out of memory");
